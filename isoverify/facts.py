@@ -1,0 +1,393 @@
+"""What a batched probe reads, each fact's command next to the parser of its output.
+
+A `Fact` is one thing to read: the shell that reads it, the label a person
+would recognise (the lesson's `ps aux`, `ip link`, …) and a parser. Parsers
+take text that may come from an untrusted container: they raise ValueError
+on anything they do not understand, and a fact that cannot be parsed is
+recorded as unreadable, never guessed.
+"""
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+NAMESPACES = ("cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One fact as read: what ran, what it printed, and what that means."""
+
+    label: str
+    output: str
+    rc: int
+    value: Any  # the parsed fact; None when it could not be read
+
+    @property
+    def readable(self) -> bool:
+        return self.value is not None
+
+
+class Fact:
+    label = ""
+
+    def __init__(self, command: str, label: str | None = None):
+        self.command = command
+        if label is not None:
+            self.label = label
+
+    def parse(self, text: str) -> Any:
+        return text.strip()
+
+    def read(self, output: str, rc: int) -> Reading:
+        try:
+            value = self.parse(output) if rc == 0 else None
+        except ValueError:
+            value = None
+        return Reading(self.label or self.command, output, rc, value)
+
+
+class Namespaces(Fact):
+    """`/proc/<pid>/ns/*`: the kernel's name (type:[inode]) for each namespace."""
+
+    def __init__(self, proc: str):
+        names = " ".join(NAMESPACES)
+        super().__init__(
+            f"for ns in {names}; do printf '%s %s\\n' \"$ns\" \"$(readlink {proc}/ns/$ns)\"; done",
+            f"readlink {proc}/ns/*",
+        )
+
+    def parse(self, text):
+        found = {}
+        for line in text.splitlines():
+            kind, _, link = line.partition(" ")
+            if kind in NAMESPACES and re.fullmatch(rf"{kind}:\[\d+\]", link):
+                found[kind] = link
+        if not found:
+            raise ValueError("no namespace readable")
+        return found
+
+
+class FileIdentity(Fact):
+    """`stat -L`: which file a path really is, as device:inode."""
+
+    def __init__(self, path: str):
+        super().__init__(f"stat -L -c '%d:%i' {path}")
+
+    def parse(self, text):
+        text = text.strip()
+        if not re.fullmatch(r"\d+:\d+", text):
+            raise ValueError(text)
+        return text
+
+
+class Listing(Fact):
+    """`ls /`: the names at the top of a root directory."""
+
+    def __init__(self, command: str = "ls /", label: str | None = None):
+        super().__init__(command, label)
+
+    def parse(self, text):
+        return text.split()
+
+
+@dataclass(frozen=True)
+class Mount:
+    mount_id: str
+    major_minor: str
+    root: str
+    mount_point: str
+    options: str
+    propagation: str
+    fstype: str
+    source: str
+
+
+def _unescape_octal(field: str) -> str:
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+class Mounts(Fact):
+    """`/proc/<pid>/mountinfo`: every mount the process sees, as the kernel keeps it."""
+
+    def __init__(self, proc: str):
+        super().__init__(f"cat {proc}/mountinfo")
+
+    def parse(self, text):
+        mounts = []
+        for line in text.splitlines():
+            fields = line.split()
+            if "-" not in fields[6:]:
+                raise ValueError(line)
+            dash = fields.index("-", 6)
+            if len(fields) < dash + 3:
+                raise ValueError(line)
+            mounts.append(Mount(
+                mount_id=fields[0], major_minor=fields[2], root=_unescape_octal(fields[3]),
+                mount_point=_unescape_octal(fields[4]), options=fields[5],
+                propagation=" ".join(fields[6:dash]), fstype=fields[dash + 1],
+                source=_unescape_octal(fields[dash + 2]),
+            ))
+        if not mounts:
+            raise ValueError("no mounts")
+        return mounts
+
+
+def root_mount(mounts: list[Mount]) -> Mount:
+    """The mount a process sees at `/`: the last one stacked there."""
+    at_root = [m for m in mounts if m.mount_point == "/"]
+    if not at_root:
+        raise ValueError("nothing mounted at /")
+    return at_root[-1]
+
+
+class DiskFree(Fact):
+    """`df -h`: filesystems with their mount points (GNU and busybox layouts)."""
+
+    def __init__(self, command: str = "df -h", label: str | None = None):
+        super().__init__(command, label)
+
+    def parse(self, text):
+        lines = text.splitlines()
+        if not lines or not lines[0].startswith("Filesystem"):
+            raise ValueError("no df header")
+        rows, pending = [], ""
+        for line in lines[1:]:
+            fields = (pending + " " + line).split()
+            if len(fields) < 6:  # busybox wraps a long filesystem name
+                pending = " ".join(fields)
+                continue
+            pending = ""
+            rows.append({"filesystem": " ".join(fields[:-5]), "size": fields[-5],
+                         "used": fields[-4], "mounted_on": fields[-1]})
+        return rows
+
+
+@dataclass(frozen=True)
+class Process:
+    pid: int
+    user: str
+    command: str
+
+
+class Processes(Fact):
+    """`ps aux`: the processes a PID namespace shows (GNU and busybox layouts)."""
+
+    def __init__(self, command: str = "ps aux", label: str | None = None):
+        super().__init__(command, label)
+
+    def parse(self, text):
+        lines = text.splitlines()
+        header = lines[0].split() if lines else []
+        if "PID" not in header or header[-1] not in ("COMMAND", "CMD", "ARGS"):
+            raise ValueError("no ps header")
+        pid_at = header.index("PID")
+        user_at = next((header.index(h) for h in ("USER", "UID") if h in header), None)
+        processes = []
+        for line in lines[1:]:
+            fields = line.split(None, len(header) - 1)
+            if len(fields) < len(header) or not fields[pid_at].isdigit():
+                continue
+            user = fields[user_at] if user_at is not None else ""
+            processes.append(Process(int(fields[pid_at]), user, fields[-1]))
+        return processes
+
+
+@dataclass(frozen=True)
+class Link:
+    name: str
+    kind: str
+    mac: str
+
+    @property
+    def loopback(self) -> bool:
+        return self.kind == "loopback"
+
+
+_IP_LINK = re.compile(
+    r"^\d+:\s+(?P<name>[^:@\s]+)(?:@\S+)?:\s+<[^>]*>.*?link/(?P<kind>[\w/]+)(?:\s+(?P<mac>[0-9a-f:]+))?",
+    re.S,
+)
+
+
+class Links(Fact):
+    """`ip link`: network interfaces by name, type and MAC (`/sys/class/net` without `ip`)."""
+
+    SYSFS = ("for i in /sys/class/net/*; do "
+             "printf 'sysfs %s %s\\n' \"${i##*/}\" \"$(cat \"$i/address\" 2>/dev/null)\"; done")
+
+    def __init__(self, command: str = "ip link", label: str = "ip link", sysfs: bool = True):
+        # sysfs shows the links of the namespace that mounted it, not the reader's:
+        # a fallback only where the command runs inside the container itself.
+        super().__init__(f"{command} 2>/dev/null || {self.SYSFS}" if sysfs else command, label)
+
+    def parse(self, text):
+        links, records = [], []
+        for line in text.replace("\\", "\n").splitlines():
+            if line.startswith("sysfs "):
+                _, name, *mac = line.split()
+                kind = "loopback" if name == "lo" else "ether"
+                links.append(Link(name, kind, mac[0] if mac else ""))
+            elif line[:1].isspace() and records:
+                records[-1] += " " + line.strip()
+            elif line.strip():
+                records.append(line)
+        for record in records:
+            found = _IP_LINK.match(record)
+            if found:
+                links.append(Link(found["name"], found["kind"], found["mac"] or ""))
+        if not links:
+            raise ValueError("no links")
+        return links
+
+
+class Hostname(Fact):
+    """`hostname`: the name of the UTS namespace the command runs in."""
+
+    def __init__(self, enter: str = ""):
+        """`enter` runs each command in another UTS namespace (nsenter … -u)."""
+        super().__init__(
+            f"{enter}hostname 2>/dev/null || {enter}cat /proc/sys/kernel/hostname",
+            f"{enter}hostname",
+        )
+
+    def parse(self, text):
+        name = text.strip()
+        if not name or "\n" in name:
+            raise ValueError(text)
+        return name
+
+
+class Identity(Fact):
+    """`id`: who the command runs as."""
+
+    def __init__(self):
+        super().__init__("id")
+
+    def parse(self, text):
+        found = re.match(r"uid=(\d+)(?:\(([^)]*)\))?\s+gid=(\d+)", text.strip())
+        if not found:
+            raise ValueError(text)
+        return {"uid": int(found[1]), "user": found[2] or "", "gid": int(found[3])}
+
+
+class UidMap(Fact):
+    """`/proc/<pid>/uid_map`: which host uids the process's user namespace maps to."""
+
+    def __init__(self, proc: str):
+        super().__init__(f"cat {proc}/uid_map")
+
+    def parse(self, text):
+        ranges = []
+        for line in text.splitlines():
+            fields = line.split()
+            if len(fields) != 3 or not all(f.isdigit() for f in fields):
+                raise ValueError(line)
+            ranges.append(tuple(int(f) for f in fields))
+        if not ranges:
+            raise ValueError("empty uid_map")
+        return ranges
+
+
+class Status(Fact):
+    """`/proc/<pid>/status`: the kernel's summary of a process (ids, NSpid, caps, seccomp)."""
+
+    def __init__(self, proc: str):
+        super().__init__(f"cat {proc}/status")
+
+    def parse(self, text):
+        fields = {}
+        for line in text.splitlines():
+            key, sep, value = line.partition(":")
+            if sep:
+                fields[key.strip()] = value.strip()
+        if "Pid" not in fields:
+            raise ValueError("no Pid in status")
+        return fields
+
+
+class Cmdline(Fact):
+    """`/proc/<pid>/cmdline`: the command line a process was started with."""
+
+    def __init__(self, proc: str):
+        super().__init__(f"tr '\\0' ' ' < {proc}/cmdline", f"cat {proc}/cmdline")
+
+    def parse(self, text):
+        return text.strip()
+
+
+class PidNamespaceMembers(Fact):
+    """Host processes whose PID namespace is that of `<proc>`: what the container can see.
+
+    Read on the host, so the container cannot hide or invent any; at most
+    `SHOWN` are named, all are counted.
+    """
+
+    SHOWN = 50
+
+    def __init__(self, proc: str):
+        super().__init__(
+            f"ns=$(stat -L -c %i {proc}/ns/pid) && n=0 && "
+            "for p in $(stat -L -c '%i %n' /proc/[0-9]*/ns/pid 2>/dev/null | "
+            "awk -v ns=\"$ns\" '$1 == ns { split($2, a, \"/\"); print a[3] }'); do "
+            f"n=$((n + 1)); [ $n -le {self.SHOWN} ] && "
+            "printf '%s %s\\n' \"$p\" \"$(cat /proc/$p/comm 2>/dev/null)\"; done; "
+            "echo \"total $n\"",
+            f"processes in the PID namespace of {proc}",
+        )
+
+    def parse(self, text):
+        lines = text.strip().splitlines()
+        if not lines or not lines[-1].startswith("total "):
+            raise ValueError("no total")
+        total = int(lines[-1].split()[1])
+        named = [tuple(line.split(" ", 1)) for line in lines[:-1]]
+        return {"total": total, "named": [(int(pid), comm) for pid, comm in named]}
+
+
+class ProcessCount(Fact):
+    """How many processes share the PID namespace of `<proc>`, counted on the host."""
+
+    def __init__(self, proc: str):
+        super().__init__(
+            f"ns=$(stat -L -c %i {proc}/ns/pid) && "
+            "stat -L -c %i /proc/[0-9]*/ns/pid 2>/dev/null | grep -c \"^$ns\\$\"",
+            f"processes in the PID namespace of {proc}",
+        )
+
+    def parse(self, text):
+        return int(text.strip())
+
+
+class Inspect(Fact):
+    """`<engine> inspect`: the declared configuration, and the PID the host sees.
+
+    Sets the shell variable `pid` for the facts read after it.
+    """
+
+    def __init__(self, cli: str, ref: str):
+        super().__init__(
+            f"pid=none; info=$({cli} inspect --type container --format '{{{{.State.Pid}}}} {{{{json .}}}}' {ref})"
+            " && pid=${info%% *} && printf '%s\\n' \"${info#* }\"",
+            f"{cli} inspect {ref}",
+        )
+
+    def parse(self, text):
+        data = json.loads(text)
+        if not isinstance(data, dict) or "State" not in data:
+            raise ValueError("not an inspect document")
+        return data
+
+
+class EngineVersion(Fact):
+    """`<engine> version`: whether the engine answers, and which one it is."""
+
+    def __init__(self, cli: str):
+        super().__init__(f"{cli} version --format '{{{{.Server.Version}}}}'", f"{cli} version")
+
+    def parse(self, text):
+        version = text.strip()
+        if not version or "\n" in version:
+            raise ValueError(text)
+        return version

@@ -1,0 +1,152 @@
+"""Which facts each side reads, and the one round trip that reads them.
+
+Three probes, each one batched command however many properties use it:
+- the host's own view, from the probing shell's `/proc/$$` (PID 1 may be
+  unreadable even for root, and the shell shares the host's namespaces);
+- the kernel's view of a container, read *on the host* from `/proc/<pid>`
+  and by the host's own tools entering its namespaces: evidence the
+  container cannot forge;
+- the container's own view, the lesson's commands run inside it: shown
+  beside the rest, never trusted to make a property pass.
+"""
+
+import shlex
+from dataclasses import dataclass
+
+from . import facts, probe
+from .facts import Reading
+from .targets import ContainerTarget, HostTarget, TargetError, explain_engine_failure
+from .untrusted import decode, one_line
+
+DEFAULT_TIMEOUT = 60
+
+
+def host_facts(engine: str) -> dict[str, facts.Fact]:
+    me = "/proc/$$"
+    return {
+        "engine": facts.EngineVersion(engine),
+        "kernel": facts.Fact("uname -r"),
+        "ns": facts.Namespaces(me),
+        "root_id": facts.FileIdentity("/"),
+        "ls": facts.Listing(),
+        "df": facts.DiskFree("df -h /", "df -h /"),
+        "mounts": facts.Mounts(me),
+        "processes": facts.ProcessCount(me),
+        "links": facts.Links("ip -o link", "ip link"),
+        "hostname": facts.Hostname(),
+        "id": facts.Identity(),
+        "uid_map": facts.UidMap(me),
+    }
+
+
+def outside_facts(target: ContainerTarget) -> dict[str, facts.Fact]:
+    proc = "/proc/$pid"
+    enter = "nsenter -t $pid"
+    return {
+        "inspect": facts.Inspect(target.engine, shlex.quote(target.ref)),
+        "ns": facts.Namespaces(proc),
+        "root_id": facts.FileIdentity(f"{proc}/root/"),
+        "mounts": facts.Mounts(proc),
+        "status": facts.Status(proc),
+        "cmdline": facts.Cmdline(proc),
+        "members": facts.PidNamespaceMembers(proc),
+        "links": facts.Links(f"{enter} -n ip -o link", f"{enter} -n ip link", sysfs=False),
+        "hostname": facts.Hostname(f"{enter} -u "),
+        "uid_map": facts.UidMap(proc),
+    }
+
+
+def inside_facts() -> dict[str, facts.Fact]:
+    """The lesson's second terminal: what `docker run -it busybox` shows."""
+    return {
+        "ls": facts.Listing(),
+        "df": facts.DiskFree(),
+        "ps": facts.Processes(),
+        "links": facts.Links(),
+        "hostname": facts.Hostname(),
+        "id": facts.Identity(),
+    }
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    target: HostTarget
+    readings: dict[str, Reading]
+
+    def __getitem__(self, name: str) -> Reading:
+        return self.readings[name]
+
+
+@dataclass(frozen=True)
+class ContainerFacts:
+    target: ContainerTarget
+    outside: dict[str, Reading]
+    inside: dict[str, Reading] | None
+    inside_error: str  # why the inside view is missing, when it is
+
+    @property
+    def pid(self) -> int:
+        return self.outside["inspect"].value["State"]["Pid"]
+
+
+def _run(host: HostTarget, shell: str, fact_set: dict[str, facts.Fact], timeout: int) -> dict[str, Reading]:
+    """One round trip: all of `fact_set` read by `shell` (run on `host`), or ProbeError."""
+    nonce = probe.new_nonce()
+    script = probe.script({name: fact.command for name, fact in fact_set.items()}, nonce)
+    _, out, err = host.run(probe.command_line(shell, script, nonce, timeout))
+    status = probe.exit_status(err, nonce)
+    try:
+        sections = probe.parse(out, nonce, list(fact_set))
+    except probe.ProbeError as exc:
+        if status == 124:
+            raise probe.ProbeError(f"timed out after {timeout}s") from exc
+        if status not in (None, 0):
+            raise probe.ProbeError(f"exit status {status}: {one_line(decode(out))}") from exc
+        raise
+    return {name: fact_set[name].read(s.output, s.rc) for name, s in sections.items()}
+
+
+def observe_host(host: HostTarget, engine: str, timeout: int = DEFAULT_TIMEOUT) -> HostFacts:
+    try:
+        readings = _run(host, "sh -s", host_facts(engine), timeout)
+    except probe.ProbeError as exc:
+        raise TargetError(f"cannot observe host {host.label}: {exc}") from exc
+    if not readings["ns"].readable:
+        raise TargetError(f"cannot read the namespaces of a shell on {host.label}: {readings['ns'].output.strip()}")
+    return HostFacts(host, readings)
+
+
+def observe_container(target: ContainerTarget, timeout: int = DEFAULT_TIMEOUT) -> ContainerFacts:
+    """The kernel's view from the host, then the container's own view."""
+    host = target.host
+    try:
+        outside = _run(host, "sh -s", outside_facts(target), timeout)
+    except probe.ProbeError as exc:
+        raise TargetError(f"cannot observe {target.label} from {host.label}: {exc}") from exc
+    _require_running(target, outside)
+    try:
+        inside = _run(host, target.exec_command("sh -s"), inside_facts(), timeout)
+        inside_error = ""
+    except probe.ProbeError as exc:
+        inside, inside_error = None, f"no view from inside: {exc}"
+    return ContainerFacts(target, outside, inside, inside_error)
+
+
+def _require_running(target: ContainerTarget, outside: dict[str, Reading]) -> None:
+    """Fail closed: a container the host cannot see running is an error, never a pass."""
+    inspect = outside["inspect"]
+    where = target.host.label
+    if not inspect.readable:
+        text = inspect.output
+        if "no such" in text.lower():
+            raise TargetError(f"container {target.ref} does not exist on {where}: "
+                              f"check `{target.engine} ps -a` there")
+        raise TargetError(explain_engine_failure(target.engine, target.host, text))
+    state = inspect.value.get("State", {})
+    if not state.get("Running") or not state.get("Pid"):
+        raise TargetError(f"container {target.ref} on {where} is not running "
+                          f"(status: {one_line(str(state.get('Status', '?')), 40)}): "
+                          "start it, or name a running container")
+    if not outside["ns"].readable:
+        raise TargetError(f"cannot read /proc/{state['Pid']}/ns on {where}: the host-side view "
+                          "needs root there (run as root, or add ?sudo=true to the --iso-host URL)")

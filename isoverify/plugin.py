@@ -1,0 +1,131 @@
+"""The pytest plugin: options, fixtures and hooks; the work is done in plain modules."""
+
+import signal
+from pathlib import Path
+
+import pytest
+
+from . import __version__
+from .observe import DEFAULT_TIMEOUT
+from .properties import CATALOGUE, DEFAULT_PROFILE, ERROR, PROFILES
+from .report import CSS, HEADER_CELLS, row_cells, write_json
+from .run import DEFAULT_IMAGE, Run, SetupError
+from .targets import UsageError
+
+EXIT_UNOBSERVABLE = 6  # the run could not observe what it was asked to verify
+
+RUN = pytest.StashKey[Run]()
+VERDICT = pytest.StashKey[object]()
+RECORDS = pytest.StashKey[list]()
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("isoverify", "container isolation (isoverify)")
+    group.addoption("--iso-host", default="local://", metavar="URL",
+                    help="the host, as a testinfra URL (default: local://)")
+    group.addoption("--iso-container", action="append", default=[], metavar="URL",
+                    help="a container to verify, docker://NAME-or-ID (repeatable); "
+                         "default: a busybox container the suite starts and removes")
+    group.addoption("--iso-image", default=DEFAULT_IMAGE, metavar="IMAGE",
+                    help=f"image of the container the suite starts (default: {DEFAULT_IMAGE})")
+    group.addoption("--iso-profile", default=DEFAULT_PROFILE, choices=sorted(PROFILES),
+                    help=f"which properties are enforced; the rest are advisory (default: {DEFAULT_PROFILE})")
+    group.addoption("--iso-timeout", type=int, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                    help=f"how long one probe of a target may take (default: {DEFAULT_TIMEOUT})")
+    group.addoption("--iso-json", default=None, metavar="PATH",
+                    help="write the JSON results there")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    try:
+        config.stash[RUN] = Run(
+            config.getoption("iso_host"), tuple(config.getoption("iso_container")),
+            config.getoption("iso_image"), config.getoption("iso_profile"),
+            config.getoption("iso_timeout"),
+        )
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[RECORDS] = []
+    if config.pluginmanager.hasplugin("html"):
+        config.option.css = [*config.getoption("css"), str(CSS)]
+        config.pluginmanager.register(HtmlColumns(), "isoverify-html")
+    # SIGTERM ends the run the way Ctrl-C does, so the managed container is removed.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+def pytest_generate_tests(metafunc):
+    if "iso_case" not in metafunc.fixturenames:
+        return
+    run = metafunc.config.stash[RUN]
+    cases = [pytest.param((prop.id, slot), id=f"{prop.id}-{slot.id}")
+             for slot in run.slots for prop in CATALOGUE]
+    metafunc.parametrize("iso_case", cases)
+
+
+@pytest.fixture(scope="session")
+def iso_run(request):
+    """The run; its managed container is removed when the session ends, however it ends."""
+    run = request.config.stash[RUN]
+    yield run
+    run.close()
+
+
+@pytest.fixture
+def verdict(request, iso_run, iso_case):
+    """The verdict on this test's property and container; an error verdict errors the test."""
+    property_id, slot = iso_case
+    try:
+        result = iso_run.verdict(property_id, slot)
+    except SetupError as exc:
+        pytest.exit(f"isoverify: {exc}", returncode=EXIT_UNOBSERVABLE)
+    request.node.stash[VERDICT] = result
+    request.node.user_properties.extend([
+        ("isoverify.property", result.property.id),
+        ("isoverify.target", result.target),
+        ("isoverify.verdict", result.status),
+        ("isoverify.enforced", str(result.enforced).lower()),
+        ("isoverify.controls", "; ".join(result.property.controls)),
+    ])
+    if result.status == ERROR:
+        pytest.fail(f"{result.property.id} on {result.target}: {result.summary}", pytrace=False)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    test_report = yield
+    found = item.stash.get(VERDICT, None)
+    decisive = call.when == "call" or (call.when == "setup" and test_report.failed)
+    if found is not None and decisive:
+        test_report.iso_record = found.as_record()
+        item.config.stash[RECORDS].append(test_report.iso_record)
+    return test_report
+
+
+def pytest_sessionfinish(session):
+    path = session.config.getoption("iso_json")
+    if path:
+        run = session.config.stash[RUN]
+        write_json(Path(path), session.config.stash[RECORDS], {
+            "isoverify": __version__, "profile": run.profile, "host": run.host.label,
+        })
+
+
+def pytest_unconfigure(config):
+    run = config.stash.get(RUN, None)
+    if run is not None:
+        run.close()
+
+
+class HtmlColumns:
+    """pytest-html hooks, registered only when pytest-html is active."""
+
+    def pytest_html_results_table_header(self, cells):
+        cells[1:1] = HEADER_CELLS
+
+    def pytest_html_results_table_row(self, report, cells):
+        cells[1:1] = row_cells(getattr(report, "iso_record", None))
+
+    def pytest_html_report_title(self, report):
+        report.title = "Container isolation report"
