@@ -4,7 +4,11 @@
 # busybox image (pulled where a registry answers, else built offline).
 # Every step checks first and does nothing when its work is already done, so
 # running it again is cheap; the Vagrantfile's provisioner runs it too.
+#   ci/setup.sh             what the suite needs
+#   ci/setup.sh --selftest  and what the project's own tests need
 set -eu
+SELFTEST=false
+[ "${1:-}" = --selftest ] && SELFTEST=true
 
 REPO=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
 VENV=${ISOVERIFY_VENV:-$REPO/.venv}
@@ -65,8 +69,10 @@ ensure_venv() {
         apt_install python3-venv && python3 -m venv "$VENV"
     }
     say "installing requirements into $VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REPO/requirements.txt"
-    "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e "$REPO"
+    log="$VENV/pip.log"
+    { "$VENV/bin/pip" install --disable-pip-version-check -r "$REPO/requirements.txt" &&
+      "$VENV/bin/pip" install --disable-pip-version-check --no-deps -e "$REPO"; } >"$log" 2>&1 ||
+        { tail -n 30 "$log" >&2; die "pip failed; full log in $log"; }
     echo "$wanted" >"$stamp"
 }
 
@@ -108,4 +114,8 @@ ensure_image() {
 ensure_engine
 ensure_venv
 ensure_image
+if $SELFTEST; then
+    # vagrant: the selftests validate the lab's Vagrantfile.
+    command -v vagrant >/dev/null 2>&1 || apt_install vagrant
+fi
 say "ready: engine $(docker version -f '{{.Server.Version}}'), image $IMAGE, venv $VENV"

@@ -1,0 +1,113 @@
+"""Parsers on recorded outputs: GNU and busybox variants, and the edges they must refuse."""
+
+import pytest
+
+from conftest import DATA
+from isoverify import facts
+
+
+def recorded(name: str) -> str:
+    return (DATA / name).read_text()
+
+
+@pytest.mark.parametrize("name, first, count", [
+    ("ps_aux.gnu.txt", (1, "root", "/sbin/init"), 6),
+    ("ps_aux.busybox.txt", (1, "root", "sh"), 2),
+    ("ps_aux.busybox-short.txt", (1, "root", "sh"), 3),
+])
+def test_processes(name, first, count):
+    processes = facts.Processes().parse(recorded(name))
+    assert len(processes) == count
+    assert (processes[0].pid, processes[0].user, processes[0].command) == first
+
+
+def test_processes_keep_spaces_in_commands():
+    processes = facts.Processes().parse(recorded("ps_aux.gnu.txt"))
+    assert processes[2].command == "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups"
+
+
+@pytest.mark.parametrize("name, root", [
+    ("df_h.gnu.txt", "/dev/sda1"),
+    ("df_h.busybox.txt", "overlay"),
+])
+def test_disk_free_finds_the_root(name, root):
+    rows = facts.DiskFree().parse(recorded(name))
+    assert [r["filesystem"] for r in rows if r["mounted_on"] == "/"] == [root]
+
+
+def test_disk_free_joins_busybox_wrapped_lines():
+    rows = facts.DiskFree().parse(recorded("df_h.busybox.txt"))
+    wrapped = next(r for r in rows if r["mounted_on"] == "/etc/hostname")
+    assert wrapped["filesystem"] == "/dev/mapper/ubuntu--vg-ubuntu--lv"
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("ip_link.gnu.txt", [("lo", "loopback", "00:00:00:00:00:00"), ("enp0s3", "ether", "08:00:27:8d:c0:4d"),
+                         ("docker0", "ether", "02:42:5c:1e:7a:03"), ("vethb3f1c2a", "ether", "6e:0d:12:9a:44:e1")]),
+    ("ip_o_link.gnu.txt", [("lo", "loopback", "00:00:00:00:00:00"), ("enp0s3", "ether", "08:00:27:8d:c0:4d"),
+                           ("docker0", "ether", "02:42:5c:1e:7a:03"), ("vethb3f1c2a", "ether", "6e:0d:12:9a:44:e1")]),
+    ("ip_link.busybox.txt", [("lo", "loopback", "00:00:00:00:00:00"), ("eth0", "ether", "02:42:ac:11:00:02")]),
+])
+def test_links(name, expected):
+    links = facts.Links().parse(recorded(name))
+    assert [(link.name, link.kind, link.mac) for link in links] == expected
+
+
+def test_links_from_sysfs_when_ip_is_missing():
+    links = facts.Links().parse("sysfs eth0 02:42:ac:11:00:02\nsysfs lo 00:00:00:00:00:00\n")
+    assert [(link.name, link.loopback) for link in links] == [("eth0", False), ("lo", True)]
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("id.gnu.txt", {"uid": 1000, "user": "vagrant", "gid": 1000}),
+    ("id.busybox.txt", {"uid": 0, "user": "root", "gid": 0}),
+])
+def test_identity(name, expected):
+    assert facts.Identity().parse(recorded(name)) == expected
+
+
+def test_identity_without_names():
+    assert facts.Identity().parse("uid=1000 gid=1000 groups=1000") == {"uid": 1000, "user": "", "gid": 1000}
+
+
+def test_mountinfo_root_and_escapes():
+    mounts = facts.Mounts("/proc/1").parse(recorded("mountinfo.container.txt"))
+    root = facts.root_mount(mounts)
+    assert (root.fstype, root.major_minor, root.propagation) == ("overlay", "0:52", "master:272")
+    assert mounts[-1].mount_point == "/data" and mounts[-1].root == "/home/vagrant/my data"
+    host = facts.root_mount(facts.Mounts("/proc/1").parse(recorded("mountinfo.host.txt")))
+    assert (host.fstype, host.source) == ("ext4", "/dev/sda1")
+
+
+def test_namespaces_keep_only_well_formed_links():
+    text = "pid pid:[4026531836]\nnet \nuts uts:[12]<b>\nuser user:[4026531837]\n"
+    assert facts.Namespaces("/proc/1").parse(text) == {"pid": "pid:[4026531836]", "user": "user:[4026531837]"}
+
+
+def test_uid_map_ranges():
+    assert facts.UidMap("/proc/1").parse("         0     100000      65536\n") == [(0, 100000, 65536)]
+
+
+def test_pid_namespace_members():
+    parsed = facts.PidNamespaceMembers("/proc/1").parse("4242 sh\n4300 sleep\ntotal 2\n")
+    assert parsed == {"total": 2, "named": [(4242, "sh"), (4300, "sleep")]}
+
+
+@pytest.mark.parametrize("fact, garbage", [
+    (facts.Processes(), "no header here\n1 root sh"),
+    (facts.DiskFree(), "<script>alert(1)</script>"),
+    (facts.Links(), "\x00\xff garbage"),
+    (facts.Identity(), "uid=root"),
+    (facts.Hostname(), "\n"),
+    (facts.FileIdentity("/"), "12:34 extra"),
+    (facts.Namespaces("/proc/1"), "pid 4026531836"),
+    (facts.Mounts("/proc/1"), "1 2 3"),
+    (facts.UidMap("/proc/1"), "0 0"),
+    (facts.Inspect("docker", "x"), "[]"),
+])
+def test_garbage_is_unreadable_not_guessed(fact, garbage):
+    assert fact.read(garbage, 0).value is None
+
+
+def test_a_failed_command_is_unreadable_whatever_it_printed():
+    assert facts.Hostname().read("myhost\n", 1).value is None
