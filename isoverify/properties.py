@@ -263,7 +263,7 @@ DEFAULT_PROFILE = "seed"
 PASS, FAIL, ADVISORY, ERROR = "pass", "fail", "advisory", "error"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Verdict:
     """A property judged on one container: the record every report is made from."""
 
@@ -274,6 +274,9 @@ class Verdict:
     summary: str
     host: tuple[Evidence, ...] = ()
     container: tuple[Evidence, ...] = ()
+
+    def __repr__(self):  # tracebacks show it: keep the evidence out
+        return f"<Verdict {self.property.id} on {self.target}: {self.status}>"
 
     def as_record(self) -> dict:
         return {

@@ -38,6 +38,7 @@ class HostTarget:
                 + ", ".join(f"{s}://" for s in HOST_SCHEMES)
             )
         self.url = url
+        self.round_trips = 0  # commands run on the host: what batching keeps small
         self._testinfra = None
 
     def __repr__(self):
@@ -49,6 +50,7 @@ class HostTarget:
 
     def run(self, command: str) -> tuple[int, bytes, bytes]:
         """Run a shell command on the host: (exit status, stdout, stderr)."""
+        self.round_trips += 1
         try:
             if self._testinfra is None:
                 self._testinfra = testinfra.get_host(self.url)

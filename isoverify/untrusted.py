@@ -30,4 +30,5 @@ def bounded(text: str, limit: int = SHOWN_CHARS) -> str:
 
 def one_line(text: str, limit: int = 200) -> str:
     """A target's words squeezed into one bounded line, for messages."""
-    return bounded(" ".join(text.split()), limit)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"
