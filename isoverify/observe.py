@@ -128,7 +128,10 @@ def observe_container(target: ContainerTarget, timeout: int = DEFAULT_TIMEOUT) -
         inside = _run(host, target.exec_command("sh -s"), inside_facts(), timeout)
         inside_error = ""
     except probe.ProbeError as exc:
-        inside, inside_error = None, f"no view from inside: {exc}"
+        reason = str(exc)
+        if "executable file not found" in reason or "no such file or directory" in reason:
+            reason = "the container has no shell (sh) to run the lesson's commands in"
+        inside, inside_error = None, f"no view from inside: {reason}; judged from the host's view"
     return ContainerFacts(target, outside, inside, inside_error)
 
 

@@ -136,8 +136,7 @@ class ManagedContainer:
         if "unable to find image" in lowered or "no such image" in lowered:
             return (f"image {self.image} is not on {self.host.label} and no registry answered: "
                     "build busybox offline with `sudo ci/setup.sh`, or pass --iso-image")
-        if "executable file not found" in lowered or "no such file or directory" in lowered \
-                and "exec" in lowered:
-            return (f"image {self.image} has no shell to start as in the lesson; "
+        if "no command specified" in lowered or "executable file not found" in lowered:
+            return (f"image {self.image} has no shell to start as in the lesson's `docker run -it`; "
                     "pass an image with /bin/sh as --iso-image, or name a running container")
         return explain_engine_failure(self.engine, self.host, output)

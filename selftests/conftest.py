@@ -1,10 +1,12 @@
 """Fixtures for the project's own tests: real containers and real suite runs."""
 
+import io
 import json
 import os
 import secrets
 import subprocess
 import sys
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,3 +95,39 @@ def pytest_sessionfinish(session):
         for container in left:
             container.remove(force=True)
         session.exitstatus = 1
+
+
+@pytest.fixture(scope="session")
+def busybox_binary_layer(docker_client) -> bytes:
+    """A filesystem layer holding one static binary, /bin/busybox, and no shell."""
+    helper = docker_client.containers.create(IMAGE, labels={LABEL: "selftest"})
+    try:
+        stream, _ = helper.get_archive("/bin/busybox")
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
+            binary = archive.extractfile("busybox").read()
+    finally:
+        helper.remove(force=True)
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as archive:
+        entry = tarfile.TarInfo("bin/busybox")
+        entry.size, entry.mode = len(binary), 0o755
+        archive.addfile(entry, io.BytesIO(binary))
+    return layer.getvalue()
+
+
+def _import(client, layer: bytes, name: str, changes: list[str]) -> str:
+    client.api.import_image_from_data(layer, repository=name, tag="latest", changes=changes)
+    return f"{name}:latest"
+
+
+@pytest.fixture(scope="session")
+def shell_less_image(docker_client, busybox_binary_layer):
+    """No shell, but a command that keeps it running: like a `FROM scratch` service."""
+    return _import(docker_client, busybox_binary_layer, "isoverify-selftest-noshell",
+                   ['CMD ["/bin/busybox", "sleep", "infinity"]'])
+
+
+@pytest.fixture(scope="session")
+def commandless_image(docker_client, busybox_binary_layer):
+    """No shell and no command: nothing `docker run -it IMAGE` could start."""
+    return _import(docker_client, busybox_binary_layer, "isoverify-selftest-nocmd", [])

@@ -65,3 +65,11 @@ def test_interrupted_run_removes_its_container(tmp_path, docker_client, sig):
     output = run.communicate(timeout=60)[0].decode()
     assert run.returncode != 0, output
     assert not managed(docker_client), output
+
+
+def test_managed_image_without_a_shell_says_so(suite, docker_client, commandless_image):
+    run = suite(f"--iso-image={commandless_image}")
+    assert run.exit_code == EXIT_UNOBSERVABLE, run.output
+    assert f"image {commandless_image} has no shell" in run.output
+    assert "Traceback" not in run.output
+    assert not managed(docker_client)

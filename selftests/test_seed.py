@@ -83,3 +83,12 @@ def test_two_containers_make_two_sets_of_tests(canary, suite):
     assert by_target[f"docker://{first.name}"]["pid"] == "pass"
     assert by_target[f"docker://{second.name}"]["pid"] == "fail"
     assert run.exit_code == 1
+
+
+def test_container_without_a_shell_is_judged_from_the_host(canary, suite, shell_less_image):
+    container = canary(image=shell_less_image, tty=False, stdin_open=False)
+    run = suite(f"--iso-container=docker://{container.name}")
+    assert run.exit_code == 0, run.output
+    assert run.verdicts()["pid"] == "pass"
+    views = [e for r in run.results for e in r["evidence"]["container"] if e["label"] == "(no view)"]
+    assert views and all("no shell" in e["text"] for e in views)
