@@ -391,3 +391,119 @@ class EngineVersion(Fact):
         if not version or "\n" in version:
             raise ValueError(text)
         return version
+
+
+class LsmSupport(Fact):
+    """Which Linux security modules that confine containers (AppArmor, SELinux) the kernel runs."""
+
+    def __init__(self):
+        super().__init__(
+            "cat /sys/kernel/security/lsm 2>/dev/null; echo; "
+            "echo \"apparmor $(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)\"; "
+            "[ -d /sys/fs/selinux ] && echo 'selinux Y'; true",
+            "cat /sys/kernel/security/lsm",
+        )
+
+    def parse(self, text):
+        active = set()
+        lines = text.splitlines()
+        if lines:
+            active.update(name for name in lines[0].split(",") if name in ("apparmor", "selinux"))
+        for line in lines[1:]:
+            name, _, enabled = line.partition(" ")
+            if name in ("apparmor", "selinux") and enabled.strip() == "Y":
+                active.add(name)
+        return frozenset(active)
+
+
+class ExistingPaths(Fact):
+    """Which of `paths` exist: what the runtime is expected to cover on this kernel."""
+
+    def __init__(self, paths: tuple[str, ...]):
+        listed = " ".join(paths)
+        super().__init__(f"for p in {listed}; do [ -e \"$p\" ] && echo \"$p\"; done; true",
+                         "ls -d " + listed)
+
+    def parse(self, text):
+        return frozenset(text.split())
+
+
+class SecurityLabel(Fact):
+    """`/proc/<pid>/attr/current`: the AppArmor profile or SELinux context confining a process."""
+
+    def __init__(self, proc: str):
+        super().__init__(f"cat {proc}/attr/apparmor/current 2>/dev/null || cat {proc}/attr/current",
+                         f"cat {proc}/attr/current")
+
+
+class Cgroups(Fact):
+    """The limits in a process's cgroups, read in the host's cgroup filesystem.
+
+    For each controller mounted as cgroup v1 the files of the process's
+    cgroup there; then the files of its cgroup v2 directory. Each output
+    line is `FILE VALUE`, one per line of the file.
+    """
+
+    V1_FILES = {"memory": "memory.limit_in_bytes", "pids": "pids.max",
+                "cpu": "cpu.cfs_quota_us cpu.cfs_period_us cpu.shares", "devices": "devices.list"}
+    V2_FILES = "memory.max pids.max cpu.max cpu.weight"
+
+    def __init__(self, pid: str):
+        v1 = "".join(
+            f"d=$(v1_mount {controller})$(cgroup_of {controller}); "
+            f"[ -n \"$(cgroup_of {controller})\" ] && [ -d \"$d\" ] && show \"$d\" {files}; "
+            for controller, files in self.V1_FILES.items()
+        )
+        super().__init__(
+            f"cgroup_of() {{ awk -F: -v c=\"$1\" '{{ n = split($2, a, \",\"); "
+            f"for (i = 1; i <= n; i++) if (a[i] == c) print $3 }}' /proc/{pid}/cgroup; }}; "
+            "v1_mount() { awk -v c=\"$1\" '{ for (i = 7; $i != \"-\"; i++); if ($(i + 1) == \"cgroup\") "
+            "{ n = split($NF, o, \",\"); for (j = 1; j <= n; j++) if (o[j] == c) { print $5; exit } } }' "
+            "/proc/$$/mountinfo; }; "
+            "show() { d=$1; shift; echo \"dir $d\"; for f in \"$@\"; do "
+            "[ -r \"$d/$f\" ] && sed \"s|^|$f |\" \"$d/$f\"; done; }; "
+            + v1 +
+            "d=$(awk '{ for (i = 7; $i != \"-\"; i++); if ($(i + 1) == \"cgroup2\") { print $5; exit } }' "
+            f"/proc/$$/mountinfo)$(sed -n 's/^0:://p' /proc/{pid}/cgroup); "
+            f"[ -d \"$d\" ] && show \"$d\" {self.V2_FILES}; true",
+            f"cat /proc/{pid}/cgroup, then the limits in the host's /sys/fs/cgroup",
+        )
+
+    def parse(self, text):
+        files: dict[str, list[str]] = {}
+        for line in text.splitlines():
+            name, _, content = line.partition(" ")
+            if name != "dir":
+                files.setdefault(name, []).append(content)
+        return files
+
+
+@dataclass(frozen=True)
+class Device:
+    kind: str  # "c" or "b"
+    major: int
+    minor: int
+    path: str
+
+
+class Devices(Fact):
+    """The device nodes in a container's /dev, listed from the host through /proc/<pid>/root."""
+
+    def __init__(self, proc: str):
+        super().__init__(
+            f"find {proc}/root/dev \\( -type b -o -type c \\) -exec stat -c '%t %T %f %n' {{}} +",
+            f"find {proc}/root/dev -type b -o -type c",
+        )
+
+    def parse(self, text):
+        devices = []
+        for line in text.splitlines():
+            fields = line.split(" ", 3)
+            if len(fields) != 4:
+                raise ValueError(line)
+            major, minor, mode, path = fields
+            kind = {0o020000: "c", 0o060000: "b"}.get(int(mode, 16) & 0o170000)
+            inside = re.sub(r"^/proc/[^/]+/root", "", path)
+            if kind:
+                devices.append(Device(kind, int(major, 16), int(minor, 16), inside))
+        return devices

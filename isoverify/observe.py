@@ -13,7 +13,7 @@ Three probes, each one batched command however many properties use it:
 import shlex
 from dataclasses import dataclass
 
-from . import facts, probe
+from . import facts, linux, probe
 from .facts import Reading
 from .targets import ContainerTarget, HostTarget, TargetError, explain_engine_failure
 from .untrusted import decode, one_line
@@ -36,6 +36,10 @@ def host_facts(engine: str) -> dict[str, facts.Fact]:
         "hostname": facts.Hostname(),
         "id": facts.Identity(),
         "uid_map": facts.UidMap(me),
+        "cap_last_cap": facts.Fact("cat /proc/sys/kernel/cap_last_cap"),
+        "lsm": facts.LsmSupport(),
+        "kernel_paths": facts.ExistingPaths(linux.MASKED_PATHS + linux.READONLY_PATHS),
+        "sockets": facts.ExistingPaths(linux.RUNTIME_SOCKETS),
     }
 
 
@@ -53,6 +57,9 @@ def outside_facts(target: ContainerTarget) -> dict[str, facts.Fact]:
         "links": facts.Links(f"{enter} -n ip -o link", f"{enter} -n ip link", sysfs=False),
         "hostname": facts.Hostname(f"{enter} -u "),
         "uid_map": facts.UidMap(proc),
+        "label": facts.SecurityLabel(proc),
+        "cgroups": facts.Cgroups("$pid"),
+        "devices": facts.Devices(proc),
     }
 
 

@@ -28,6 +28,8 @@ def pytest_addoption(parser):
                          "default: a busybox container the suite starts and removes")
     group.addoption("--iso-image", default=DEFAULT_IMAGE, metavar="IMAGE",
                     help=f"image of the container the suite starts (default: {DEFAULT_IMAGE})")
+    group.addoption("--iso-label", action="append", default=[], metavar="KEY=VALUE",
+                    help="an extra label for the container the suite starts, e.g. a CI job id (repeatable)")
     group.addoption("--iso-profile", default=DEFAULT_PROFILE, choices=sorted(PROFILES),
                     help=f"which properties are enforced; the rest are advisory (default: {DEFAULT_PROFILE})")
     group.addoption("--iso-timeout", type=int, default=DEFAULT_TIMEOUT, metavar="SECONDS",
@@ -42,11 +44,13 @@ def pytest_configure(config):
         config.stash[RUN] = Run(
             config.getoption("iso_host"), tuple(config.getoption("iso_container")),
             config.getoption("iso_image"), config.getoption("iso_profile"),
-            config.getoption("iso_timeout"),
+            config.getoption("iso_timeout"), tuple(config.getoption("iso_label")),
         )
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[RECORDS] = []
+    for control in {c for prop in CATALOGUE for c in prop.controls}:
+        config.addinivalue_line("markers", f"{control.marker}: evidences {control}")
     if config.pluginmanager.hasplugin("html"):
         config.option.css = [*config.getoption("css"), str(CSS)]
         config.pluginmanager.register(HtmlColumns(), "isoverify-html")
@@ -58,7 +62,8 @@ def pytest_generate_tests(metafunc):
     if "iso_case" not in metafunc.fixturenames:
         return
     run = metafunc.config.stash[RUN]
-    cases = [pytest.param((prop.id, slot), id=f"{prop.id}-{slot.id}")
+    cases = [pytest.param((prop.id, slot), id=f"{prop.id}-{slot.id}",
+                          marks=[getattr(pytest.mark, c.marker) for c in prop.controls])
              for slot in run.slots for prop in CATALOGUE]
     metafunc.parametrize("iso_case", cases)
 
@@ -85,7 +90,7 @@ def verdict(request, iso_run, iso_case):
         ("isoverify.target", result.target),
         ("isoverify.verdict", result.status),
         ("isoverify.enforced", str(result.enforced).lower()),
-        ("isoverify.controls", "; ".join(result.property.controls)),
+        ("isoverify.controls", "; ".join(map(str, result.property.controls))),
     ])
     if result.status == ERROR:
         pytest.fail(f"{result.property.id} on {result.target}: {result.summary}", pytrace=False)

@@ -13,7 +13,7 @@ from . import observe
 from .observe import ContainerFacts, HostFacts
 from .properties import BY_ID, DEFAULT_PROFILE, ERROR, PROFILES, Verdict, judge
 from .targets import (ContainerTarget, HostTarget, ManagedContainer, TargetError, UsageError,
-                      container_from_url, explain_engine_failure)
+                      check_label, container_from_url, explain_engine_failure)
 
 DEFAULT_IMAGE = "busybox:latest"
 DEFAULT_ENGINE = "docker"
@@ -40,11 +40,12 @@ def _safe_id(text: str) -> str:
 class Run:
     def __init__(self, host_url: str = "local://", container_urls: tuple[str, ...] = (),
                  image: str = DEFAULT_IMAGE, profile: str = DEFAULT_PROFILE,
-                 timeout: int = observe.DEFAULT_TIMEOUT):
+                 timeout: int = observe.DEFAULT_TIMEOUT, labels: tuple[str, ...] = ()):
         if profile not in PROFILES:
             raise UsageError(f"--iso-profile {profile!r}: choose one of {', '.join(PROFILES)}")
         self.host = HostTarget(host_url)
         self.image, self.profile, self.timeout = image, profile, timeout
+        self.labels = tuple(check_label(label) for label in labels)
         self.session = secrets.token_hex(4)
         self._named = {url: container_from_url(url, self.host) for url in container_urls}
         self.slots = [Slot(_safe_id(url), url, self.host, url) for url in self._named] or \
@@ -73,7 +74,8 @@ class Run:
         if slot.url is not None:
             return self._named[slot.url]
         if self._managed is None:
-            self._managed = ManagedContainer(self.host, DEFAULT_ENGINE, self.image, self.session)
+            self._managed = ManagedContainer(self.host, DEFAULT_ENGINE, self.image, self.session,
+                                             self.labels)
             try:
                 self._managed.start()
             except TargetError as exc:

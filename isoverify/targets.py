@@ -17,6 +17,7 @@ SESSION_LABEL = "io.isoverify.session"
 ENGINES = ("docker", "podman")
 HOST_SCHEMES = ("local", "ssh", "safe-ssh", "paramiko", "ansible")
 _CONTAINER_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}=[A-Za-z0-9_.:/@-]{0,128}")
 
 
 class UsageError(ValueError):
@@ -86,6 +87,14 @@ def container_from_url(url: str, host: HostTarget) -> ContainerTarget:
     return ContainerTarget(host, scheme, ref, label=url)
 
 
+def check_label(label: str) -> str:
+    """An extra label for the managed container, as KEY=VALUE with shell-safe characters."""
+    if not _LABEL.fullmatch(label) or label.startswith(LABEL):
+        raise UsageError(f"--iso-label {label!r}: use KEY=VALUE (letters, digits, . _ - : / @), "
+                         f"not under {LABEL}")
+    return label
+
+
 def explain_engine_failure(cli: str, host: HostTarget, output: str) -> str:
     """One line saying why the engine refused, and what fixes it."""
     detail = " ".join(output.split())[:200]
@@ -108,8 +117,10 @@ class ManagedContainer:
     the image's shell as PID 1 with a tty, labelled as the suite's, removed at the end.
     """
 
-    def __init__(self, host: HostTarget, engine: str, image: str, session: str):
+    def __init__(self, host: HostTarget, engine: str, image: str, session: str,
+                 labels: tuple[str, ...] = ()):
         self.host, self.engine, self.image, self.session = host, engine, image, session
+        self.labels = labels
         self.name = f"isoverify-{session}"
         self.target: ContainerTarget | None = None
 
@@ -117,7 +128,8 @@ class ManagedContainer:
         command = (
             f"{self.engine} run -d -i -t --name {self.name} "
             f"--label {LABEL}=managed --label {SESSION_LABEL}={self.session} "
-            f"{shlex.quote(self.image)} 2>&1"
+            + "".join(f"--label {label} " for label in self.labels)
+            + f"{shlex.quote(self.image)} 2>&1"
         )
         rc, out, _ = self.host.run(command)
         if rc != 0:

@@ -18,6 +18,14 @@ from isoverify.targets import LABEL
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).with_name("data")
 IMAGE = "busybox:latest"
+# Every container this selftest session starts, directly or through a suite run,
+# carries this label: so it finds its own leftovers and no one else's.
+SESSION_LABEL = f"io.isoverify.selftest={secrets.token_hex(4)}"
+LABEL_ARG = f"--iso-label={SESSION_LABEL}"
+
+
+def ours(client) -> list:
+    return client.containers.list(all=True, filters={"label": SESSION_LABEL})
 
 
 @pytest.fixture(scope="session")
@@ -30,21 +38,41 @@ def docker_client():
     return client
 
 
+def start_canary(client, *cli_args, **options):
+    """A real container, labelled as this session's; the caller removes it.
+
+    Options go to the Docker SDK; `cli_args` instead to `docker run`, for the
+    few options only the CLI knows (--security-opt systempaths=unconfined).
+    """
+    name = f"isoverify-selftest-{secrets.token_hex(4)}"
+    if cli_args:
+        labels = [f"--label={LABEL}=selftest", f"--label={SESSION_LABEL}"]
+        subprocess.run(["docker", "run", "-dit", f"--name={name}", *labels, *cli_args, IMAGE],
+                       check=True, capture_output=True)
+        return client.containers.get(name)
+    options.setdefault("image", IMAGE)
+    options.setdefault("tty", True)
+    options.setdefault("stdin_open", True)
+    try:
+        return client.containers.run(
+            name=name, detach=True,
+            labels=dict([(LABEL, "selftest"), SESSION_LABEL.split("=")]), **options,
+        )
+    except docker.errors.APIError:
+        # run = create + start: a refused start leaves the created container behind.
+        for container in client.containers.list(all=True, filters={"name": name}):
+            container.remove(force=True)
+        raise
+
+
 @pytest.fixture
 def canary(docker_client):
     """Start real containers labelled as the suite's; all removed after the test."""
     started = []
 
     def start(**options):
-        options.setdefault("image", IMAGE)
-        options.setdefault("tty", True)
-        options.setdefault("stdin_open", True)
-        container = docker_client.containers.run(
-            name=f"isoverify-selftest-{secrets.token_hex(4)}", detach=True,
-            labels={LABEL: "selftest"}, **options,
-        )
-        started.append(container)
-        return container
+        started.append(start_canary(docker_client, **options))
+        return started[-1]
 
     yield start
     for container in started:
@@ -58,35 +86,39 @@ class SuiteRun:
     results: list[dict]
     reports: Path
 
-    def verdicts(self) -> dict[str, str]:
-        return {r["property"]: r["verdict"] for r in self.results}
+    def verdicts(self, target: str | None = None) -> dict[str, str]:
+        return {r["property"]: r["verdict"] for r in self.results if target in (None, r["target"])}
 
-    def failed(self) -> set[str]:
-        return {p for p, v in self.verdicts().items() if v == "fail"}
+    def failed(self, target: str | None = None) -> set[str]:
+        return {p for p, v in self.verdicts(target).items() if v == "fail"}
+
+    def broken(self, target: str | None = None) -> set[str]:
+        """The properties that do not hold, enforced (fail) or not (advisory)."""
+        return {p for p, v in self.verdicts(target).items() if v in ("fail", "advisory")}
+
+
+def run_suite(directory: Path, *args, env=None, timeout=180) -> SuiteRun:
+    """Run the isolation suite the way users do — `pytest` in the repo root — in a subprocess."""
+    json_path = directory / "isolation.json"
+    json_path.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "pytest", f"--iso-json={json_path}", LABEL_ARG,
+               f"--html={directory / 'isolation.html'}", f"--junitxml={directory / 'isolation.xml'}",
+               *args]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+    results = json.loads(json_path.read_text())["results"] if json_path.exists() else []
+    return SuiteRun(done.returncode, done.stdout + done.stderr, results, directory)
 
 
 @pytest.fixture
 def suite(tmp_path):
-    """Run the isolation suite the way users do — `pytest` in the repo root — in a subprocess."""
-
-    def run(*args, env=None, timeout=180) -> SuiteRun:
-        json_path = tmp_path / "isolation.json"
-        json_path.unlink(missing_ok=True)
-        command = [sys.executable, "-m", "pytest", f"--iso-json={json_path}",
-                   f"--html={tmp_path / 'isolation.html'}", f"--junitxml={tmp_path / 'isolation.xml'}",
-                   *args]
-        done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, **(env or {})})
-        results = json.loads(json_path.read_text())["results"] if json_path.exists() else []
-        return SuiteRun(done.returncode, done.stdout + done.stderr, results, tmp_path)
-
-    return run
+    return lambda *args, **kwargs: run_suite(tmp_path, *args, **kwargs)
 
 
 def pytest_sessionfinish(session):
     """Nothing the suite or its selftests start may outlive them."""
     try:
-        left = docker.from_env().containers.list(all=True, filters={"label": LABEL})
+        left = ours(docker.from_env())
     except docker.errors.DockerException:
         return
     if left:
@@ -100,7 +132,7 @@ def pytest_sessionfinish(session):
 @pytest.fixture(scope="session")
 def busybox_binary_layer(docker_client) -> bytes:
     """A filesystem layer holding one static binary, /bin/busybox, and no shell."""
-    helper = docker_client.containers.create(IMAGE, labels={LABEL: "selftest"})
+    helper = docker_client.containers.create(IMAGE, labels=dict([(LABEL, "selftest"), SESSION_LABEL.split("=")]))
     try:
         stream, _ = helper.get_archive("/bin/busybox")
         with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:

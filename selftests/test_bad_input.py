@@ -8,21 +8,18 @@ import time
 
 import pytest
 
-from conftest import REPO
+from conftest import LABEL_ARG, REPO, ours
 from isoverify.plugin import EXIT_UNOBSERVABLE
-from isoverify.targets import LABEL
 
 USAGE_ERROR = 4  # pytest's own
-
-
-def managed(client):
-    return client.containers.list(all=True, filters={"label": f"{LABEL}=managed"})
 
 
 @pytest.mark.parametrize("args, words", [
     (["--iso-container=ftp://web"], "unknown container URL"),
     (["--iso-container=docker://no such;name"], "not a container name or ID"),
     (["--iso-host=telnet://box"], "unknown host URL"),
+    (["--iso-label=io.isoverify.suite=x"], "--iso-label"),
+    (["--iso-profile=paranoid"], "invalid choice"),
 ])
 def test_unusable_target_is_a_usage_error(suite, args, words):
     run = suite(*args)
@@ -37,7 +34,7 @@ def test_engine_down_is_one_line_naming_the_fix(suite, docker_client):
     lines = [line for line in run.output.splitlines() if "does not answer" in line]
     assert len(lines) == 1 and "ci/setup.sh" in lines[0], run.output
     assert "Traceback" not in run.output
-    assert not managed(docker_client)
+    assert not ours(docker_client)
 
 
 def test_missing_image_says_how_to_build_it_offline(suite, docker_client):
@@ -45,7 +42,7 @@ def test_missing_image_says_how_to_build_it_offline(suite, docker_client):
     assert run.exit_code == EXIT_UNOBSERVABLE, run.output
     assert "build busybox offline with `sudo ci/setup.sh`" in run.output
     assert "Traceback" not in run.output
-    assert not managed(docker_client)
+    assert not ours(docker_client)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -53,18 +50,18 @@ def test_interrupted_run_removes_its_container(tmp_path, docker_client, sig):
     hold = tmp_path / "holding"
     env = {**os.environ, "ISOVERIFY_HOLD_FILE": str(hold),
            "PYTHONPATH": os.pathsep.join([str(REPO / "selftests" / "helpers"), os.environ.get("PYTHONPATH", "")])}
-    run = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "hold", f"--html={tmp_path}/r.html",
+    run = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "hold", LABEL_ARG, f"--html={tmp_path}/r.html",
                             f"--junitxml={tmp_path}/r.xml", f"--iso-json={tmp_path}/r.json"],
                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while not hold.exists():
         assert run.poll() is None and time.monotonic() < deadline, "the run never reached its first test"
         time.sleep(0.05)
-    assert managed(docker_client), "the managed container should exist while the run holds"
+    assert ours(docker_client), "the managed container should exist while the run holds"
     run.send_signal(sig)
     output = run.communicate(timeout=60)[0].decode()
     assert run.returncode != 0, output
-    assert not managed(docker_client), output
+    assert not ours(docker_client), output
 
 
 def test_managed_image_without_a_shell_says_so(suite, docker_client, commandless_image):
@@ -72,4 +69,4 @@ def test_managed_image_without_a_shell_says_so(suite, docker_client, commandless
     assert run.exit_code == EXIT_UNOBSERVABLE, run.output
     assert f"image {commandless_image} has no shell" in run.output
     assert "Traceback" not in run.output
-    assert not managed(docker_client)
+    assert not ours(docker_client)

@@ -1,0 +1,103 @@
+"""What the kernel's numbers mean: capability names, device numbers, runtime defaults.
+
+Names come from include/uapi/linux/capability.h and Documentation/admin-guide/
+devices.txt; the defaults are those the runtimes document (Docker's
+`oci/caps/defaults.go` and masked paths, Podman's containers.conf). Which
+capabilities exist is never taken from here: the host's cap_last_cap says.
+"""
+
+CAPABILITIES = (
+    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+    "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
+    "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
+    "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
+    "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
+    "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+)
+
+DEFAULT_CAPABILITIES = {
+    "docker": frozenset({"CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID",
+                         "SETUID", "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL",
+                         "AUDIT_WRITE"}),
+    "podman": frozenset({"CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE",
+                         "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}),
+}
+
+# Each of these alone is a known way out of a container, or into the host's kernel.
+DANGEROUS_CAPABILITIES = frozenset({
+    "SYS_ADMIN", "SYS_MODULE", "SYS_PTRACE", "SYS_RAWIO", "DAC_READ_SEARCH", "NET_ADMIN",
+    "SYS_BOOT", "SYS_TIME", "MAC_ADMIN", "MAC_OVERRIDE", "BPF", "PERFMON", "SYSLOG",
+    "LINUX_IMMUTABLE", "AUDIT_CONTROL", "CHECKPOINT_RESTORE", "SYS_RESOURCE",
+})
+
+
+# Capabilities newer than CAP_AUDIT_READ (Linux 3.16): runtimes older than the
+# kernel do not know them, so their "ALL" and --privileged leave them out.
+NEWER_CAPABILITIES = frozenset({"PERFMON", "BPF", "CHECKPOINT_RESTORE"})
+
+
+def capability_name(bit: int) -> str:
+    return CAPABILITIES[bit] if bit < len(CAPABILITIES) else f"CAP_{bit}"
+
+
+def all_capabilities(last_cap: int) -> frozenset[str]:
+    """Every capability this kernel has: bits 0..cap_last_cap."""
+    return frozenset(capability_name(bit) for bit in range(last_cap + 1))
+
+
+def decode_capabilities(mask: str) -> frozenset[str]:
+    """A /proc/<pid>/status Cap* hex mask as capability names."""
+    value = int(mask, 16)
+    return frozenset(capability_name(bit) for bit in range(value.bit_length()) if value >> bit & 1)
+
+
+# The device nodes a default container gets (type, major, minor); /dev/pts/* and
+# the console, which is one of them, are the container's own devpts.
+DEFAULT_DEVICES = {
+    ("c", 1, 3): "null", ("c", 1, 5): "zero", ("c", 1, 7): "full", ("c", 1, 8): "random",
+    ("c", 1, 9): "urandom", ("c", 5, 0): "tty", ("c", 5, 1): "console", ("c", 5, 2): "ptmx",
+}
+DANGEROUS_DEVICES = {
+    ("c", 1, 1): "mem", ("c", 1, 2): "kmem", ("c", 1, 4): "port", ("c", 10, 232): "kvm",
+    ("c", 10, 229): "fuse", ("c", 10, 200): "net/tun",
+}
+
+
+def is_default_device(device) -> bool:
+    """A node every container has: the standard character devices or its own devpts."""
+    return ((device.kind, device.major, device.minor) in DEFAULT_DEVICES
+            or device.path.startswith("/dev/pts/") or device.path == "/dev/console")
+
+
+# The device cgroup rules a default Docker container has (cgroup v1 devices.list).
+DEFAULT_DEVICE_RULES = frozenset({
+    "b *:* m", "c *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+    "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 10:200 rwm", "c 136:* rwm",
+})
+
+# What runtimes hide or make read-only in /proc and /sys; only those the host's
+# kernel has are expected to be covered.
+MASKED_PATHS = (
+    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+    "/sys/firmware", "/sys/devices/virtual/powercap",
+)
+READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+
+# Host directories that, mounted into a container, hand it the host.
+SENSITIVE_HOST_PATHS = (
+    "/", "/boot", "/dev", "/etc", "/lib", "/proc", "/sys", "/usr", "/root",
+    "/var/lib/docker", "/var/lib/containers", "/var/lib/kubelet",
+)
+# Where a file below the path is as sensitive as the path itself.
+SENSITIVE_TREES = ("/etc", "/root", "/boot")
+
+# Shell patterns: the rootless ones live under each user's runtime directory.
+RUNTIME_SOCKETS = (
+    "/run/docker.sock", "/var/run/docker.sock", "/run/containerd/containerd.sock",
+    "/run/podman/podman.sock", "/run/crio/crio.sock", "/run/docker/containerd/containerd.sock",
+    "/run/dockershim.sock", "/run/user/*/docker.sock", "/run/user/*/podman/podman.sock",
+)
+
+# cgroup v1 reports "no memory limit" as the largest page-aligned counter value.
+UNLIMITED_MEMORY_V1 = 2 ** 62

@@ -1,0 +1,155 @@
+"""Isolation properties: the catalogue, the profiles that enforce them, and verdicts.
+
+Each property has a stable ID (select it with -k; compare reports across
+versions by it), a title, the controls it evidences, and a check in one of
+the modules beside this one.
+"""
+
+from dataclasses import dataclass
+
+from ..observe import ContainerFacts, HostFacts
+from ..untrusted import bounded
+from . import drift, filesystem, lesson, privileges, resources
+from .base import CIS, NIST, PSS, Control, Evidence, Property, Unobservable
+from .namespaces import namespace_check
+
+CATALOGUE: tuple[Property, ...] = (
+    # The lesson's six.
+    Property("root", "The container's / is not the host's /",
+             (CIS("5.6"), NIST("4.5.4"), PSS("hostPath volumes")), lesson.check_root),
+    Property("rootfs", "The container's / is a copy-on-write mount of its own",
+             (CIS("5.6"), NIST("4.5.4")), lesson.check_rootfs, ("GraphDriver.Name",)),
+    Property("pid", "Its own PID namespace, with its entrypoint as PID 1",
+             (CIS("5.16"), NIST("4.4.3"), PSS("hostPID")), lesson.check_pid,
+             ("HostConfig.PidMode", "Path", "Args")),
+    Property("net", "Its own network namespace, none of the host's interfaces",
+             (CIS("5.10"), NIST("4.4.2"), PSS("hostNetwork")), lesson.check_net, ("HostConfig.NetworkMode",)),
+    Property("uts", "Its own UTS namespace and hostname",
+             (CIS("5.21"), NIST("4.4.3")), lesson.check_uts, ("HostConfig.UTSMode", "Config.Hostname")),
+    Property("user", "Root inside is not the host's root (a user namespace)",
+             (CIS("5.31"), NIST("4.4.3"), Control("Kubernetes", "hostUsers")), lesson.check_user,
+             ("HostConfig.UsernsMode", "Config.User")),
+    # The other namespaces.
+    Property("ipc", "Its own IPC namespace",
+             (CIS("5.17"), NIST("4.4.3"), PSS("hostIPC")), namespace_check("ipc"), ("HostConfig.IpcMode",)),
+    Property("cgroupns", "Its own cgroup namespace",
+             (NIST("4.4.3"),), namespace_check("cgroup"), ("HostConfig.CgroupnsMode",)),
+    Property("mntns", "Its own mount namespace",
+             (NIST("4.4.3"),), namespace_check("mnt")),
+    Property("timens", "Its own time namespace (informational)",
+             (NIST("4.4.3"),), namespace_check("time")),
+    # What its processes may do.
+    Property("caps", "No capabilities beyond the runtime's default",
+             (CIS("5.4"), NIST("4.4.3"), PSS("capabilities")), privileges.check_caps,
+             ("HostConfig.CapAdd", "HostConfig.CapDrop")),
+    Property("privileged", "Not privileged-equivalent, whatever the flag says",
+             (CIS("5.5"), NIST("4.4.3"), PSS("privileged")), privileges.check_privileged,
+             ("HostConfig.Privileged",)),
+    Property("seccomp", "A seccomp filter is on",
+             (CIS("5.22"), NIST("4.4.3"), PSS("seccompProfile")), privileges.check_seccomp,
+             ("HostConfig.SecurityOpt",)),
+    Property("nnp", "no_new_privs is set",
+             (CIS("5.26"), NIST("4.4.3"), PSS("allowPrivilegeEscalation")), privileges.check_nnp,
+             ("HostConfig.SecurityOpt",)),
+    Property("lsm", "An AppArmor or SELinux label confines it",
+             (CIS("5.2"), CIS("5.3"), NIST("4.4.3"), PSS("AppArmor"), PSS("SELinux")), privileges.check_lsm,
+             ("AppArmorProfile", "ProcessLabel")),
+    Property("nonroot", "Its processes do not run as the host's root",
+             (NIST("4.4.3"), PSS("runAsNonRoot")), privileges.check_nonroot, ("Config.User",)),
+    # Filesystems and devices.
+    Property("masked-paths", "Sensitive /proc and /sys paths are masked",
+             (NIST("4.4.3"), PSS("procMount")), filesystem.check_masked_paths, ("HostConfig.MaskedPaths",)),
+    Property("readonly-paths", "Kernel tunables in /proc are read-only",
+             (NIST("4.4.3"), PSS("procMount")), filesystem.check_readonly_paths, ("HostConfig.ReadonlyPaths",)),
+    Property("readonly-rootfs", "The root filesystem is read-only",
+             (CIS("5.13"), NIST("4.4.3")), filesystem.check_readonly_rootfs, ("HostConfig.ReadonlyRootfs",)),
+    Property("host-mounts", "No sensitive host directory is mounted in",
+             (CIS("5.6"), NIST("4.5.4"), PSS("hostPath volumes")), filesystem.check_host_mounts,
+             ("HostConfig.Binds",)),
+    Property("runtime-socket", "No container runtime socket is reachable",
+             (CIS("5.32"), NIST("4.4.3")), filesystem.check_runtime_socket, ("HostConfig.Binds",)),
+    Property("propagation", "No mount has shared propagation",
+             (CIS("5.20"), NIST("4.4.3")), filesystem.check_propagation, ("HostConfig.Binds",)),
+    Property("devices", "No host devices beyond the default",
+             (CIS("5.18"), NIST("4.4.3"), PSS("privileged")), filesystem.check_devices,
+             ("HostConfig.Devices", "HostConfig.DeviceCgroupRules")),
+    # Resources.
+    Property("memory-limit", "Memory is limited",
+             (CIS("5.11"), NIST("4.4.3")), resources.check_memory_limit, ("HostConfig.Memory",)),
+    Property("cpu-limit", "CPU time is limited",
+             (CIS("5.12"), NIST("4.4.3")), resources.check_cpu_limit,
+             ("HostConfig.NanoCpus", "HostConfig.CpuQuota", "HostConfig.CpuShares")),
+    Property("pids-limit", "The number of processes is limited",
+             (CIS("5.29"), NIST("4.4.3")), resources.check_pids_limit, ("HostConfig.PidsLimit",)),
+    # Declaration against observation.
+    Property("drift", "The kernel shows what the configuration declares",
+             (CIS("5.25"), NIST("4.4.3")), drift.check_drift),
+)
+
+BY_ID = {prop.id: prop for prop in CATALOGUE}
+
+SEED = ("root", "rootfs", "pid", "net", "uts")
+BASELINE = SEED + ("ipc", "mntns", "caps", "privileged", "seccomp", "masked-paths", "readonly-paths",
+                   "host-mounts", "runtime-socket", "devices")
+HARDENED = BASELINE + ("user", "readonly-rootfs", "nnp", "memory-limit", "pids-limit", "cpu-limit",
+                       "nonroot", "cgroupns")
+# Which properties each profile enforces; the others still run, as advisories.
+PROFILES = {"seed": SEED, "baseline": BASELINE, "hardened": HARDENED}
+DEFAULT_PROFILE = "baseline"
+
+PASS, FAIL, ADVISORY, ERROR = "pass", "fail", "advisory", "error"
+
+
+@dataclass(frozen=True, repr=False)
+class Verdict:
+    """A property judged on one container: the record every report is made from."""
+
+    property: Property
+    target: str
+    status: str
+    enforced: bool
+    summary: str
+    host: tuple[Evidence, ...] = ()
+    container: tuple[Evidence, ...] = ()
+
+    def __repr__(self):  # tracebacks show it: keep the evidence out
+        return f"<Verdict {self.property.id} on {self.target}: {self.status}>"
+
+    def as_record(self) -> dict:
+        return {
+            "target": self.target,
+            "property": self.property.id,
+            "title": self.property.title,
+            "verdict": self.status,
+            "enforced": self.enforced,
+            "summary": self.summary,
+            "controls": [str(control) for control in self.property.controls],
+            "evidence": {
+                side: [{"label": e.label, "text": e.text} for e in evidence]
+                for side, evidence in (("host", self.host), ("container", self.container))
+            },
+        }
+
+
+def declared(prop: Property, ctr: ContainerFacts) -> tuple[Evidence, ...]:
+    """The declared values of the property's fields, shown beside the kernel's."""
+    inspect = ctr.outside["inspect"].value
+    if not prop.declared or not inspect:
+        return ()
+    lines = []
+    for path in prop.declared:
+        node = inspect
+        for key in path.split("."):
+            node = node.get(key) if isinstance(node, dict) else None
+        lines.append(f"{path}: {node if node not in (None, '', []) else '(not set)'}")
+    return (Evidence(f"declared ({ctr.target.engine} inspect)", bounded("\n".join(lines))),)
+
+
+def judge(prop: Property, target: str, enforced: bool, host: HostFacts, ctr: ContainerFacts) -> Verdict:
+    try:
+        finding = prop.check(host, ctr)
+    except (Unobservable, ValueError) as exc:
+        return Verdict(prop, target, ERROR, enforced, str(exc), (), declared(prop, ctr))
+    status = PASS if finding.holds else FAIL if enforced else ADVISORY
+    return Verdict(prop, target, status, enforced, finding.summary, finding.host,
+                   finding.container + declared(prop, ctr))

@@ -1,0 +1,139 @@
+"""What every property is made of, and the helpers that read facts into evidence.
+
+A check is a pure function of the host's facts and a container's facts. It
+returns a Finding: whether the property holds, one sentence saying why, and
+the evidence of both sides — the host's on the left, the container's on the
+right, as in the lesson's two terminals. A property holds only on the
+kernel's word, read on the host; what the container says about itself is
+shown, and can make a property fail, never pass.
+"""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..facts import Mount, Reading
+from ..observe import ContainerFacts, HostFacts
+from ..untrusted import bounded, one_line
+
+
+class Unobservable(Exception):
+    """A fact the property needs could not be read; the verdict is an error."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One piece of evidence: what was run (or read) and what it showed."""
+
+    label: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    holds: bool
+    summary: str
+    host: tuple[Evidence, ...]
+    container: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True)
+class Control:
+    """A control a property evidences: `framework` names the standard, `id` the item."""
+
+    framework: str
+    id: str
+
+    @property
+    def marker(self) -> str:
+        """The pytest marker selecting every property that evidences this control."""
+        short = {"CIS Docker Benchmark v1.6.0": "cis", "NIST SP 800-190": "nist",
+                 "Pod Security Standards": "pss", "Kubernetes": "k8s"}[self.framework]
+        return f"{short}_{re.sub(r'[^A-Za-z0-9]+', '_', self.id).lower()}"
+
+    def __str__(self):
+        return f"{self.framework} {self.id}"
+
+
+def CIS(item: str) -> Control:  # noqa: N802 - reads like the standard's name
+    return Control("CIS Docker Benchmark v1.6.0", item)
+
+
+def NIST(section: str) -> Control:  # noqa: N802
+    return Control("NIST SP 800-190", section)
+
+
+def PSS(field: str) -> Control:  # noqa: N802
+    return Control("Pod Security Standards", field)
+
+
+@dataclass(frozen=True)
+class Property:
+    id: str
+    title: str
+    controls: tuple[Control, ...]
+    check: Callable[[HostFacts, ContainerFacts], Finding]
+    declared: tuple[str, ...] = ()  # the inspect fields that declare it, shown beside the verdict
+
+
+# -- reading facts into evidence ----------------------------------------------
+
+def shown(reading: Reading | None, why_missing: str = "not read") -> Evidence:
+    if reading is None:
+        return Evidence("(no view)", why_missing)
+    return Evidence(f"$ {reading.label}", bounded(reading.output.rstrip("\n")) or "(no output)")
+
+
+def kernel(ctr: ContainerFacts, label: str, text: str) -> Evidence:
+    """Evidence read on the host about the container: marked so."""
+    return Evidence(f"{label}   (on the host)", bounded(text) or "(none)")
+
+
+def inside(ctr: ContainerFacts, name: str) -> Evidence:
+    """The container's own view of `name`, or why there is none."""
+    return shown(ctr.inside[name] if ctr.inside else None, ctr.inside_error)
+
+
+def value(reading: Reading, what: str):
+    if not reading.readable:
+        raise Unobservable(f"could not read {what} (`{reading.label}`: "
+                           f"{one_line(reading.output) or f'exit status {reading.rc}'})")
+    return reading.value
+
+
+def inside_value(ctr: ContainerFacts, name: str):
+    """The container's own word on `name`, or None when it gave none."""
+    if ctr.inside is None or not ctr.inside[name].readable:
+        return None
+    return ctr.inside[name].value
+
+
+def namespaces(kind: str, host: HostFacts, ctr: ContainerFacts) -> tuple[str, str, Evidence, Evidence]:
+    """The host's and the container's namespace of `kind`, with their evidence."""
+    h = value(host["ns"], "the host's namespaces").get(kind)
+    c = value(ctr.outside["ns"], "the container's namespaces").get(kind)
+    if h is None or c is None:
+        raise Unobservable(f"the kernel does not show a {kind} namespace for both sides")
+    return (h, c, Evidence(f"$ readlink /proc/$$/ns/{kind}", h),
+            kernel(ctr, f"$ readlink /proc/{ctr.pid}/ns/{kind}", c))
+
+
+def status(ctr: ContainerFacts) -> dict[str, str]:
+    return value(ctr.outside["status"], "the container's process status")
+
+
+def mounts(ctr: ContainerFacts) -> list[Mount]:
+    return value(ctr.outside["mounts"], "the container's mounts")
+
+
+def nearest_mount(all_mounts: list[Mount], path: str) -> Mount | None:
+    """The mount that `path` lies on: the last one stacked at its longest mounted prefix."""
+    covering = [m for m in all_mounts
+                if path == m.mount_point or path.startswith(m.mount_point.rstrip("/") + "/")]
+    covering.sort(key=lambda m: len(m.mount_point))  # stable: the last stacked stays last
+    return covering[-1] if covering else None
+
+
+def mount_line(mount: Mount) -> str:
+    return (f"{mount.major_minor} {mount.root} {mount.mount_point} {mount.options} "
+            f"{mount.propagation or '-'} {mount.fstype} {mount.source}")

@@ -1,0 +1,153 @@
+"""What of the host's filesystems and devices the container can reach.
+
+Judged from the container's /proc/<pid>/mountinfo read on the host: a mount
+whose device is one of the host's is mapped back to the host path it shows,
+so `-v /:/host` is seen as "the host's / is mounted at /host" whatever the
+declared configuration says.
+"""
+
+import posixpath
+import re
+
+from .. import linux
+from ..facts import Mount, root_mount
+from ..observe import ContainerFacts, HostFacts
+from .base import Evidence, Finding, kernel, mount_line, mounts, nearest_mount, shown, value
+
+
+def host_path(mount: Mount, host_mounts: list[Mount]) -> str | None:
+    """The host path a container mount shows, when it is a piece of a host filesystem."""
+    candidates = [h for h in host_mounts if h.major_minor == mount.major_minor
+                  and (mount.root == h.root or mount.root.startswith(h.root.rstrip("/") + "/"))]
+    if not candidates:
+        return None
+    best = max(candidates, key=lambda h: len(h.root))
+    below = mount.root[len(best.root):].lstrip("/")
+    return posixpath.normpath(posixpath.join(best.mount_point, below))
+
+
+def host_mounts_in(host: HostFacts, ctr: ContainerFacts) -> list[tuple[Mount, str]]:
+    """Every container mount that is a piece of a host filesystem, with its host path."""
+    own = value(host["mounts"], "the host's mounts")
+    found = []
+    for mount in mounts(ctr):
+        path = host_path(mount, own)
+        if path is not None:
+            found.append((mount, path))
+    return found
+
+
+def _is_below(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip("/") + "/")
+
+
+def _mount_table(ctr: ContainerFacts, rows: list[tuple[Mount, str]]) -> Evidence:
+    text = "\n".join(f"{m.mount_point}  <-  host {path}  ({m.fstype}, {m.options})" for m, path in rows)
+    return kernel(ctr, f"mounts in /proc/{ctr.pid}/mountinfo that are host paths", text or "(none)")
+
+
+def check_masked_paths(host: HostFacts, ctr: ContainerFacts) -> Finding:
+    expected = sorted(value(host["kernel_paths"], "the host's /proc and /sys paths") & set(linux.MASKED_PATHS))
+    table = mounts(ctr)
+    exposed, lines = [], []
+    for path in expected:
+        cover = nearest_mount(table, path)
+        masked = cover is not None and cover.fstype not in ("proc", "sysfs")
+        lines.append(f"{path}: {'masked by ' + mount_line(cover) if masked else 'exposed'}")
+        if not masked:
+            exposed.append(path)
+    summary = (f"all {len(expected)} of the kernel's sensitive /proc and /sys paths are masked"
+               if not exposed else "exposed inside: " + ", ".join(exposed))
+    return Finding(not exposed, summary, (shown(host["kernel_paths"]),),
+                   (kernel(ctr, f"what covers each path in /proc/{ctr.pid}/mountinfo", "\n".join(lines)),))
+
+
+def check_readonly_paths(host: HostFacts, ctr: ContainerFacts) -> Finding:
+    expected = sorted(value(host["kernel_paths"], "the host's /proc and /sys paths") & set(linux.READONLY_PATHS))
+    table = mounts(ctr)
+    writable, lines = [], []
+    for path in expected:
+        cover = nearest_mount(table, path)
+        read_only = cover is not None and "ro" in cover.options.split(",")
+        lines.append(f"{path}: {'read-only' if read_only else 'WRITABLE'} ({mount_line(cover) if cover else 'no mount'})")
+        if not read_only:
+            writable.append(path)
+    summary = (f"all {len(expected)} kernel tunables and triggers are read-only inside"
+               if not writable else "writable inside: " + ", ".join(writable))
+    return Finding(not writable, summary, (shown(host["kernel_paths"]),),
+                   (kernel(ctr, f"what covers each path in /proc/{ctr.pid}/mountinfo", "\n".join(lines)),))
+
+
+def check_readonly_rootfs(host: HostFacts, ctr: ContainerFacts) -> Finding:
+    root = root_mount(mounts(ctr))
+    read_only = "ro" in root.options.split(",")
+    summary = ("the container's / is mounted read-only" if read_only
+               else f"the container's / is writable ({root.options})")
+    return Finding(read_only, summary, (),
+                   (kernel(ctr, f"/ in /proc/{ctr.pid}/mountinfo", mount_line(root)),))
+
+
+def check_host_mounts(host: HostFacts, ctr: ContainerFacts) -> Finding:
+    rows = host_mounts_in(host, ctr)
+    sensitive = [(m, path) for m, path in rows
+                 if any(_is_below(s, path) for s in linux.SENSITIVE_HOST_PATHS)
+                 or any(_is_below(path, tree) for tree in linux.SENSITIVE_TREES)]
+    summary = ("no sensitive host directory is mounted in" if not sensitive else
+               "host paths mounted in: " + ", ".join(
+                   f"{path} at {m.mount_point}" + (" (read-only)" if "ro" in m.options.split(",") else "")
+                   for m, path in sensitive))
+    return Finding(not sensitive, summary, (Evidence("sensitive host paths", " ".join(linux.SENSITIVE_HOST_PATHS)),),
+                   (_mount_table(ctr, rows),))
+
+
+def _sockets(host: HostFacts) -> list[str]:
+    found = value(host["sockets"], "the host's runtime sockets")
+    return sorted({re.sub(r"^/var/run/", "/run/", path) for path in found})
+
+
+def check_runtime_socket(host: HostFacts, ctr: ContainerFacts) -> Finding:
+    """A socket is reachable when it, or a directory above it on the same filesystem, is mounted in."""
+    sockets = _sockets(host)
+    own = value(host["mounts"], "the host's mounts")
+    reachable = []
+    for mount, path in host_mounts_in(host, ctr):
+        for socket in sockets:
+            home = nearest_mount(own, socket)
+            if _is_below(socket, path) and home is not None and home.major_minor == mount.major_minor:
+                reachable.append(f"{socket} (host {path} at {mount.mount_point})")
+    summary = ("no container runtime socket is reachable inside" if not reachable
+               else "runtime socket reachable inside: " + ", ".join(reachable))
+    return Finding(not reachable, summary, (shown(host["sockets"]),),
+                   (_mount_table(ctr, host_mounts_in(host, ctr)),))
+
+
+def check_propagation(host: HostFacts, ctr: ContainerFacts) -> Finding:
+    shared = [m for m in mounts(ctr) if "shared:" in m.propagation]
+    summary = ("no mount propagates events to or from the host (none is shared)" if not shared
+               else "shared mount propagation: " + ", ".join(m.mount_point for m in shared))
+    lines = "\n".join(f"{m.mount_point}: {m.propagation or 'private'}" for m in mounts(ctr))
+    return Finding(not shared, summary, (),
+                   (kernel(ctr, f"propagation of each mount in /proc/{ctr.pid}/mountinfo", lines),))
+
+
+def check_devices(host: HostFacts, ctr: ContainerFacts) -> Finding:
+    nodes = value(ctr.outside["devices"], "the container's devices")
+    extra = [d for d in nodes if not linux.is_default_device(d)]
+    rules = (ctr.outside["cgroups"].value or {}).get("devices.list")
+    extra_rules = sorted(set(rules) - linux.DEFAULT_DEVICE_RULES) if rules is not None else []
+    problems = []
+    if extra:
+        problems.append("device nodes beyond the default: " + ", ".join(
+            f"{d.path} ({d.kind} {d.major}:{d.minor}"
+            + (f", {linux.DANGEROUS_DEVICES[(d.kind, d.major, d.minor)]}" if (d.kind, d.major, d.minor)
+               in linux.DANGEROUS_DEVICES else ", block device" if d.kind == "b" else "") + ")"
+            for d in extra[:20]) + (f" and {len(extra) - 20} more" if len(extra) > 20 else ""))
+    if extra_rules:
+        problems.append("device cgroup allows beyond the default: " + ", ".join(extra_rules))
+    summary = "; ".join(problems) or "only the default device nodes, and the default device cgroup rules"
+    node_text = "\n".join(f"{d.kind} {d.major}:{d.minor} {d.path}" for d in nodes)
+    rules_text = ("\n".join(rules) if rules is not None
+                  else "cgroup v2: the rules are an eBPF program the host does not list here")
+    return Finding(not problems, summary, (),
+                   (kernel(ctr, f"device nodes in /proc/{ctr.pid}/root/dev", node_text),
+                    kernel(ctr, "devices.list of its cgroup", rules_text)))

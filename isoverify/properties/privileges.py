@@ -1,0 +1,139 @@
+"""What the container's processes may do: capabilities, seccomp, no_new_privs, LSM, uid.
+
+All from /proc/<pid>/status and /proc/<pid>/attr read on the host; which
+capabilities exist comes from the host's /proc/sys/kernel/cap_last_cap.
+"""
+
+from .. import linux
+from ..observe import ContainerFacts, HostFacts
+from .base import Evidence, Finding, kernel, shown, status, value
+
+CAP_SETS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")
+
+
+def capability_sets(ctr: ContainerFacts) -> dict[str, frozenset[str]]:
+    fields = status(ctr)
+    return {name: linux.decode_capabilities(fields.get(name, "0")) for name in CAP_SETS}
+
+
+def _caps_evidence(ctr: ContainerFacts, sets: dict[str, frozenset[str]]) -> Evidence:
+    fields = status(ctr)
+    lines = [f"{name}: {fields.get(name, '?')}  {', '.join(sorted(sets[name])) or '(none)'}"
+             for name in CAP_SETS]
+    return kernel(ctr, f"Cap* in /proc/{ctr.pid}/status, decoded", "\n".join(lines))
+
+
+def _cap_last_cap(host: HostFacts) -> tuple[int, Evidence]:
+    last = int(value(host["cap_last_cap"], "the host's last capability"))
+    return last, Evidence("$ cat /proc/sys/kernel/cap_last_cap",
+                          f"{last}: this kernel has {last + 1} capabilities")
+
+
+def check_caps(host: HostFacts, ctr: ContainerFacts) -> Finding:
+    last, host_ev = _cap_last_cap(host)
+    sets = capability_sets(ctr)
+    granted = frozenset().union(*sets.values())
+    default = linux.DEFAULT_CAPABILITIES[ctr.target.engine]
+    beyond = sorted(granted - default)
+    dangerous = sorted(granted & linux.DANGEROUS_CAPABILITIES)
+    engine = ctr.target.engine
+    if not beyond:
+        summary = (f"{len(granted)} of the kernel's {last + 1} capabilities, all within "
+                   f"{engine}'s default set of {len(default)}")
+    else:
+        summary = (f"{len(granted)} of the kernel's {last + 1} capabilities, beyond {engine}'s default: "
+                   + ", ".join(beyond))
+        if dangerous:
+            summary += "; dangerous: " + ", ".join(dangerous)
+    return Finding(not beyond, summary, (host_ev,), (_caps_evidence(ctr, sets),))
+
+
+def _seccomp_mode(ctr: ContainerFacts) -> str:
+    return status(ctr).get("Seccomp", "?")
+
+
+SECCOMP_MODES = {"0": "disabled", "1": "strict", "2": "filter"}
+
+
+def _device_cgroup_allows_all(ctr: ContainerFacts) -> bool | None:
+    rules = ctr.outside["cgroups"].value or {}
+    if "devices.list" not in rules:
+        return None  # cgroup v2: the rules are an eBPF program
+    return "a *:* rwm" in rules["devices.list"]
+
+
+def check_privileged(host: HostFacts, ctr: ContainerFacts) -> Finding:
+    """Privileged-equivalent is what the kernel shows, whatever the --privileged flag says."""
+    last, host_ev = _cap_last_cap(host)
+    sets = capability_sets(ctr)
+    missing = sorted(linux.all_capabilities(last) - sets["CapBnd"])
+    nearly_all_caps = len(set(missing) - linux.NEWER_CAPABILITIES) <= 2
+    seccomp_off = _seccomp_mode(ctr) == "0"
+    all_devices = _device_cgroup_allows_all(ctr)
+    extra_devices = [d.path for d in value(ctr.outside["devices"], "the container's devices")
+                     if not linux.is_default_device(d)]
+    device_access = all_devices if all_devices is not None else bool(extra_devices)
+    signs = {
+        "(nearly) all capabilities": nearly_all_caps,
+        "seccomp off": seccomp_off,
+        "device cgroup allows every device" if all_devices is not None else "host devices present": device_access,
+    }
+    privileged = all(signs.values())
+    shown_signs = "; ".join(f"{name}: {'yes' if seen else 'no'}" for name, seen in signs.items())
+    summary = (f"privileged-equivalent: {shown_signs}" if privileged
+               else f"not privileged-equivalent ({shown_signs})")
+    device_text = "\n".join(extra_devices) or "(only the default devices)"
+    return Finding(
+        not privileged, summary, (host_ev,),
+        (_caps_evidence(ctr, sets),
+         kernel(ctr, "capabilities missing from the bounding set", ", ".join(missing) or "(none)"),
+         kernel(ctr, f"Seccomp in /proc/{ctr.pid}/status", _seccomp_mode(ctr)),
+         shown(ctr.outside["cgroups"]),
+         kernel(ctr, "device nodes beyond the default in the container's /dev", device_text)),
+    )
+
+
+def check_seccomp(host: HostFacts, ctr: ContainerFacts) -> Finding:
+    mode = _seccomp_mode(ctr)
+    filters = status(ctr).get("Seccomp_filters", "?")
+    name = SECCOMP_MODES.get(mode, "unknown")
+    summary = (f"seccomp in {name} mode ({mode}) with {filters} filter(s)" if mode in ("1", "2")
+               else f"seccomp {name} (mode {mode}): every system call reaches the host's kernel")
+    return Finding(mode in ("1", "2"), summary, (),
+                   (kernel(ctr, f"Seccomp, Seccomp_filters in /proc/{ctr.pid}/status", f"{mode}\n{filters}"),))
+
+
+def check_nnp(host: HostFacts, ctr: ContainerFacts) -> Finding:
+    flag = status(ctr).get("NoNewPrivs", "?")
+    summary = ("no_new_privs is set: setuid binaries and file capabilities cannot raise privileges"
+               if flag == "1" else "no_new_privs is not set: a setuid binary inside can gain privileges")
+    return Finding(flag == "1", summary, (),
+                   (kernel(ctr, f"NoNewPrivs in /proc/{ctr.pid}/status", flag),))
+
+
+def check_lsm(host: HostFacts, ctr: ContainerFacts) -> Finding:
+    available = value(host["lsm"], "the host's security modules")
+    label_reading = ctr.outside["label"]
+    label = label_reading.value or ""
+    host_ev = (shown(host["lsm"]),)
+    ctr_ev = (shown(label_reading),)
+    if not available:
+        return Finding(False, "not available: the host's kernel runs neither AppArmor nor SELinux, "
+                              "so no security module confines the container", host_ev, ctr_ev)
+    unconfined = not label or "unconfined" in label or label.split(":")[2:3] == ["spc_t"]
+    summary = (f"confined by {' and '.join(sorted(available))}: {label}" if not unconfined
+               else f"unconfined although the host runs {' and '.join(sorted(available))} "
+                    f"(label: {label or 'none'})")
+    return Finding(not unconfined, summary, host_ev, ctr_ev)
+
+
+def check_nonroot(host: HostFacts, ctr: ContainerFacts) -> Finding:
+    uids = status(ctr).get("Uid", "").split()
+    if len(uids) != 4:
+        raise ValueError("no Uid line in the container's status")
+    root_ids = [kind for kind, uid in zip(("real", "effective", "saved", "filesystem"), uids) if uid == "0"]
+    summary = (f"its main process runs as host uid {uids[1]}, not root"
+               if not root_ids else f"its main process has host uid 0 ({', '.join(root_ids)}): root on the host")
+    return Finding(not root_ids, summary, (),
+                   (kernel(ctr, f"Uid (real, effective, saved, fs) in /proc/{ctr.pid}/status", " ".join(uids)),
+                    shown(ctr.outside["uid_map"])))

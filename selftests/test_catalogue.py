@@ -1,0 +1,136 @@
+"""The canary matrix: one real container per weakened (or hardened) configuration.
+
+Each canary is compared with a default container judged in the same run: the
+properties that do not hold on the canary must be exactly those of the
+default, plus the ones the canary breaks, minus the ones it hardens. So each
+assertion is about what the kernel shows on this machine, in both directions.
+"""
+
+import subprocess
+from pathlib import Path
+
+import docker
+import pytest
+
+from conftest import run_suite, start_canary
+
+DEVICE = next((d for d in ("/dev/fuse", "/dev/kvm", "/dev/net/tun") if Path(d).exists()), None)
+ALL_CAPS = dict(cap_add=["ALL"], cap_drop=["SYS_RESOURCE"])  # see PRIVILEGED_REFUSED
+
+# name: (docker run options: SDK keywords or CLI arguments, properties it breaks, properties it hardens)
+CANARIES = {
+    "pid=host": (dict(pid_mode="host"), {"pid"}, set()),
+    # Docker gives a --net=host container the host's hostname in a UTS namespace of its
+    # own: the namespace is separate, the name is the host's, so `uts` fails too. And
+    # sysfs belongs to a network namespace: its /sys is the host's sysfs itself.
+    "net=host": (dict(network_mode="host"), {"net", "uts", "host-mounts"}, set()),
+    "uts=host": (dict(uts_mode="host"), {"uts"}, set()),
+    "ipc=host": (dict(ipc_mode="host"), {"ipc"}, set()),
+    "cgroupns=host": (dict(cgroupns="host"), {"cgroupns"}, set()),
+    "cgroupns=private": (dict(cgroupns="private"), set(), {"cgroupns"}),
+    # PID 1 chroots into the host's / (bind-mounted with its submounts): the kernel shows
+    # the host's root as its /, and under it the host's /proc, /sys, /dev and runtime socket.
+    "chroot into host /": (dict(volumes={"/": {"bind": "/host"}}, tty=False,
+                                 command=["chroot", "/host", "sleep", "infinity"]),
+                           {"root", "rootfs", "host-mounts", "runtime-socket", "masked-paths",
+                            "readonly-paths", "devices"}, set()),
+    "cap-add SYS_PTRACE": (dict(cap_add=["SYS_PTRACE"]), {"caps"}, set()),
+    "all capabilities": (ALL_CAPS, {"caps"}, set()),
+    "seccomp=unconfined": (dict(security_opt=["seccomp=unconfined"]), {"seccomp"}, set()),
+    "systempaths=unconfined": (["--security-opt=systempaths=unconfined"],
+                               {"masked-paths", "readonly-paths"}, set()),
+    "no-new-privileges": (dict(security_opt=["no-new-privileges"]), set(), {"nnp"}),
+    "read-only root": (dict(read_only=True), set(), {"readonly-rootfs"}),
+    "limits": (dict(mem_limit="64m", pids_limit=64, nano_cpus=500_000_000), set(),
+               {"memory-limit", "pids-limit", "cpu-limit"}),
+    "host / mounted": (dict(volumes={"/": {"bind": "/host", "mode": "ro"}}),
+                       {"host-mounts", "runtime-socket"}, set()),
+    "docker socket mounted": (dict(volumes={"/var/run/docker.sock": {"bind": "/var/run/docker.sock"}}),
+                              {"runtime-socket"}, set()),
+    "device": (dict(devices=[f"{DEVICE}:{DEVICE}"]) if DEVICE else None, {"devices"}, set()),
+    "user 1000": (dict(user="1000:1000"), set(), {"nonroot"}),
+    "privileged-equivalent": (dict(**ALL_CAPS, security_opt=["seccomp=unconfined"],
+                                   device_cgroup_rules=["a *:* rwm"],
+                                   volumes={"/dev": {"bind": "/dev"}}),
+                              {"privileged", "caps", "seccomp", "devices", "host-mounts"}, set()),
+    "--privileged": (dict(privileged=True),
+                     {"privileged", "caps", "seccomp", "devices", "masked-paths", "readonly-paths"}, set()),
+    "shared propagation": ("shared-mount", {"propagation"}, set()),
+    # The hostname it declares is not the one it runs with: only the kernel shows it.
+    "drift": (dict(cap_add=["SYS_ADMIN"], command=["sh", "-c", "hostname drifted && exec sh"]),
+              {"caps", "drift"}, set()),
+}
+# On some machines runc cannot grant every capability (the host's own bounding set
+# lacks one, e.g. CAP_SYS_RESOURCE in some VMs): --privileged and --cap-add=ALL fail.
+PRIVILEGED_REFUSED = "unable to apply caps"
+
+
+@pytest.fixture(scope="module")
+def shared_mount(tmp_path_factory):
+    """A directory made a shared mount on the host, for the propagation canary."""
+    path = tmp_path_factory.mktemp("shared")
+    subprocess.run(["mount", "--bind", path, path], check=True)
+    subprocess.run(["mount", "--make-shared", path], check=True)
+    yield path
+    subprocess.run(["umount", path], check=True)
+
+
+@pytest.fixture(scope="module")
+def matrix(docker_client, tmp_path_factory, shared_mount):
+    """Every canary and one default container, judged in one suite run."""
+    started, refused = {}, {}
+    options = {"default": {}}
+    for name, (opts, _, _) in CANARIES.items():
+        if opts == "shared-mount":
+            opts = dict(mounts=[docker.types.Mount("/shared", str(shared_mount), type="bind",
+                                                   propagation="shared")])
+        options[name] = opts
+    try:
+        for name, opts in options.items():
+            if opts is None:
+                refused[name] = "this machine has none of /dev/fuse, /dev/kvm, /dev/net/tun"
+                continue
+            try:
+                started[name] = (start_canary(docker_client, *opts) if isinstance(opts, list)
+                                 else start_canary(docker_client, **opts))
+            except docker.errors.APIError as exc:
+                if PRIVILEGED_REFUSED not in str(exc):
+                    raise
+                refused[name] = f"the engine refuses it on this machine: {PRIVILEGED_REFUSED}"
+        args = [f"--iso-container=docker://{c.name}" for c in started.values()]
+        run = run_suite(tmp_path_factory.mktemp("matrix"), *args, timeout=600)
+        yield run, {name: f"docker://{c.name}" for name, c in started.items()}, refused
+    finally:
+        for container in started.values():
+            container.remove(force=True)
+
+
+@pytest.mark.parametrize("name", CANARIES)
+def test_canary_breaks_exactly_what_it_weakens(matrix, name):
+    run, targets, refused = matrix
+    if name in refused:
+        pytest.skip(f"{name}: {refused[name]}")
+    _, breaks, hardens = CANARIES[name]
+    default = run.broken(targets["default"])
+    assert not {v for v in run.verdicts(targets[name]).values() if v == "error"}, run.verdicts(targets[name])
+    assert run.broken(targets[name]) == (default | breaks) - hardens, run.verdicts(targets[name])
+
+
+def test_default_container_holds_every_baseline_property(matrix):
+    run, targets, _ = matrix
+    assert run.failed(targets["default"]) == set(), run.verdicts(targets["default"])
+
+
+def test_only_weakened_canaries_fail_the_run(matrix):
+    run, _, _ = matrix
+    assert run.exit_code == 1
+
+
+def test_evidence_shows_the_declared_value_beside_the_kernels(matrix):
+    run, targets, _ = matrix
+    record = next(r for r in run.results
+                  if r["target"] == targets["pid=host"] and r["property"] == "pid")
+    declared = next(e["text"] for e in record["evidence"]["container"] if e["label"].startswith("declared"))
+    assert "HostConfig.PidMode: host" in declared
+    assert any("(on the host)" in e["label"] for e in record["evidence"]["container"])
+
