@@ -1,0 +1,93 @@
+"""Kernel data decoded on recorded files: capabilities, cgroup v1 and v2 limits, mounts."""
+
+import pytest
+
+from conftest import DATA
+from isoverify import facts, linux
+from isoverify.facts import Mount, Reading
+from isoverify.observe import ContainerFacts
+from isoverify.properties import drift, filesystem, resources
+from isoverify.targets import ContainerTarget, HostTarget
+
+
+def test_docker_default_capability_mask_decodes_to_its_fourteen():
+    assert linux.decode_capabilities("00000000a80425fb") == linux.DEFAULT_CAPABILITIES["docker"]
+
+
+def test_all_capabilities_come_from_cap_last_cap():
+    assert len(linux.all_capabilities(40)) == 41
+    assert "CAP_41" in linux.all_capabilities(41)  # a kernel newer than the name table
+
+
+@pytest.mark.parametrize("host_config, expected", [
+    ({}, linux.DEFAULT_CAPABILITIES["docker"]),
+    ({"CapAdd": ["CAP_SYS_ADMIN"], "CapDrop": ["CAP_MKNOD"]},
+     linux.DEFAULT_CAPABILITIES["docker"] - {"MKNOD"} | {"SYS_ADMIN"}),
+    ({"CapDrop": ["ALL"], "CapAdd": ["NET_BIND_SERVICE"]}, {"NET_BIND_SERVICE"}),
+    ({"CapAdd": ["ALL"], "CapDrop": ["SYS_RESOURCE"]}, linux.all_capabilities(40) - {"SYS_RESOURCE"}),
+    ({"Privileged": True}, linux.all_capabilities(40)),
+])
+def test_declared_capabilities(host_config, expected):
+    assert drift.declared_capabilities({"HostConfig": host_config}, "docker", 40) == expected
+
+
+def cgroup_facts(recording: str) -> ContainerFacts:
+    fact = facts.Cgroups("1")
+    reading = fact.read((DATA / recording).read_text(), 0)
+    target = ContainerTarget(HostTarget("local://"), "docker", "recorded", "docker://recorded")
+    return ContainerFacts(target, {"cgroups": reading}, None, "recorded")
+
+
+@pytest.mark.parametrize("recording, memory, pids, cpu", [
+    ("cgroups.v1.txt", True, True, True),
+    ("cgroups.v1-unlimited.txt", False, False, False),
+    ("cgroups.v2.txt", True, True, True),
+    ("cgroups.v2-unlimited.txt", False, False, False),
+])
+def test_resource_limits_from_recorded_cgroups(recording, memory, pids, cpu):
+    ctr = cgroup_facts(recording)
+    assert resources.check_memory_limit(None, ctr).holds is memory
+    assert resources.check_pids_limit(None, ctr).holds is pids
+    assert resources.check_cpu_limit(None, ctr).holds is cpu
+
+
+def test_limits_say_how_much():
+    assert "64 MiB" in resources.check_memory_limit(None, cgroup_facts("cgroups.v1.txt")).summary
+    assert "1.50 CPUs" in resources.check_cpu_limit(None, cgroup_facts("cgroups.v2.txt")).summary
+
+
+def test_a_cgroup_without_the_controller_is_an_error_not_a_pass():
+    ctr = cgroup_facts("cgroups.v2.txt")
+    empty = ContainerFacts(ctr.target, {"cgroups": Reading("cgroups", "", 0, {})}, None, "")
+    with pytest.raises(resources.Unobservable):
+        resources.check_memory_limit(None, empty)
+
+
+def test_device_rules_are_kept_line_by_line():
+    rules = facts.Cgroups("1").parse((DATA / "cgroups.v1.txt").read_text())["devices.list"]
+    assert set(rules) == linux.DEFAULT_DEVICE_RULES
+
+
+def mount(major_minor, root, mount_point, fstype="ext4"):
+    return Mount("1", major_minor, root, mount_point, "rw", "", fstype, "/dev/sda1")
+
+
+@pytest.mark.parametrize("container_mount, expected", [
+    (mount("8:1", "/", "/host"), "/"),
+    (mount("8:1", "/etc", "/hostetc"), "/etc"),
+    (mount("8:1", "/run/docker.sock", "/var/run/docker.sock"), "/run/docker.sock"),
+    (mount("0:5", "/", "/dev"), "/dev"),
+    (mount("0:52", "/", "/", "overlay"), None),  # the container's own filesystem
+])
+def test_container_mounts_map_back_to_host_paths(container_mount, expected):
+    host = [mount("8:1", "/", "/"), mount("0:5", "/", "/dev", "devtmpfs"),
+            mount("8:1", "/var/lib/docker/volumes", "/srv/volumes")]
+    assert filesystem.host_path(container_mount, host) == expected
+
+
+def test_device_nodes_from_stat_output():
+    text = "1 3 21b6 /proc/42/root/dev/null\n8 0 61b0 /proc/42/root/dev/sda\n88 0 2190 /proc/42/root/dev/pts/0\n"
+    devices = facts.Devices("/proc/42").parse(text)
+    assert [(d.kind, d.major, d.minor, d.path) for d in devices] == [
+        ("c", 1, 3, "/dev/null"), ("b", 8, 0, "/dev/sda"), ("c", 136, 0, "/dev/pts/0")]
+    assert [linux.is_default_device(d) for d in devices] == [True, False, True]
