@@ -46,8 +46,10 @@ def host_facts(engine: str) -> dict[str, facts.Fact]:
 def outside_facts(target: ContainerTarget) -> dict[str, facts.Fact]:
     proc = "/proc/$pid"
     enter = "nsenter -t $pid"
+    locate = (facts.Inspect(target.engine, shlex.quote(target.ref)) if target.has_engine
+              else facts.Fact(f"pid={int(target.ref)}; cat /proc/$pid/comm", f"cat /proc/{target.ref}/comm"))
     return {
-        "inspect": facts.Inspect(target.engine, shlex.quote(target.ref)),
+        "locate": locate,
         "ns": facts.Namespaces(proc),
         "root_id": facts.FileIdentity(f"{proc}/root/"),
         "mounts": facts.Mounts(proc),
@@ -93,7 +95,15 @@ class ContainerFacts:
 
     @property
     def pid(self) -> int:
-        return self.outside["inspect"].value["State"]["Pid"]
+        """The container's main process, as the host numbers it."""
+        if not self.target.has_engine:
+            return int(self.target.ref)
+        return self.outside["locate"].value["State"]["Pid"]
+
+    @property
+    def declared(self) -> dict | None:
+        """The engine's declared configuration (inspect), where there is an engine."""
+        return self.outside["locate"].value if self.target.has_engine else None
 
 
 def _run(host: HostTarget, shell: str, fact_set: dict[str, facts.Fact], timeout: int) -> dict[str, Reading]:
@@ -144,8 +154,13 @@ def observe_container(target: ContainerTarget, timeout: int = DEFAULT_TIMEOUT) -
 
 def _require_running(target: ContainerTarget, outside: dict[str, Reading]) -> None:
     """Fail closed: a container the host cannot see running is an error, never a pass."""
-    inspect = outside["inspect"]
     where = target.host.label
+    if not target.has_engine:
+        if not outside["locate"].readable:
+            raise TargetError(f"process {target.ref} does not exist on {where}")
+        _require_namespaces(target.ref, where, outside)
+        return
+    inspect = outside["locate"]
     if not inspect.readable:
         text = inspect.output
         if "no such" in text.lower():
@@ -157,6 +172,10 @@ def _require_running(target: ContainerTarget, outside: dict[str, Reading]) -> No
         raise TargetError(f"container {target.ref} on {where} is not running "
                           f"(status: {one_line(str(state.get('Status', '?')), 40)}): "
                           "start it, or name a running container")
+    _require_namespaces(state["Pid"], where, outside)
+
+
+def _require_namespaces(pid, where: str, outside: dict[str, Reading]) -> None:
     if not outside["ns"].readable:
-        raise TargetError(f"cannot read /proc/{state['Pid']}/ns on {where}: the host-side view "
+        raise TargetError(f"cannot read /proc/{pid}/ns on {where}: the host-side view "
                           "needs root there (run as root, or add ?sudo=true to the --iso-host URL)")

@@ -15,6 +15,7 @@ import testinfra
 LABEL = "io.isoverify.suite"
 SESSION_LABEL = "io.isoverify.session"
 ENGINES = ("docker", "podman")
+PROCESS = "pid"  # pid://PID: any process as a container, entered with nsenter
 HOST_SCHEMES = ("local", "ssh", "safe-ssh", "paramiko", "ansible")
 _CONTAINER_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}=[A-Za-z0-9_.:/@-]{0,128}")
@@ -66,22 +67,30 @@ class ContainerTarget:
     """A container of `host`, named to its engine by `ref` (name or ID)."""
 
     host: HostTarget
-    engine: str
+    engine: str  # docker, podman, or "pid" for a bare process
     ref: str
     label: str
 
+    @property
+    def has_engine(self) -> bool:
+        return self.engine != PROCESS
+
     def exec_command(self, command: str) -> str:
         """A host command line that runs `command` inside the container, stdin attached."""
+        if not self.has_engine:
+            return f"nsenter -t {int(self.ref)} -a {command}"
         return f"{self.engine} exec -i {shlex.quote(self.ref)} {command}"
 
 
 def container_from_url(url: str, host: HostTarget) -> ContainerTarget:
     scheme, sep, ref = url.partition("://")
-    if not sep or scheme not in ENGINES:
+    if not sep or scheme not in ENGINES + (PROCESS,):
         raise UsageError(
             f"--iso-container {url!r}: unknown container URL; use "
-            + " or ".join(f"{e}://NAME-or-ID" for e in ENGINES)
+            + ", ".join(f"{e}://NAME-or-ID" for e in ENGINES) + f" or {PROCESS}://PID"
         )
+    if scheme == PROCESS and not (ref.isdigit() and int(ref) > 0):
+        raise UsageError(f"--iso-container {url!r}: {ref!r} is not a process ID")
     if not _CONTAINER_REF.fullmatch(ref):
         raise UsageError(f"--iso-container {url!r}: {ref!r} is not a container name or ID")
     return ContainerTarget(host, scheme, ref, label=url)

@@ -4,9 +4,13 @@ import io
 import json
 import os
 import secrets
+import shutil
+import signal
 import subprocess
 import sys
 import tarfile
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,3 +167,71 @@ def shell_less_image(docker_client, busybox_binary_layer):
 def commandless_image(docker_client, busybox_binary_layer):
     """No shell and no command: nothing `docker run -it IMAGE` could start."""
     return _import(docker_client, busybox_binary_layer, "isoverify-selftest-nocmd", [])
+
+
+@pytest.fixture(scope="session")
+def open_tmp():
+    """A scratch directory an unprivileged uid can traverse too (pytest's own is root's only)."""
+    path = Path(tempfile.mkdtemp(prefix="isoverify-selftest-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def busybox_rootfs(docker_client, open_tmp) -> Path:
+    """The busybox image's files, unpacked: the lower layer of hand-made containers."""
+    root = open_tmp / "busybox-rootfs"
+    root.mkdir()
+    helper = docker_client.containers.create(IMAGE, labels=dict([(LABEL, "selftest"), SESSION_LABEL.split("=")]))
+    try:
+        with tarfile.open(fileobj=io.BytesIO(b"".join(helper.export()))) as archive:
+            archive.extractall(root, filter="fully_trusted")
+    finally:
+        helper.remove(force=True)
+    return root
+
+
+@pytest.fixture
+def handmade(busybox_rootfs, open_tmp):
+    """Start hand-made containers (unshare + overlay + pivot_root); yield their PID 1s' host PIDs."""
+    started = []
+
+    def start(*namespaces: str, as_uid: int | None = None) -> int:
+        work = Path(tempfile.mkdtemp(dir=open_tmp))
+        command = ["unshare", "--fork", *namespaces, "sh", str(REPO / "selftests/helpers/handmade-container.sh"),
+                   str(busybox_rootfs), str(work)]
+        if as_uid is not None:  # rootless: an ordinary user maps itself to root inside
+            os.chown(work, as_uid, as_uid)
+            command = ["setpriv", f"--reuid={as_uid}", f"--regid={as_uid}", "--clear-groups",
+                       *command[:2], "--map-root-user", *command[2:]]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        started.append(process)
+        return _container_init(process)
+
+    yield start
+    for process in started:
+        for pid in _children(process.pid):
+            os.kill(pid, signal.SIGKILL)  # PID 1 of its namespace: only SIGKILL reaches it
+        process.kill()
+        process.wait(timeout=10)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def _container_init(process: subprocess.Popen) -> int:
+    """The PID of the container's PID 1 once it has become the long sleep."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"hand-made container failed: {process.stdout.read().decode()}")
+        for pid in _children(process.pid):
+            if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"sleep"):
+                return pid
+        time.sleep(0.05)
+    raise RuntimeError("hand-made container did not start within 30 s")

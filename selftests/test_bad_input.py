@@ -17,6 +17,7 @@ USAGE_ERROR = 4  # pytest's own
 @pytest.mark.parametrize("args, words", [
     (["--iso-container=ftp://web"], "unknown container URL"),
     (["--iso-container=docker://no such;name"], "not a container name or ID"),
+    (["--iso-container=pid://self"], "not a process ID"),
     (["--iso-host=telnet://box"], "unknown host URL"),
     (["--iso-label=io.isoverify.suite=x"], "--iso-label"),
     (["--iso-profile=paranoid"], "invalid choice"),

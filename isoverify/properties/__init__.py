@@ -133,7 +133,7 @@ class Verdict:
 
 def declared(prop: Property, ctr: ContainerFacts) -> tuple[Evidence, ...]:
     """The declared values of the property's fields, shown beside the kernel's."""
-    inspect = ctr.outside["inspect"].value
+    inspect = ctr.declared
     if not prop.declared or not inspect:
         return ()
     lines = []

@@ -63,7 +63,10 @@ def _limit_rows(config: dict, files: dict[str, list[str]]) -> list[tuple[str, st
 
 
 def check_drift(host: HostFacts, ctr: ContainerFacts) -> Finding:
-    inspect = value(ctr.outside["inspect"], "the declared configuration")
+    inspect = ctr.declared
+    if inspect is None:
+        return Finding(False, "not available: a bare process has no declared configuration to "
+                              "compare the kernel with", (), ())
     config, declared_config = inspect.get("HostConfig"), inspect.get("Config", {})
     if not isinstance(config, dict):
         raise Unobservable("the engine's inspect output has no HostConfig")

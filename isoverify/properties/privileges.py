@@ -33,10 +33,11 @@ def check_caps(host: HostFacts, ctr: ContainerFacts) -> Finding:
     last, host_ev = _cap_last_cap(host)
     sets = capability_sets(ctr)
     granted = frozenset().union(*sets.values())
-    default = linux.DEFAULT_CAPABILITIES[ctr.target.engine]
+    # A bare process has no runtime of its own: Docker's default is the yardstick.
+    engine = ctr.target.engine if ctr.target.has_engine else "docker"
+    default = linux.DEFAULT_CAPABILITIES[engine]
     beyond = sorted(granted - default)
     dangerous = sorted(granted & linux.DANGEROUS_CAPABILITIES)
-    engine = ctr.target.engine
     if not beyond:
         summary = (f"{len(granted)} of the kernel's {last + 1} capabilities, all within "
                    f"{engine}'s default set of {len(default)}")
