@@ -60,7 +60,10 @@ ensure_engine() {
 
 ensure_venv() {
     stamp="$VENV/.isoverify-requirements"
-    wanted=$(cat "$REPO/requirements.txt" "$REPO/pyproject.toml" | sha256sum | cut -d' ' -f1)
+    requirements="$REPO/requirements.txt"
+    $SELFTEST && requirements="$requirements $REPO/requirements-dev.txt"
+    # shellcheck disable=SC2086
+    wanted=$(cat $requirements "$REPO/pyproject.toml" | sha256sum | cut -d' ' -f1)
     if [ -x "$VENV/bin/pytest" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ]; then
         return 0
     fi
@@ -70,7 +73,8 @@ ensure_venv() {
     }
     say "installing requirements into $VENV"
     log="$VENV/pip.log"
-    { "$VENV/bin/pip" install --disable-pip-version-check -r "$REPO/requirements.txt" &&
+    # shellcheck disable=SC2086
+    { "$VENV/bin/pip" install --disable-pip-version-check $(printf -- '-r %s ' $requirements) &&
       "$VENV/bin/pip" install --disable-pip-version-check --no-deps -e "$REPO"; } >"$log" 2>&1 ||
         { tail -n 30 "$log" >&2; die "pip failed; full log in $log"; }
     echo "$wanted" >"$stamp"
@@ -115,7 +119,7 @@ ensure_engine
 ensure_venv
 ensure_image
 if $SELFTEST; then
-    # vagrant: the selftests validate the lab's Vagrantfile.
-    command -v vagrant >/dev/null 2>&1 || apt_install vagrant
+    # vagrant validates the lab's Vagrantfile; chromium renders the report.
+    apt_install vagrant chromium chromium-driver
 fi
 say "ready: engine $(docker version -f '{{.Server.Version}}'), image $IMAGE, venv $VENV"

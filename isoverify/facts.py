@@ -381,16 +381,18 @@ class Inspect(Fact):
 
 
 class EngineVersion(Fact):
-    """`<engine> version`: whether the engine answers, and which one it is."""
+    """`<engine> version`: whether the engine answers, and its version and components (runc…)."""
 
     def __init__(self, cli: str):
-        super().__init__(f"{cli} version --format '{{{{.Server.Version}}}}'", f"{cli} version")
+        super().__init__(f"{cli} version --format '{{{{json .Server}}}}'", f"{cli} version")
 
     def parse(self, text):
-        version = text.strip()
-        if not version or "\n" in version:
-            raise ValueError(text)
-        return version
+        server = json.loads(text)
+        if not isinstance(server, dict) or not server.get("Version"):
+            raise ValueError("no server version")
+        components = {c.get("Name", "?"): c.get("Version", "?") for c in server.get("Components") or []
+                      if isinstance(c, dict)}
+        return {"version": str(server["Version"]), "components": components}
 
 
 class LsmSupport(Fact):

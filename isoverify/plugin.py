@@ -1,22 +1,29 @@
 """The pytest plugin: options, fixtures and hooks; the work is done in plain modules."""
 
+import datetime
+import getpass
+import shlex
 import signal
+import socket
+import sys
 from pathlib import Path
 
 import pytest
 
 from . import __version__
 from .observe import DEFAULT_TIMEOUT
-from .properties import CATALOGUE, DEFAULT_PROFILE, ERROR, PROFILES
-from .report import CSS, HEADER_CELLS, row_cells, write_json
+from .properties import BY_ID, CATALOGUE, DEFAULT_PROFILE, ERROR, FAIL, PROFILES
+from .report import CSS, HEADER_CELLS, matrix, row_cells, run_header, targets_summary, unmatched_waivers, write_json
 from .run import DEFAULT_IMAGE, Run, SetupError
 from .targets import UsageError
+from .waivers import WaiverError, Waivers, load
 
 EXIT_UNOBSERVABLE = 6  # the run could not observe what it was asked to verify
 
 RUN = pytest.StashKey[Run]()
 VERDICT = pytest.StashKey[object]()
 RECORDS = pytest.StashKey[list]()
+STARTED = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser):
@@ -24,14 +31,16 @@ def pytest_addoption(parser):
     group.addoption("--iso-host", default="local://", metavar="URL",
                     help="the host, as a testinfra URL (default: local://)")
     group.addoption("--iso-container", action="append", default=[], metavar="URL",
-                    help="a container to verify, docker://NAME-or-ID (repeatable); "
-                         "default: a busybox container the suite starts and removes")
+                    help="a container to verify: docker://NAME-or-ID, podman://NAME-or-ID or pid://PID "
+                         "(repeatable); default: a busybox container the suite starts and removes")
     group.addoption("--iso-image", default=DEFAULT_IMAGE, metavar="IMAGE",
                     help=f"image of the container the suite starts (default: {DEFAULT_IMAGE})")
     group.addoption("--iso-label", action="append", default=[], metavar="KEY=VALUE",
                     help="an extra label for the container the suite starts, e.g. a CI job id (repeatable)")
     group.addoption("--iso-profile", default=DEFAULT_PROFILE, choices=sorted(PROFILES),
                     help=f"which properties are enforced; the rest are advisory (default: {DEFAULT_PROFILE})")
+    group.addoption("--iso-waivers", default=None, metavar="FILE",
+                    help="accepted failures, with reason, owner and expiry (TOML, or YAML by extension)")
     group.addoption("--iso-timeout", type=int, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                     help=f"how long one probe of a target may take (default: {DEFAULT_TIMEOUT})")
     group.addoption("--iso-json", default=None, metavar="PATH",
@@ -41,19 +50,22 @@ def pytest_addoption(parser):
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     try:
+        waivers_file = config.getoption("iso_waivers")
+        waivers = Waivers(load(Path(waivers_file), set(BY_ID)) if waivers_file else [])
         config.stash[RUN] = Run(
             config.getoption("iso_host"), tuple(config.getoption("iso_container")),
             config.getoption("iso_image"), config.getoption("iso_profile"),
-            config.getoption("iso_timeout"), tuple(config.getoption("iso_label")),
+            config.getoption("iso_timeout"), tuple(config.getoption("iso_label")), waivers,
         )
-    except UsageError as exc:
+    except (UsageError, WaiverError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[RECORDS] = []
+    config.stash[STARTED] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     for control in {c for prop in CATALOGUE for c in prop.controls}:
         config.addinivalue_line("markers", f"{control.marker}: evidences {control}")
     if config.pluginmanager.hasplugin("html"):
         config.option.css = [*config.getoption("css"), str(CSS)]
-        config.pluginmanager.register(HtmlColumns(), "isoverify-html")
+        config.pluginmanager.register(HtmlReport(), "isoverify-html")
     # SIGTERM ends the run the way Ctrl-C does, so the managed container is removed.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
 
@@ -108,13 +120,39 @@ def pytest_runtest_makereport(item, call):
     return test_report
 
 
+def run_meta(config) -> dict:
+    """When, by whom, where and how: the header of every report."""
+    run = config.stash[RUN]
+    meta = {
+        "started": config.stash[STARTED],
+        "by": f"{getpass.getuser()}@{socket.gethostname()}",
+        "command": shlex.join(["pytest", *sys.argv[1:]]),
+        "isoverify": __version__,
+        "profile": run.profile,
+        "host": run.host.label,
+    }
+    meta.update(run.describe_host())
+    meta["unmatched_waivers"] = [w.as_record(run.waivers.today) for w in run.waivers.unmatched()]
+    return meta
+
+
 def pytest_sessionfinish(session):
-    path = session.config.getoption("iso_json")
+    config = session.config
+    records = config.stash[RECORDS]
+    verdicts = {r["verdict"] for r in records}
+    # pytest says 1 for any failed or errored test; an unobservable target is not a violation.
+    if session.exitstatus == pytest.ExitCode.TESTS_FAILED and FAIL not in verdicts and ERROR in verdicts:
+        session.exitstatus = EXIT_UNOBSERVABLE
+    path = config.getoption("iso_json")
     if path:
-        run = session.config.stash[RUN]
-        write_json(Path(path), session.config.stash[RECORDS], {
-            "isoverify": __version__, "profile": run.profile, "host": run.host.label,
-        })
+        write_json(Path(path), records, run_meta(config))
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    run = config.stash[RUN]
+    for waiver in run.waivers.unmatched():
+        terminalreporter.write_line(f"isoverify: waiver at line {waiver.line} ({waiver.property} on "
+                                    f"{waiver.target}) matched nothing", yellow=True)
 
 
 def pytest_unconfigure(config):
@@ -123,8 +161,11 @@ def pytest_unconfigure(config):
         run.close()
 
 
-class HtmlColumns:
+class HtmlReport:
     """pytest-html hooks, registered only when pytest-html is active."""
+
+    def pytest_html_report_title(self, report):
+        report.title = "Container isolation report"
 
     def pytest_html_results_table_header(self, cells):
         cells[1:1] = HEADER_CELLS
@@ -132,5 +173,9 @@ class HtmlColumns:
     def pytest_html_results_table_row(self, report, cells):
         cells[1:1] = row_cells(getattr(report, "iso_record", None))
 
-    def pytest_html_report_title(self, report):
-        report.title = "Container isolation report"
+    def pytest_html_results_summary(self, prefix, summary, postfix, session):
+        meta = run_meta(session.config)
+        records = session.config.stash[RECORDS]
+        unmatched = meta.pop("unmatched_waivers")
+        prefix.extend([run_header(meta), targets_summary(records),
+                       matrix(records, [p.id for p in CATALOGUE]), unmatched_waivers(unmatched)])

@@ -1,16 +1,20 @@
-"""How verdicts are shown: pytest-html cells and the JSON results.
+"""How verdicts are shown: the HTML report's parts, and the JSON results.
 
-pytest-html 4 puts row cells into the page as HTML, unescaped, so every
-string here goes through `html.escape` at the moment it becomes markup —
-including those the suite wrote itself, since summaries quote the target.
+pytest-html 4 puts row cells, summary parts and environment values into the
+page as HTML, unescaped, so every string here goes through `html.escape` at
+the moment it becomes markup — including those the suite wrote itself, since
+summaries quote what targets said.
 """
 
 import json
+from collections import Counter
 from html import escape
 from pathlib import Path
 
 JSON_SCHEMA_VERSION = 1
+SCHEMA = Path(__file__).with_name("results.schema.json")
 CSS = Path(__file__).with_name("report.css")
+STATUSES = ("pass", "fail", "advisory", "waived", "error")
 
 HEADER_CELLS = (
     '<th class="sortable" data-column-type="property">Property</th>',
@@ -29,6 +33,14 @@ def _evidence_html(evidence: list[dict]) -> str:
     )
 
 
+def _waiver_html(waiver: dict | None) -> str:
+    if not waiver:
+        return ""
+    state = "expired" if waiver["expired"] else "until"
+    return (f'<div class="iso-waiver">waiver ({state} {escape(waiver["expires"])}): '
+            f'{escape(waiver["reason"])} — {escape(waiver["owner"])}</div>')
+
+
 def row_cells(record: dict | None) -> list[str]:
     """The suite's cells for one row of the results table."""
     if record is None:
@@ -42,14 +54,64 @@ def row_cells(record: dict | None) -> list[str]:
         f'<div class="iso-controls">{controls}</div></td>',
         f'<td class="col-target">{escape(record["target"])}</td>',
         f'<td class="col-verdict iso-{escape(verdict)}">{escape(verdict.upper())}'
-        f'<div class="iso-summary">{escape(record["summary"])}</div></td>',
+        f'<div class="iso-summary">{escape(record["summary"])}</div>{_waiver_html(record.get("waiver"))}</td>',
         f'<td class="iso-side">{_evidence_html(record["evidence"]["host"])}</td>',
         f'<td class="iso-side">{_evidence_html(record["evidence"]["container"])}</td>',
     ]
 
 
+RUN_LABELS = {
+    "started": "When (UTC)", "by": "By (user@machine)", "command": "Command line",
+    "isoverify": "isoverify", "profile": "Profile", "host": "Host URL", "hostname": "Host name",
+    "kernel": "Kernel", "engine": "Engine", "runtime": "Runtime",
+}
+
+
+def run_header(meta: dict) -> str:
+    """When, by whom, where and how the run was made."""
+    rows = "".join(f"<tr><th>{escape(RUN_LABELS.get(key, key))}</th><td>{escape(str(value))}</td></tr>"
+                   for key, value in meta.items())
+    return f'<h2>Run</h2><table id="iso-run" class="iso-table">{rows}</table>'
+
+
+def targets_summary(records: list[dict]) -> str:
+    """Per target: how many properties passed, failed, are advisory, waived, or errors."""
+    counts: dict[str, Counter] = {}
+    for record in records:
+        counts.setdefault(record["target"], Counter())[record["verdict"]] += 1
+    head = "".join(f'<th class="iso-{s}">{s}</th>' for s in STATUSES)
+    rows = "".join(
+        f"<tr><th>{escape(target)}</th>" + "".join(f"<td>{count[s]}</td>" for s in STATUSES) + "</tr>"
+        for target, count in counts.items())
+    return (f'<h2>Targets</h2><table id="iso-targets" class="iso-table">'
+            f"<tr><th>target</th>{head}</tr>{rows}</table>")
+
+
+def matrix(records: list[dict], property_ids: list[str]) -> str:
+    """Properties × targets at a glance."""
+    targets = list(dict.fromkeys(r["target"] for r in records))
+    found = {(r["property"], r["target"]): r["verdict"] for r in records}
+    head = "".join(f"<th>{escape(t)}</th>" for t in targets)
+    rows = []
+    for prop in (p for p in property_ids if any((p, t) in found for t in targets)):
+        cells = "".join(
+            f'<td class="iso-{escape(found.get((prop, t), "none"))}">{escape(found.get((prop, t), "—"))}</td>'
+            for t in targets)
+        rows.append(f"<tr><th>{escape(prop)}</th>{cells}</tr>")
+    return (f'<h2>Properties × targets</h2><table id="iso-matrix" class="iso-table">'
+            f"<tr><th>property</th>{head}</tr>{''.join(rows)}</table>")
+
+
+def unmatched_waivers(waivers: list[dict]) -> str:
+    if not waivers:
+        return ""
+    items = "".join(f"<li>line {w['line']}: {escape(w['property'])} on {escape(w['target'])} "
+                    f"({escape(w['reason'])}; {escape(w['owner'])})</li>" for w in waivers)
+    return f'<h2>Waivers that matched nothing</h2><ul id="iso-unmatched">{items}</ul>'
+
+
 def write_json(path: Path, records: list[dict], meta: dict) -> None:
-    """The machine-readable results: one record per target × property."""
+    """The machine-readable results: one record per target × property (see results.schema.json)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {"schema": "isoverify.results", "version": JSON_SCHEMA_VERSION,
                 **meta, "results": records}

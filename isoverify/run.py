@@ -14,6 +14,7 @@ from .observe import ContainerFacts, HostFacts
 from .properties import BY_ID, DEFAULT_PROFILE, ERROR, PROFILES, Verdict, judge
 from .targets import (ContainerTarget, HostTarget, ManagedContainer, TargetError, UsageError,
                       check_label, container_from_url, explain_engine_failure)
+from .waivers import Waivers
 
 DEFAULT_IMAGE = "busybox:latest"
 DEFAULT_ENGINE = "docker"
@@ -40,12 +41,14 @@ def _safe_id(text: str) -> str:
 class Run:
     def __init__(self, host_url: str = "local://", container_urls: tuple[str, ...] = (),
                  image: str = DEFAULT_IMAGE, profile: str = DEFAULT_PROFILE,
-                 timeout: int = observe.DEFAULT_TIMEOUT, labels: tuple[str, ...] = ()):
+                 timeout: int = observe.DEFAULT_TIMEOUT, labels: tuple[str, ...] = (),
+                 waivers: Waivers | None = None):
         if profile not in PROFILES:
             raise UsageError(f"--iso-profile {profile!r}: choose one of {', '.join(PROFILES)}")
         self.host = HostTarget(host_url)
         self.image, self.profile, self.timeout = image, profile, timeout
         self.labels = tuple(check_label(label) for label in labels)
+        self.waivers = waivers or Waivers([])
         self.session = secrets.token_hex(4)
         self._named = {url: container_from_url(url, self.host) for url in container_urls}
         self.slots = [Slot(_safe_id(url), url, self.host, url) for url in self._named] or \
@@ -104,13 +107,33 @@ class Run:
     def verdict(self, property_id: str, slot: Slot) -> Verdict:
         """The verdict on one property of one container; raises SetupError only."""
         prop = BY_ID[property_id]
+        waiver = self.waivers.find(property_id, slot.label)
         try:
             host, ctr = self.facts(slot)
         except SetupError:
             raise
         except TargetError as exc:
             return Verdict(prop, slot.label, ERROR, self.enforced(property_id), str(exc))
-        return judge(prop, slot.label, self.enforced(property_id), host, ctr)
+        verdict = judge(prop, slot.label, self.enforced(property_id), host, ctr)
+        return verdict.waived(waiver.as_record(self.waivers.today)) if waiver else verdict
+
+    def describe_host(self) -> dict[str, str]:
+        """The host as this run saw it — name, kernel, engine, runtime — for report headers.
+
+        Never probes: a run that observed nothing describes nothing.
+        """
+        if not isinstance(self._host_facts, HostFacts):
+            return {}
+        facts = self._host_facts
+        engine = facts["engine"].value
+        parts = engine["components"]
+        return {
+            "hostname": facts["hostname"].value or "?",
+            "kernel": facts["kernel"].value or "?",
+            "engine": f"{DEFAULT_ENGINE} {engine['version']}",
+            "runtime": ", ".join(f"{name} {parts[name]}" for name in ("runc", "containerd", "crun")
+                                 if name in parts) or "?",
+        }
 
     def close(self) -> None:
         """Remove the managed container, if one was (being) started; safe to call again."""

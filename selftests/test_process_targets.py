@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from isoverify.plugin import EXIT_UNOBSERVABLE
+
 NAMESPACE_PROPERTIES = {"root", "rootfs", "pid", "net", "uts", "ipc", "mntns", "cgroupns"}
 ALL_NAMESPACES = ["--pid", "--mount", "--uts", "--ipc", "--net", "--cgroup"]
 
@@ -49,6 +51,6 @@ def test_process_left_in_the_hosts_namespaces_fails_them(suite):
 def test_missing_process_is_an_error(suite):
     pid = next(p for p in range(4_000_000, 4_100_000) if not Path(f"/proc/{p}").exists())
     run = suite(f"--iso-container=pid://{pid}")
-    assert run.exit_code == 1
+    assert run.exit_code == EXIT_UNOBSERVABLE
     assert set(run.verdicts().values()) == {"error"}
     assert f"process {pid} does not exist" in run.output

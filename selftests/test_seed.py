@@ -3,6 +3,7 @@
 import xml.etree.ElementTree as ET
 
 from conftest import ours
+from isoverify.plugin import EXIT_UNOBSERVABLE
 from isoverify.properties import BASELINE, CATALOGUE, HARDENED
 
 LESSON = {"root": "pass", "rootfs": "pass", "pid": "pass", "net": "pass", "uts": "pass", "user": "advisory"}
@@ -54,7 +55,7 @@ def test_isolated_named_container_passes_and_is_left_running(canary, suite):
 
 def test_missing_container_is_an_error_never_a_pass(suite):
     run = suite("--iso-container=docker://isoverify-selftest-no-such-container")
-    assert run.exit_code == 1
+    assert run.exit_code == EXIT_UNOBSERVABLE
     assert set(run.verdicts().values()) == {"error"}
     assert "does not exist" in run.output
 
@@ -63,7 +64,7 @@ def test_stopped_container_is_an_error_never_a_pass(canary, suite):
     container = canary(command=["true"], tty=False)
     container.wait()
     run = suite(f"--iso-container=docker://{container.name}")
-    assert run.exit_code == 1
+    assert run.exit_code == EXIT_UNOBSERVABLE
     assert set(run.verdicts().values()) == {"error"}
     assert "is not running" in run.output
 

@@ -5,7 +5,7 @@ versions by it), a title, the controls it evidences, and a check in one of
 the modules beside this one.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..observe import ContainerFacts, HostFacts
 from ..untrusted import bounded
@@ -97,7 +97,7 @@ HARDENED = BASELINE + ("user", "readonly-rootfs", "nnp", "memory-limit", "pids-l
 PROFILES = {"seed": SEED, "baseline": BASELINE, "hardened": HARDENED}
 DEFAULT_PROFILE = "baseline"
 
-PASS, FAIL, ADVISORY, ERROR = "pass", "fail", "advisory", "error"
+PASS, FAIL, ADVISORY, WAIVED, ERROR = "pass", "fail", "advisory", "waived", "error"
 
 
 @dataclass(frozen=True, repr=False)
@@ -111,6 +111,16 @@ class Verdict:
     summary: str
     host: tuple[Evidence, ...] = ()
     container: tuple[Evidence, ...] = ()
+    waiver: dict | None = None  # the waiver that matched a failure, waived or expired
+
+    def waived(self, waiver: dict) -> "Verdict":
+        """This failure under a waiver: `waived` while it holds, still `fail` once expired."""
+        if self.status != FAIL:
+            return self
+        if waiver["expired"]:
+            note = f" (waiver expired on {waiver['expires']}: {waiver['reason']}; owner {waiver['owner']})"
+            return replace(self, summary=self.summary + note, waiver=waiver)
+        return replace(self, status=WAIVED, waiver=waiver)
 
     def __repr__(self):  # tracebacks show it: keep the evidence out
         return f"<Verdict {self.property.id} on {self.target}: {self.status}>"
@@ -124,6 +134,7 @@ class Verdict:
             "enforced": self.enforced,
             "summary": self.summary,
             "controls": [str(control) for control in self.property.controls],
+            "waiver": self.waiver,
             "evidence": {
                 side: [{"label": e.label, "text": e.text} for e in evidence]
                 for side, evidence in (("host", self.host), ("container", self.container))
