@@ -8,7 +8,7 @@ the modules beside this one.
 from dataclasses import dataclass, replace
 
 from ..observe import ContainerFacts, HostFacts
-from ..untrusted import bounded
+from ..untrusted import bounded, one_line
 from . import drift, filesystem, lesson, privileges, resources
 from .base import CIS, NIST, PSS, Control, Evidence, Property, Unobservable
 from .namespaces import namespace_check
@@ -98,6 +98,7 @@ PROFILES = {"seed": SEED, "baseline": BASELINE, "hardened": HARDENED}
 DEFAULT_PROFILE = "baseline"
 
 PASS, FAIL, ADVISORY, WAIVED, ERROR = "pass", "fail", "advisory", "waived", "error"
+SUMMARY_CHARS = 800  # summaries quote targets: a container with a thousand mounts stays one paragraph
 
 
 @dataclass(frozen=True, repr=False)
@@ -162,5 +163,5 @@ def judge(prop: Property, target: str, enforced: bool, host: HostFacts, ctr: Con
     except (Unobservable, ValueError) as exc:
         return Verdict(prop, target, ERROR, enforced, str(exc), (), declared(prop, ctr))
     status = PASS if finding.holds else FAIL if enforced else ADVISORY
-    return Verdict(prop, target, status, enforced, finding.summary, finding.host,
+    return Verdict(prop, target, status, enforced, one_line(finding.summary, SUMMARY_CHARS), finding.host,
                    finding.container + declared(prop, ctr))
