@@ -119,7 +119,8 @@ ensure_engine
 ensure_venv
 ensure_image
 if $SELFTEST; then
-    # vagrant validates the lab's Vagrantfile; chromium renders the report.
-    apt_install vagrant chromium chromium-driver
+    # vagrant validates the lab's Vagrantfile, chromium renders the report, sshd serves
+    # a remote test host in a network namespace, podman runs the podman targets.
+    apt_install vagrant chromium chromium-driver openssh-server podman
 fi
 say "ready: engine $(docker version -f '{{.Server.Version}}'), image $IMAGE, venv $VENV"

@@ -21,10 +21,11 @@ from .untrusted import decode, one_line
 DEFAULT_TIMEOUT = 60
 
 
-def host_facts(engine: str) -> dict[str, facts.Fact]:
+def host_facts(engines: tuple[str, ...]) -> dict[str, facts.Fact]:
+    """The host's own view; `engines` are those whose containers this run verifies there."""
     me = "/proc/$$"
     return {
-        "engine": facts.EngineVersion(engine),
+        **{f"engine:{engine}": facts.EngineVersion(engine) for engine in engines},
         "kernel": facts.Fact("uname -r"),
         "ns": facts.Namespaces(me),
         "root_id": facts.FileIdentity("/"),
@@ -123,9 +124,9 @@ def _run(host: HostTarget, shell: str, fact_set: dict[str, facts.Fact], timeout:
     return {name: fact_set[name].read(s.output, s.rc) for name, s in sections.items()}
 
 
-def observe_host(host: HostTarget, engine: str, timeout: int = DEFAULT_TIMEOUT) -> HostFacts:
+def observe_host(host: HostTarget, engines: tuple[str, ...], timeout: int = DEFAULT_TIMEOUT) -> HostFacts:
     try:
-        readings = _run(host, "sh -s", host_facts(engine), timeout)
+        readings = _run(host, "sh -s", host_facts(engines), timeout)
     except probe.ProbeError as exc:
         raise TargetError(f"cannot observe host {host.label}: {exc}") from exc
     if not readings["ns"].readable:

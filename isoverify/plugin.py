@@ -13,7 +13,8 @@ import pytest
 from . import __version__
 from .observe import DEFAULT_TIMEOUT
 from .properties import BY_ID, CATALOGUE, DEFAULT_PROFILE, ERROR, FAIL, PROFILES
-from .report import CSS, HEADER_CELLS, matrix, row_cells, run_header, targets_summary, unmatched_waivers, write_json
+from .report import (CSS, HEADER_CELLS, hosts_table, matrix, row_cells, run_header, targets_summary,
+                     unmatched_waivers, write_json)
 from .run import DEFAULT_IMAGE, Run, SetupError
 from .targets import UsageError
 from .waivers import WaiverError, Waivers, load
@@ -24,14 +25,17 @@ RUN = pytest.StashKey[Run]()
 VERDICT = pytest.StashKey[object]()
 RECORDS = pytest.StashKey[list]()
 STARTED = pytest.StashKey[str]()
+HOSTS_SEEN = pytest.StashKey[dict]()  # host descriptions sent by xdist workers
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("isoverify", "container isolation (isoverify)")
-    group.addoption("--iso-host", default="local://", metavar="URL",
-                    help="the host, as a testinfra URL (default: local://)")
+    group.addoption("--iso-host", action="append", default=[], metavar="URL",
+                    help="a host, as a testinfra URL (local://, ssh://, paramiko://, ansible://) or "
+                         "vagrant://NAME[?root=DIR]; repeatable; default: local://")
     group.addoption("--iso-container", action="append", default=[], metavar="URL",
-                    help="a container to verify: docker://NAME-or-ID, podman://NAME-or-ID or pid://PID "
+                    help="a container to verify on each host: docker://NAME-or-ID, podman://NAME-or-ID, "
+                         "docker://* (every running one), docker://*?label=KEY=VALUE, or pid://PID "
                          "(repeatable); default: a busybox container the suite starts and removes")
     group.addoption("--iso-image", default=DEFAULT_IMAGE, metavar="IMAGE",
                     help=f"image of the container the suite starts (default: {DEFAULT_IMAGE})")
@@ -53,19 +57,28 @@ def pytest_configure(config):
         waivers_file = config.getoption("iso_waivers")
         waivers = Waivers(load(Path(waivers_file), set(BY_ID)) if waivers_file else [])
         config.stash[RUN] = Run(
-            config.getoption("iso_host"), tuple(config.getoption("iso_container")),
+            tuple(config.getoption("iso_host")) or ("local://",), tuple(config.getoption("iso_container")),
             config.getoption("iso_image"), config.getoption("iso_profile"),
             config.getoption("iso_timeout"), tuple(config.getoption("iso_label")), waivers,
+            # testinfra's own options, for every ssh host
+            config.getoption("ssh_config", None), config.getoption("ssh_identity_file", None),
         )
     except (UsageError, WaiverError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[RECORDS] = []
+    config.stash[HOSTS_SEEN] = {}
+    config.pluginmanager.register(Recorder(config.stash[RECORDS]), "isoverify-records")
     config.stash[STARTED] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     for control in {c for prop in CATALOGUE for c in prop.controls}:
         config.addinivalue_line("markers", f"{control.marker}: evidences {control}")
     if config.pluginmanager.hasplugin("html"):
         config.option.css = [*config.getoption("css"), str(CSS)]
         config.pluginmanager.register(HtmlReport(), "isoverify-html")
+    if config.pluginmanager.hasplugin("xdist"):
+        # Each target's tests go to one worker, so that each target is probed once.
+        if getattr(config.option, "dist", "no") == "load":
+            config.option.dist = "loadgroup"
+        config.pluginmanager.register(Workers(config.stash[HOSTS_SEEN]), "isoverify-xdist")
     # SIGTERM ends the run the way Ctrl-C does, so the managed container is removed.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
 
@@ -74,9 +87,14 @@ def pytest_generate_tests(metafunc):
     if "iso_case" not in metafunc.fixturenames:
         return
     run = metafunc.config.stash[RUN]
+    try:
+        slots = run.slots()
+    except SetupError as exc:
+        pytest.exit(f"isoverify: {exc}", returncode=EXIT_UNOBSERVABLE)
     cases = [pytest.param((prop.id, slot), id=f"{prop.id}-{slot.id}",
-                          marks=[getattr(pytest.mark, c.marker) for c in prop.controls])
-             for slot in run.slots for prop in CATALOGUE]
+                          marks=[pytest.mark.xdist_group(slot.id),
+                                 *(getattr(pytest.mark, c.marker) for c in prop.controls)])
+             for slot in slots for prop in CATALOGUE]
     metafunc.parametrize("iso_case", cases)
 
 
@@ -111,33 +129,37 @@ def verdict(request, iso_run, iso_case):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
+    """Attach the verdict's record to the report that decides the test (xdist carries it along)."""
     test_report = yield
     found = item.stash.get(VERDICT, None)
     decisive = call.when == "call" or (call.when == "setup" and test_report.failed)
     if found is not None and decisive:
         test_report.iso_record = found.as_record()
-        item.config.stash[RECORDS].append(test_report.iso_record)
     return test_report
 
 
 def run_meta(config) -> dict:
     """When, by whom, where and how: the header of every report."""
     run = config.stash[RUN]
-    meta = {
+    hosts = {**run.describe_hosts(), **config.stash[HOSTS_SEEN]}
+    records = config.stash[RECORDS]
+    return {
         "started": config.stash[STARTED],
         "by": f"{getpass.getuser()}@{socket.gethostname()}",
         "command": shlex.join(["pytest", *sys.argv[1:]]),
         "isoverify": __version__,
         "profile": run.profile,
-        "host": run.host.label,
+        "hosts": [{"host": host.label, **hosts.get(host.label, {})} for host in run.hosts],
+        "unmatched_waivers": [w.as_record(run.waivers.today) for w in
+                              run.waivers.unmatched({(r["property"], r["target"]) for r in records})],
     }
-    meta.update(run.describe_host())
-    meta["unmatched_waivers"] = [w.as_record(run.waivers.today) for w in run.waivers.unmatched()]
-    return meta
 
 
 def pytest_sessionfinish(session):
     config = session.config
+    if hasattr(config, "workeroutput"):  # an xdist worker: hand the hosts it saw to the controller
+        config.workeroutput["isoverify_hosts"] = config.stash[RUN].describe_hosts()
+        return
     records = config.stash[RECORDS]
     verdicts = {r["verdict"] for r in records}
     # pytest says 1 for any failed or errored test; an unobservable target is not a violation.
@@ -149,16 +171,37 @@ def pytest_sessionfinish(session):
 
 
 def pytest_terminal_summary(terminalreporter, config):
-    run = config.stash[RUN]
-    for waiver in run.waivers.unmatched():
-        terminalreporter.write_line(f"isoverify: waiver at line {waiver.line} ({waiver.property} on "
-                                    f"{waiver.target}) matched nothing", yellow=True)
+    for waiver in run_meta(config)["unmatched_waivers"]:
+        terminalreporter.write_line(f"isoverify: waiver at line {waiver['line']} ({waiver['property']} on "
+                                    f"{waiver['target']}) matched nothing", yellow=True)
 
 
 def pytest_unconfigure(config):
     run = config.stash.get(RUN, None)
     if run is not None:
         run.close()
+
+
+class Recorder:
+    """Collects the verdict records where the reports arrive: the controller, under xdist."""
+
+    def __init__(self, records: list):
+        self.records = records
+
+    def pytest_runtest_logreport(self, report):
+        record = getattr(report, "iso_record", None)
+        if record is not None:
+            self.records.append(record)
+
+
+class Workers:
+    """pytest-xdist hooks, registered only when xdist is active."""
+
+    def __init__(self, hosts_seen: dict):
+        self.hosts_seen = hosts_seen
+
+    def pytest_testnodedown(self, node, error):
+        self.hosts_seen.update(getattr(node, "workeroutput", {}).get("isoverify_hosts", {}))
 
 
 class HtmlReport:
@@ -177,5 +220,6 @@ class HtmlReport:
         meta = run_meta(session.config)
         records = session.config.stash[RECORDS]
         unmatched = meta.pop("unmatched_waivers")
-        prefix.extend([run_header(meta), targets_summary(records),
+        hosts = meta.pop("hosts")
+        prefix.extend([run_header(meta), hosts_table(hosts), targets_summary(records),
                        matrix(records, [p.id for p in CATALOGUE]), unmatched_waivers(unmatched)])

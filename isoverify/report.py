@@ -62,9 +62,9 @@ def row_cells(record: dict | None) -> list[str]:
 
 RUN_LABELS = {
     "started": "When (UTC)", "by": "By (user@machine)", "command": "Command line",
-    "isoverify": "isoverify", "profile": "Profile", "host": "Host URL", "hostname": "Host name",
-    "kernel": "Kernel", "engine": "Engine", "runtime": "Runtime",
+    "isoverify": "isoverify", "profile": "Profile",
 }
+HOST_FIELDS = ("host", "hostname", "kernel", "engine", "runtime")
 
 
 def run_header(meta: dict) -> str:
@@ -72,6 +72,14 @@ def run_header(meta: dict) -> str:
     rows = "".join(f"<tr><th>{escape(RUN_LABELS.get(key, key))}</th><td>{escape(str(value))}</td></tr>"
                    for key, value in meta.items())
     return f'<h2>Run</h2><table id="iso-run" class="iso-table">{rows}</table>'
+
+
+def hosts_table(hosts: list[dict]) -> str:
+    """Where: each host as observed — its name, kernel, engine and runtime versions."""
+    head = "".join(f"<th>{name}</th>" for name in HOST_FIELDS)
+    rows = "".join("<tr>" + "".join(f"<td>{escape(str(host.get(name, 'not observed')))}</td>"
+                                    for name in HOST_FIELDS) + "</tr>" for host in hosts)
+    return f'<h2>Hosts</h2><table id="iso-hosts" class="iso-table"><tr>{head}</tr>{rows}</table>'
 
 
 def targets_summary(records: list[dict]) -> str:

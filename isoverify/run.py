@@ -1,8 +1,10 @@
-"""One verification run: the containers to verify, each observed once, and their verdicts.
+"""One verification run: hosts, the containers to verify on each, each observed once, and verdicts.
 
-Targets are named before anything starts (test ids must exist at collection
-time); the managed container is started on first use and removed by
-`close`, which the plugin calls at session end, on failure and on Ctrl-C.
+Targets are named before anything starts: test ids must exist at collection
+time, so `slots` resolves selections like `docker://*` then (one engine query
+per host) and never builds an id from what a target said. The managed
+container of each host is started on first use and removed by `close`,
+which the plugin calls at session end, on failure and on Ctrl-C.
 """
 
 import re
@@ -12,8 +14,8 @@ from dataclasses import dataclass
 from . import observe
 from .observe import ContainerFacts, HostFacts
 from .properties import BY_ID, DEFAULT_PROFILE, ERROR, PROFILES, Verdict, judge
-from .targets import (ContainerTarget, HostTarget, ManagedContainer, TargetError, UsageError,
-                      check_label, container_from_url, explain_engine_failure)
+from .targets import (PROCESS, ContainerSpec, ContainerTarget, HostTarget, ManagedContainer, TargetError,
+                      UsageError, check_label, explain_engine_failure, parse_container_url, select_containers)
 from .waivers import Waivers
 
 DEFAULT_IMAGE = "busybox:latest"
@@ -26,67 +28,113 @@ class SetupError(TargetError):
 
 @dataclass(frozen=True)
 class Slot:
-    """A container to verify, as the user named it; `id` is safe for test ids."""
+    """A container to verify: `id` is safe for test ids, `label` is what reports show."""
 
     id: str
     label: str
     host: HostTarget
-    url: str | None  # None: the container the suite starts itself
+    spec: ContainerSpec | None  # None: the container the suite starts itself
+    target: ContainerTarget | None = None  # known before the run when named or selected
 
 
 def _safe_id(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.:/@-]", "_", text)
 
 
+class HostState:
+    """What a run knows of one host: its facts (or why there are none) and its managed container."""
+
+    def __init__(self):
+        self.facts: HostFacts | TargetError | None = None
+        self.managed: ManagedContainer | None = None
+        self.managed_error: SetupError | None = None
+
+
 class Run:
-    def __init__(self, host_url: str = "local://", container_urls: tuple[str, ...] = (),
+    def __init__(self, host_urls: tuple[str, ...] = ("local://",), container_urls: tuple[str, ...] = (),
                  image: str = DEFAULT_IMAGE, profile: str = DEFAULT_PROFILE,
                  timeout: int = observe.DEFAULT_TIMEOUT, labels: tuple[str, ...] = (),
-                 waivers: Waivers | None = None):
+                 waivers: Waivers | None = None, ssh_config: str | None = None,
+                 ssh_identity_file: str | None = None):
         if profile not in PROFILES:
             raise UsageError(f"--iso-profile {profile!r}: choose one of {', '.join(PROFILES)}")
-        self.host = HostTarget(host_url)
+        self.hosts = [HostTarget(url, ssh_config, ssh_identity_file) for url in dict.fromkeys(host_urls)]
+        self.specs = [parse_container_url(url) for url in dict.fromkeys(container_urls)]
         self.image, self.profile, self.timeout = image, profile, timeout
         self.labels = tuple(check_label(label) for label in labels)
         self.waivers = waivers or Waivers([])
         self.session = secrets.token_hex(4)
-        self._named = {url: container_from_url(url, self.host) for url in container_urls}
-        self.slots = [Slot(_safe_id(url), url, self.host, url) for url in self._named] or \
-            [Slot("managed", f"{image} (managed)", self.host, None)]
-        self._managed: ManagedContainer | None = None
-        self._host_facts: HostFacts | SetupError | None = None
+        self._state = {host.url: HostState() for host in self.hosts}
+        self._slots: list[Slot] | None = None
         self._facts: dict[str, ContainerFacts | TargetError] = {}
 
-    # -- observation, once per target ---------------------------------------
+    # -- what to verify ------------------------------------------------------------
 
-    def host_facts(self) -> HostFacts:
-        if self._host_facts is None:
-            try:
-                facts = observe.observe_host(self.host, DEFAULT_ENGINE, self.timeout)
-                if not facts["engine"].readable:
-                    raise TargetError(explain_engine_failure(
-                        DEFAULT_ENGINE, self.host, facts["engine"].output))
-                self._host_facts = facts
-            except TargetError as exc:
-                self._host_facts = SetupError(str(exc))
-        if isinstance(self._host_facts, SetupError):
-            raise self._host_facts
-        return self._host_facts
+    def slots(self) -> list[Slot]:
+        """Every container to verify on every host; asks the engines once for selections."""
+        if self._slots is None:
+            self._slots = [slot for host in self.hosts for slot in self._host_slots(host)]
+        return self._slots
 
-    def container(self, slot: Slot) -> ContainerTarget:
-        if slot.url is not None:
-            return self._named[slot.url]
-        if self._managed is None:
-            self._managed = ManagedContainer(self.host, DEFAULT_ENGINE, self.image, self.session,
-                                             self.labels)
+    def _host_slots(self, host: HostTarget) -> list[Slot]:
+        prefix = f"{_safe_id(host.label)}/" if len(self.hosts) > 1 else ""
+        shown = f"{host.label} " if len(self.hosts) > 1 else ""
+        if not self.specs:
+            return [Slot(f"{prefix}managed", f"{shown}{self.image} (managed)", host, None)]
+        slots = []
+        for spec in self.specs:
+            if not spec.selects:
+                slots.append(Slot(prefix + _safe_id(spec.url), shown + spec.url, host, spec, spec.target(host)))
+                continue
             try:
-                self._managed.start()
+                selected = select_containers(host, spec)
             except TargetError as exc:
                 raise SetupError(str(exc)) from exc
-        return self._managed.target
+            for number, (container_id, name) in enumerate(selected, 1):
+                target = ContainerTarget(host, spec.engine, container_id,
+                                         label=f"{spec.engine}://{name} ({container_id[:12]})")
+                slots.append(Slot(f"{prefix}{_safe_id(spec.url)}#{number}", shown + target.label,
+                                  host, spec, target))
+        return slots
+
+    # -- observation, once per target ------------------------------------------------
+
+    def _engines(self, host: HostTarget) -> tuple[str, ...]:
+        used = {slot.spec.engine if slot.spec else DEFAULT_ENGINE for slot in self.slots() if slot.host is host}
+        return tuple(sorted(used - {PROCESS}))
+
+    def host_facts(self, host: HostTarget) -> HostFacts:
+        state = self._state[host.url]
+        if state.facts is None:
+            try:
+                facts = observe.observe_host(host, self._engines(host), self.timeout)
+                for engine in self._engines(host):
+                    reading = facts[f"engine:{engine}"]
+                    if not reading.readable:
+                        raise TargetError(explain_engine_failure(engine, host, reading.output))
+                state.facts = facts
+            except TargetError as exc:
+                state.facts = SetupError(str(exc))
+        if isinstance(state.facts, TargetError):
+            raise state.facts
+        return state.facts
+
+    def container(self, slot: Slot) -> ContainerTarget:
+        if slot.target is not None:
+            return slot.target
+        state = self._state[slot.host.url]
+        if state.managed is None:
+            state.managed = ManagedContainer(slot.host, DEFAULT_ENGINE, self.image, self.session, self.labels)
+            try:
+                state.managed.start()
+            except TargetError as exc:
+                state.managed_error = SetupError(str(exc))
+        if state.managed_error is not None:
+            raise state.managed_error
+        return state.managed.target
 
     def facts(self, slot: Slot) -> tuple[HostFacts, ContainerFacts]:
-        host = self.host_facts()
+        host = self.host_facts(slot.host)
         if slot.id not in self._facts:
             try:
                 self._facts[slot.id] = observe.observe_container(self.container(slot), self.timeout)
@@ -99,44 +147,55 @@ class Run:
             raise facts
         return host, facts
 
-    # -- verdicts --------------------------------------------------------------
+    # -- verdicts ------------------------------------------------------------------
 
     def enforced(self, property_id: str) -> bool:
         return property_id in PROFILES[self.profile]
 
     def verdict(self, property_id: str, slot: Slot) -> Verdict:
-        """The verdict on one property of one container; raises SetupError only."""
+        """The verdict on one property of one container.
+
+        A host that cannot be used at all (engine down, image missing) ends a
+        one-host run with SetupError; with several hosts, its containers' tests
+        are errors and the other hosts are still verified.
+        """
         prop = BY_ID[property_id]
-        waiver = self.waivers.find(property_id, slot.label)
         try:
             host, ctr = self.facts(slot)
-        except SetupError:
-            raise
+        except SetupError as exc:
+            if len(self.hosts) == 1:
+                raise
+            return Verdict(prop, slot.label, ERROR, self.enforced(property_id), str(exc))
         except TargetError as exc:
             return Verdict(prop, slot.label, ERROR, self.enforced(property_id), str(exc))
         verdict = judge(prop, slot.label, self.enforced(property_id), host, ctr)
+        waiver = self.waivers.find(property_id, slot.label)
         return verdict.waived(waiver.as_record(self.waivers.today)) if waiver else verdict
 
-    def describe_host(self) -> dict[str, str]:
-        """The host as this run saw it — name, kernel, engine, runtime — for report headers.
-
-        Never probes: a run that observed nothing describes nothing.
-        """
-        if not isinstance(self._host_facts, HostFacts):
-            return {}
-        facts = self._host_facts
-        engine = facts["engine"].value
-        parts = engine["components"]
-        return {
-            "hostname": facts["hostname"].value or "?",
-            "kernel": facts["kernel"].value or "?",
-            "engine": f"{DEFAULT_ENGINE} {engine['version']}",
-            "runtime": ", ".join(f"{name} {parts[name]}" for name in ("runc", "containerd", "crun")
-                                 if name in parts) or "?",
-        }
+    def describe_hosts(self) -> dict[str, dict[str, str]]:
+        """Each observed host — name, kernel, engines, runtime — for report headers; never probes."""
+        described = {}
+        for host in self.hosts:
+            facts = self._state[host.url].facts
+            if not isinstance(facts, HostFacts):
+                continue
+            engines = {key.split(":", 1)[1]: r.value for key, r in facts.readings.items()
+                       if key.startswith("engine:") and r.readable}
+            parts = {name: version for engine in engines.values() for name, version in engine["components"].items()}
+            described[host.label] = {
+                "hostname": facts["hostname"].value or "?",
+                "kernel": facts["kernel"].value or "?",
+                "engine": ", ".join(f"{name} {engine['version']}" for name, engine in engines.items()) or "none used",
+                "runtime": ", ".join(f"{name} {parts[name]}" for name in ("runc", "crun", "containerd")
+                                     if name in parts) or "?",
+            }
+        return described
 
     def close(self) -> None:
-        """Remove the managed container, if one was (being) started; safe to call again."""
-        if self._managed is not None:
-            self._managed.remove()
-            self._managed = None
+        """Remove the managed containers and end the host connections; safe to call again."""
+        for host in self.hosts:
+            state = self._state[host.url]
+            if state.managed is not None:
+                state.managed.remove()
+                state.managed = None
+            host.close()

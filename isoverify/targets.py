@@ -6,8 +6,14 @@ the containers of a remote host are checked over the same connection as the
 host itself, and no engine is ever asked from the machine running pytest.
 """
 
+import glob
+import os
 import re
 import shlex
+import shutil
+import subprocess
+import tempfile
+import urllib.parse
 from dataclasses import dataclass
 
 import testinfra
@@ -16,9 +22,10 @@ LABEL = "io.isoverify.suite"
 SESSION_LABEL = "io.isoverify.session"
 ENGINES = ("docker", "podman")
 PROCESS = "pid"  # pid://PID: any process as a container, entered with nsenter
-HOST_SCHEMES = ("local", "ssh", "safe-ssh", "paramiko", "ansible")
+HOST_SCHEMES = ("local", "ssh", "safe-ssh", "paramiko", "ansible", "vagrant")
 _CONTAINER_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}=[A-Za-z0-9_.:/@-]{0,128}")
+_LABEL_FILTER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}(=[A-Za-z0-9_.:/@-]{0,128})?")
 
 
 class UsageError(ValueError):
@@ -30,18 +37,26 @@ class TargetError(Exception):
 
 
 class HostTarget:
-    """A machine, reached through a testinfra connection."""
+    """A machine, reached through a testinfra connection (or Vagrant's ssh-config).
 
-    def __init__(self, url: str):
+    ssh connections are kept open for the whole run (a ControlMaster in a
+    private directory), so a remote host costs one handshake, not one per
+    command; `close` ends them.
+    """
+
+    def __init__(self, url: str, ssh_config: str | None = None, ssh_identity_file: str | None = None):
         scheme = url.split("://", 1)[0] if "://" in url else ""
         if scheme not in HOST_SCHEMES:
             raise UsageError(
                 f"--iso-host {url!r}: unknown host URL; use one of "
                 + ", ".join(f"{s}://" for s in HOST_SCHEMES)
             )
-        self.url = url
+        self.url, self.scheme = url, scheme
+        self.options = {key: value for key, value in (("ssh_config", ssh_config),
+                                                      ("ssh_identity_file", ssh_identity_file)) if value}
         self.round_trips = 0  # commands run on the host: what batching keeps small
         self._testinfra = None
+        self._private_dir: str | None = None
 
     def __repr__(self):
         return f"HostTarget({self.url!r})"
@@ -50,16 +65,64 @@ class HostTarget:
     def label(self) -> str:
         return self.url.split("?", 1)[0]
 
+    def _connect(self):
+        url, options = self.url, dict(self.options)
+        if self.scheme in ("ssh", "vagrant"):
+            self._private_dir = tempfile.mkdtemp(prefix="isoverify-ssh-")
+            options["controlpath"] = os.path.join(self._private_dir, "control")
+        if self.scheme == "vagrant":
+            url, options["ssh_config"] = vagrant_ssh_config(self.url, self._private_dir)
+        return testinfra.get_host(url, **options)
+
     def run(self, command: str) -> tuple[int, bytes, bytes]:
         """Run a shell command on the host: (exit status, stdout, stderr)."""
         self.round_trips += 1
         try:
             if self._testinfra is None:
-                self._testinfra = testinfra.get_host(self.url)
+                self._testinfra = self._connect()
             result = self._testinfra.run(command)
+        except TargetError:
+            raise
         except Exception as exc:  # any backend's way of saying "unreachable"
-            raise TargetError(f"cannot run commands on {self.label}: {exc}") from exc
+            detail = exc.args[0] if exc.args else exc
+            if hasattr(detail, "stderr_bytes"):  # testinfra's ssh backend raises its failed result
+                detail = detail.stderr_bytes.decode("utf-8", "replace")
+            raise TargetError(f"cannot reach {self.label}: {' '.join(str(detail).split())[:200]}") from exc
         return result.rc, result.stdout_bytes, result.stderr_bytes
+
+    def close(self) -> None:
+        """End the kept-open ssh connections this host started, and forget them."""
+        if self._private_dir is None:
+            return
+        for socket in glob.glob(os.path.join(self._private_dir, "*")):
+            subprocess.run(["ssh", "-o", f"ControlPath={socket}", "-O", "exit", "isoverify"],
+                           capture_output=True, timeout=10)
+        shutil.rmtree(self._private_dir, ignore_errors=True)
+        self._private_dir, self._testinfra = None, None
+
+
+def vagrant_ssh_config(url: str, directory: str) -> tuple[str, str]:
+    """`vagrant://NAME?root=DIR` as an ssh URL and the ssh-config file Vagrant gives for it."""
+    parsed = urllib.parse.urlparse(url)
+    name = parsed.netloc or "default"
+    root = urllib.parse.parse_qs(parsed.query).get("root", [os.getcwd()])[0]
+    if shutil.which("vagrant") is None:
+        raise TargetError(f"{url}: Vagrant is not installed here; install it, or name the VM with ssh://")
+    try:
+        done = subprocess.run(["vagrant", "ssh-config", name], cwd=root, capture_output=True,
+                              text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise TargetError(f"{url}: `vagrant ssh-config {name}` in {root} failed: {exc}") from None
+    if done.returncode != 0:
+        detail = " ".join(done.stderr.split())[:200]
+        raise TargetError(f"{url}: Vagrant VM {name!r} in {root} is not running: "
+                          f"`vagrant up {name}` there ({detail})")
+    alias = next((line.split()[1] for line in done.stdout.splitlines()
+                  if line.startswith("Host ") and len(line.split()) > 1), name)
+    config = os.path.join(directory, "vagrant-ssh-config")
+    with open(config, "w") as file:
+        file.write(done.stdout)
+    return f"ssh://{alias}", config
 
 
 @dataclass(frozen=True)
@@ -82,18 +145,61 @@ class ContainerTarget:
         return f"{self.engine} exec -i {shlex.quote(self.ref)} {command}"
 
 
-def container_from_url(url: str, host: HostTarget) -> ContainerTarget:
-    scheme, sep, ref = url.partition("://")
+@dataclass(frozen=True)
+class ContainerSpec:
+    """A container URL as the user wrote it, before any host is asked about it."""
+
+    url: str
+    engine: str
+    ref: str  # a name, an ID, a PID, or "*": every running container of the engine
+    label_filter: str | None = None  # with "*": only those carrying this label (KEY or KEY=VALUE)
+
+    @property
+    def selects(self) -> bool:
+        return self.ref == "*"
+
+    def target(self, host: HostTarget) -> ContainerTarget:
+        return ContainerTarget(host, self.engine, self.ref, label=self.url)
+
+
+def parse_container_url(url: str) -> ContainerSpec:
+    scheme, sep, rest = url.partition("://")
+    ref, _, query = rest.partition("?")
     if not sep or scheme not in ENGINES + (PROCESS,):
         raise UsageError(
             f"--iso-container {url!r}: unknown container URL; use "
-            + ", ".join(f"{e}://NAME-or-ID" for e in ENGINES) + f" or {PROCESS}://PID"
+            + ", ".join(f"{e}://NAME-or-ID" for e in ENGINES) + f", {ENGINES[0]}://* or {PROCESS}://PID"
         )
-    if scheme == PROCESS and not (ref.isdigit() and int(ref) > 0):
-        raise UsageError(f"--iso-container {url!r}: {ref!r} is not a process ID")
-    if not _CONTAINER_REF.fullmatch(ref):
+    if scheme == PROCESS:
+        if not (ref.isdigit() and int(ref) > 0) or query:
+            raise UsageError(f"--iso-container {url!r}: {ref!r} is not a process ID")
+        return ContainerSpec(url, scheme, ref)
+    if ref == "*":
+        label = query.removeprefix("label=") if query.startswith("label=") else None
+        if query and not (label and _LABEL_FILTER.fullmatch(label)):
+            raise UsageError(f"--iso-container {url!r}: select with {scheme}://* or {scheme}://*?label=KEY=VALUE")
+        return ContainerSpec(url, scheme, ref, label)
+    if query or not _CONTAINER_REF.fullmatch(ref):
         raise UsageError(f"--iso-container {url!r}: {ref!r} is not a container name or ID")
-    return ContainerTarget(host, scheme, ref, label=url)
+    return ContainerSpec(url, scheme, ref)
+
+
+def select_containers(host: HostTarget, spec: ContainerSpec) -> list[tuple[str, str]]:
+    """The running containers `spec` selects on `host`, as (ID, name), the suite's own left out."""
+    label = f" --filter label={spec.label_filter}" if spec.label_filter else ""
+    rc, out, _ = host.run(
+        f"{spec.engine} ps --no-trunc --format '{{{{.ID}}}} {{{{.Names}}}}'{label} 2>&1 && echo --- && "
+        f"{spec.engine} ps -q --no-trunc --filter label={LABEL}=managed 2>&1")
+    text = out.decode("utf-8", "replace")
+    if rc != 0 or "---" not in text:
+        raise TargetError(explain_engine_failure(spec.engine, host, text))
+    listed, _, managed = text.partition("---")
+    found = []
+    for line in listed.splitlines():
+        container_id, _, name = line.partition(" ")
+        if re.fullmatch(r"[0-9a-f]{12,64}", container_id) and container_id not in managed.split():
+            found.append((container_id, name.strip()))
+    return sorted(found, key=lambda found_one: found_one[1])
 
 
 def check_label(label: str) -> str:

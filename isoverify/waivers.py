@@ -116,19 +116,15 @@ def load(path: Path, known_properties: set[str]) -> list[Waiver]:
 
 @dataclass
 class Waivers:
-    """The waivers of one run, remembering which ones matched anything."""
+    """The waivers of one run."""
 
     waivers: list[Waiver]
     today: datetime.date = field(default_factory=datetime.date.today)
-    used: set[Waiver] = field(default_factory=set)
 
     def find(self, property_id: str, target: str) -> Waiver | None:
-        """The first waiver for this property on this target; counted as matching something."""
-        for waiver in self.waivers:
-            if waiver.matches(property_id, target):
-                self.used.add(waiver)
-                return waiver
-        return None
+        """The first waiver for this property on this target."""
+        return next((w for w in self.waivers if w.matches(property_id, target)), None)
 
-    def unmatched(self) -> list[Waiver]:
-        return [w for w in self.waivers if w not in self.used]
+    def unmatched(self, judged: set[tuple[str, str]]) -> list[Waiver]:
+        """Waivers that match none of the judged (property, target) pairs: stale, or mistyped."""
+        return [w for w in self.waivers if not any(w.matches(p, t) for p, t in judged)]

@@ -96,6 +96,9 @@ class SuiteRun:
     def failed(self, target: str | None = None) -> set[str]:
         return {p for p, v in self.verdicts(target).items() if v == "fail"}
 
+    def document(self) -> dict:
+        return json.loads((self.reports / "isolation.json").read_text())
+
     def broken(self, target: str | None = None) -> set[str]:
         """The properties that do not hold, enforced (fail) or not (advisory)."""
         return {p for p, v in self.verdicts(target).items() if v in ("fail", "advisory")}
@@ -235,3 +238,79 @@ def _container_init(process: subprocess.Popen) -> int:
                 return pid
         time.sleep(0.05)
     raise RuntimeError("hand-made container did not start within 30 s")
+
+
+@dataclass
+class RemoteHost:
+    """A real sshd in a network namespace of its own, answering on a 10.200.x address."""
+
+    address: str
+    alias: str
+    ssh_config: Path  # shaped like `vagrant ssh-config` output
+    identity: Path
+    log: Path
+
+    def connections(self) -> int:
+        """How many ssh connections the sshd accepted so far."""
+        return self.log.read_text().count("Accepted publickey")
+
+
+@pytest.fixture(scope="session")
+def remote_host(open_tmp):
+    """A host reached over ssh: the sessions it accepts run in this machine's namespaces
+    (ForceCommand nsenter), so it has the Docker engine and containers of this machine,
+    while everything it sees arrives over the network, on 10.200.x addresses only."""
+    if shutil.which("sshd") is None and not Path("/usr/sbin/sshd").exists():
+        pytest.fail("sshd is missing: `sudo ci/setup.sh --selftest` installs openssh-server", pytrace=False)
+    directory = open_tmp / "ssh"
+    directory.mkdir()
+    for key in ("host_key", "client_key"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(directory / key)], check=True)
+    (directory / "authorized_keys").write_text((directory / "client_key.pub").read_text())
+    tag = secrets.token_hex(3)
+    subnet = 1 + int(tag, 16) % 250
+    namespace, host_side, ns_side = f"iso-{tag}", f"iso{tag}h", f"iso{tag}n"
+    address = f"10.200.{subnet}.2"
+    config = directory / "sshd_config"
+    config.write_text(
+        f"ListenAddress {address}\nHostKey {directory / 'host_key'}\nPidFile none\n"
+        f"AuthorizedKeysFile {directory / 'authorized_keys'}\nPermitRootLogin prohibit-password\n"
+        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nStrictModes no\nUsePAM no\n"
+        "MaxSessions 64\nMaxStartups 64\nLogLevel VERBOSE\n"
+        f"ForceCommand exec nsenter -t {os.getpid()} -a /bin/sh -c \"$SSH_ORIGINAL_COMMAND\"\n")
+    ssh_config = directory / "ssh-config"
+    ssh_config.write_text(
+        f"Host isoverify-remote\n  HostName {address}\n  User root\n  Port 22\n"
+        "  UserKnownHostsFile /dev/null\n  StrictHostKeyChecking no\n  PasswordAuthentication no\n"
+        f"  IdentityFile {directory / 'client_key'}\n  IdentitiesOnly yes\n  LogLevel FATAL\n")
+    commands = [
+        ["ip", "netns", "add", namespace],
+        ["ip", "link", "add", host_side, "type", "veth", "peer", "name", ns_side],
+        ["ip", "link", "set", ns_side, "netns", namespace],
+        ["ip", "addr", "add", f"10.200.{subnet}.1/30", "dev", host_side],
+        ["ip", "link", "set", host_side, "up"],
+        ["ip", "-n", namespace, "addr", "add", f"{address}/30", "dev", ns_side],
+        ["ip", "-n", namespace, "link", "set", ns_side, "up"],
+        ["ip", "-n", namespace, "link", "set", "lo", "up"],
+    ]
+    Path("/run/sshd").mkdir(exist_ok=True)
+    log = directory / "sshd.log"
+    sshd = None
+    try:
+        for command in commands:
+            subprocess.run(command, check=True, capture_output=True)
+        with open(log, "w") as output:
+            sshd = subprocess.Popen(["nsenter", f"--net=/run/netns/{namespace}", "/usr/sbin/sshd", "-D", "-e",
+                                     "-f", str(config)], stdout=output, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while subprocess.run(["ssh", "-F", str(ssh_config), "isoverify-remote", "true"],
+                             capture_output=True).returncode != 0:
+            assert sshd.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        yield RemoteHost(address, "isoverify-remote", ssh_config, directory / "client_key", log)
+    finally:
+        if sshd is not None:
+            sshd.terminate()
+            sshd.wait(timeout=10)
+        subprocess.run(["ip", "netns", "delete", namespace], capture_output=True)
+        subprocess.run(["ip", "link", "delete", host_side], capture_output=True)

@@ -43,7 +43,8 @@ def test_results_follow_the_documented_schema(suite):
     run = suite("-k", "pid or caps")
     document = json.loads((run.reports / "isolation.json").read_text())
     jsonschema.validate(document, json.loads(SCHEMA.read_text()))
-    assert document["kernel"] and document["engine"].startswith("docker ")
+    [host] = document["hosts"]
+    assert host["host"] == "local://" and host["kernel"] and host["engine"].startswith("docker ")
 
 
 def waiver_toml(property_id: str, target: str, expires: datetime.date) -> str:

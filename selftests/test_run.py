@@ -8,16 +8,16 @@ from isoverify.run import Run
 def test_each_target_is_probed_once_for_all_properties(canary):
     first, second = canary(), canary()
     run = Run(container_urls=(f"docker://{first.name}", f"docker://{second.name}"))
-    for slot in run.slots:
+    for slot in run.slots():
         for prop in CATALOGUE:
             run.verdict(prop.id, slot)
     # one host probe, then per container: the kernel's view and one exec inside
-    assert run.host.round_trips == 1 + 2 * len(run.slots)
+    assert run.hosts[0].round_trips == 1 + 2 * len(run.slots())
 
 
 def test_the_managed_container_lives_from_first_use_to_close(docker_client):
     run = Run()
-    [slot] = run.slots
+    [slot] = run.slots()
     assert run.verdict("pid", slot).status == "pass"
     name = run.container(slot).ref
     assert docker_client.containers.get(name).status == "running"
