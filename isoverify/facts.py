@@ -381,17 +381,31 @@ class Inspect(Fact):
 
 
 class EngineVersion(Fact):
-    """`<engine> version`: whether the engine answers, and its version and components (runc…)."""
+    """`<engine> version`: whether the engine answers, and its version and components (runc…).
+
+    Docker answers with its server's version and components; a local Podman has
+    no server, so its own version and `podman info`'s OCI runtime stand in.
+    """
 
     def __init__(self, cli: str):
-        super().__init__(f"{cli} version --format '{{{{json .Server}}}}'", f"{cli} version")
+        command = f"{cli} version --format '{{{{json .}}}}'"
+        if cli == "podman":
+            command += " && podman info --format '{{json .Host.OCIRuntime}}'"
+        super().__init__(command, f"{cli} version")
 
     def parse(self, text):
-        server = json.loads(text)
+        lines = text.strip().splitlines()
+        data = json.loads(lines[0]) if lines else None
+        if not isinstance(data, dict):
+            raise ValueError("no version document")
+        server = data.get("Server") or (data.get("Client") if len(lines) > 1 else None)
         if not isinstance(server, dict) or not server.get("Version"):
-            raise ValueError("no server version")
+            raise ValueError("the engine did not answer")
         components = {c.get("Name", "?"): c.get("Version", "?") for c in server.get("Components") or []
                       if isinstance(c, dict)}
+        if len(lines) > 1:
+            runtime = json.loads(lines[1])
+            components[runtime.get("name", "runtime")] = str(runtime.get("version", "?")).split("\n")[0].split()[-1]
         return {"version": str(server["Version"]), "components": components}
 
 

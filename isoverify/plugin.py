@@ -75,9 +75,12 @@ def pytest_configure(config):
         config.option.css = [*config.getoption("css"), str(CSS)]
         config.pluginmanager.register(HtmlReport(), "isoverify-html")
     if config.pluginmanager.hasplugin("xdist"):
-        # Each target's tests go to one worker, so that each target is probed once.
+        # Each target's tests go to one worker (grouped by their xdist_group mark), so that
+        # each target is probed once: the controller schedules by group, workers name groups.
         if getattr(config.option, "dist", "no") == "load":
             config.option.dist = "loadgroup"
+        if hasattr(config, "workerinput"):
+            config.option.loadgroup = True
         config.pluginmanager.register(Workers(config.stash[HOSTS_SEEN]), "isoverify-xdist")
     # SIGTERM ends the run the way Ctrl-C does, so the managed container is removed.
     signal.signal(signal.SIGTERM, signal.default_int_handler)

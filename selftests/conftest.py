@@ -57,11 +57,9 @@ def start_canary(client, *cli_args, **options):
     options.setdefault("image", IMAGE)
     options.setdefault("tty", True)
     options.setdefault("stdin_open", True)
+    labels = {LABEL: "selftest", **dict([SESSION_LABEL.split("=")]), **options.pop("labels", {})}
     try:
-        return client.containers.run(
-            name=name, detach=True,
-            labels=dict([(LABEL, "selftest"), SESSION_LABEL.split("=")]), **options,
-        )
+        return client.containers.run(name=name, detach=True, labels=labels, **options)
     except docker.errors.APIError:
         # run = create + start: a refused start leaves the created container behind.
         for container in client.containers.list(all=True, filters={"name": name}):
@@ -123,16 +121,22 @@ def suite(tmp_path):
 
 
 def pytest_sessionfinish(session):
-    """Nothing the suite or its selftests start may outlive them."""
+    """Nothing the suite or its selftests start may outlive them, in Docker or in Podman."""
     try:
         left = ours(docker.from_env())
     except docker.errors.DockerException:
-        return
-    if left:
-        names = ", ".join(c.name for c in left)
-        sys.stderr.write(f"\nselftests: containers of the suite left behind: {names}\n")
-        for container in left:
-            container.remove(force=True)
+        left = []
+    for container in left:
+        container.remove(force=True)
+    names = [c.name for c in left]
+    if shutil.which("podman"):
+        listed = subprocess.run(["podman", "ps", "-aq", f"--filter=label={SESSION_LABEL}"],
+                                capture_output=True, text=True).stdout.split()
+        for container_id in listed:
+            subprocess.run(["podman", "rm", "-f", "-t", "0", container_id], capture_output=True)
+        names += listed
+    if names:
+        sys.stderr.write(f"\nselftests: containers of the suite left behind: {', '.join(names)}\n")
         session.exitstatus = 1
 
 
@@ -314,3 +318,40 @@ def remote_host(open_tmp):
             sshd.wait(timeout=10)
         subprocess.run(["ip", "netns", "delete", namespace], capture_output=True)
         subprocess.run(["ip", "link", "delete", host_side], capture_output=True)
+
+
+PODMAN_RUN = ["--network", "none", "--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096"]
+
+
+@pytest.fixture(scope="session")
+def podman_image(docker_client):
+    """The busybox image, in podman's store too (imported from Docker's: no registry needed)."""
+    if shutil.which("podman") is None:
+        pytest.fail("podman is missing: `sudo ci/setup.sh --selftest` installs it", pytrace=False)
+    if subprocess.run(["podman", "image", "exists", IMAGE]).returncode != 0:
+        helper = docker_client.containers.create(IMAGE, labels=dict([(LABEL, "selftest"), SESSION_LABEL.split("=")]))
+        try:
+            subprocess.run(["podman", "import", "--change", 'CMD ["sh"]', "-", IMAGE],
+                           input=b"".join(helper.export()), check=True, capture_output=True)
+        finally:
+            helper.remove(force=True)
+    return IMAGE
+
+
+@pytest.fixture
+def podman_canary(podman_image):
+    """Start podman containers labelled as this session's (no network: podman's bridge
+    would add its own network and firewall rules); all removed after the test."""
+    started = []
+
+    def start(*options: str) -> str:
+        name = f"isoverify-selftest-{secrets.token_hex(4)}"
+        subprocess.run(["podman", "run", "-dit", f"--name={name}", f"--label={LABEL}=selftest",
+                        f"--label={SESSION_LABEL}", *PODMAN_RUN, *options, podman_image],
+                       check=True, capture_output=True)
+        started.append(name)
+        return name
+
+    yield start
+    for name in started:
+        subprocess.run(["podman", "rm", "-f", "-t", "0", name], capture_output=True)

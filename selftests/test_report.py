@@ -48,8 +48,11 @@ def test_report_shows_summary_matrix_and_evidence_side_by_side(browser, canary, 
     shot = tmp_path / "report.png"
     assert page.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
 
-    run_table = page.find_element(By.ID, "iso-run").text
-    assert "Kernel" in run_table and "Engine" in run_table and "Profile baseline" in run_table
+    assert "Profile baseline" in page.find_element(By.ID, "iso-run").text
+    hosts = page.find_element(By.ID, "iso-hosts").find_elements(By.TAG_NAME, "tr")
+    [host] = run.document()["hosts"]
+    assert [cell.text for cell in hosts[1].find_elements(By.TAG_NAME, "td")] == \
+        [host["host"], host["hostname"], host["kernel"], host["engine"], host["runtime"]]
     targets = page.find_element(By.ID, "iso-targets").find_elements(By.TAG_NAME, "tr")
     expected = [str(sum(v == status for v in run.verdicts().values())) for status in STATUSES]
     assert [row.text.split() for row in targets[1:]] == [[target, *expected]]

@@ -1,0 +1,44 @@
+"""Selections (`docker://*`, by label) and parallel runs: same verdicts, each target probed once."""
+
+import datetime
+import subprocess
+
+from isoverify.properties import CATALOGUE
+
+
+def exec_starts(since: str, until: str) -> dict[str, int]:
+    """How many `exec` each container saw between two instants, from the engine's own events."""
+    events = subprocess.run(["docker", "events", "--since", since, "--until", until, "--filter", "event=exec_start",
+                             "--format", "{{.Actor.Attributes.name}}"], capture_output=True, text=True, check=True)
+    counts: dict[str, int] = {}
+    for name in events.stdout.split():
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def test_every_running_container_becomes_its_own_targets(canary, suite):
+    containers = [canary(), canary(), canary(pid_mode="host")]
+    run = suite("--iso-container=docker://*", "-k", "pid and not limit")
+    mine = {r["target"]: r["verdict"] for r in run.results
+            if any(r["target"].startswith(f"docker://{c.name} (") for c in containers)}
+    assert len(mine) == 3, run.verdicts()
+    assert sorted(mine.values()) == ["fail", "pass", "pass"]
+    ids = [case for case in run.output.splitlines() if "test_isolation[" in case]
+    assert not any(c.name in case for c in containers for case in ids)  # ids never quote the engine
+
+
+def test_parallel_run_gives_the_same_verdicts_probing_each_target_once(canary, suite):
+    key = "io.isoverify.selftest.parallel"
+    selected = [canary(labels={key: "yes"}) for _ in range(3)]
+    selection = f"--iso-container=docker://*?label={key}=yes"
+    serial = suite(selection, "-n", "0")
+    start = datetime.datetime.now(datetime.timezone.utc).isoformat()
+    parallel = suite(selection, "-n", "2")
+    end = datetime.datetime.now(datetime.timezone.utc).isoformat()
+    assert serial.exit_code == parallel.exit_code == 0, parallel.output
+
+    def verdicts(run):
+        return sorted((r["target"], r["property"], r["verdict"]) for r in run.results)
+
+    assert verdicts(parallel) == verdicts(serial) and len(serial.results) == 3 * len(CATALOGUE)
+    assert exec_starts(start, end) == {c.name: 1 for c in selected}
