@@ -97,6 +97,8 @@ class ContainerFacts:
     @property
     def pid(self) -> int:
         """The container's main process, as the host numbers it."""
+        if not self.outside:
+            raise KeyError("no host view")
         if not self.target.has_engine:
             return int(self.target.ref)
         return self.outside["locate"].value["State"]["Pid"]
@@ -136,6 +138,8 @@ def observe_host(host: HostTarget, engines: tuple[str, ...], timeout: int = DEFA
 
 def observe_container(target: ContainerTarget, timeout: int = DEFAULT_TIMEOUT) -> ContainerFacts:
     """The kernel's view from the host, then the container's own view."""
+    if not target.has_host_view:
+        return _observe_inside_only(target, timeout)
     host = target.host
     try:
         outside = _run(host, "sh -s", outside_facts(target), timeout)
@@ -180,3 +184,13 @@ def _require_namespaces(pid, where: str, outside: dict[str, Reading]) -> None:
     if not outside["ns"].readable:
         raise TargetError(f"cannot read /proc/{pid}/ns on {where}: the host-side view "
                           "needs root there (run as root, or add ?sudo=true to the --iso-host URL)")
+
+
+def _observe_inside_only(target: ContainerTarget, timeout: int) -> ContainerFacts:
+    """A pod reached by kubectl: testinfra's kubectl backend runs the inside probe in it."""
+    pod = HostTarget(target.label)
+    try:
+        inside = _run(pod, "sh -s", inside_facts(), timeout)
+    except probe.ProbeError as exc:
+        raise TargetError(f"cannot observe {target.label}: {exc}") from exc
+    return ContainerFacts(target, {}, inside, "")

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from . import observe
 from .observe import ContainerFacts, HostFacts
 from .properties import BY_ID, DEFAULT_PROFILE, ERROR, PROFILES, Verdict, judge
-from .targets import (PROCESS, ContainerSpec, ContainerTarget, HostTarget, ManagedContainer, TargetError,
-                      UsageError, check_label, explain_engine_failure, parse_container_url, select_containers)
+from .targets import (POD, PROCESS, ContainerSpec, ContainerTarget, HostTarget, ManagedContainer, TargetError,
+                      UsageError, check_label, expand_host_urls, explain_engine_failure, parse_container_url,
+                      select_containers)
 from .waivers import Waivers
 
 DEFAULT_IMAGE = "busybox:latest"
@@ -58,7 +59,10 @@ class Run:
                  ssh_identity_file: str | None = None):
         if profile not in PROFILES:
             raise UsageError(f"--iso-profile {profile!r}: choose one of {', '.join(PROFILES)}")
-        self.hosts = [HostTarget(url, ssh_config, ssh_identity_file) for url in dict.fromkeys(host_urls)]
+        for url in host_urls:
+            HostTarget(url)  # a usage error before any inventory is read
+        self.hosts = [HostTarget(url, ssh_config, ssh_identity_file)
+                      for url in dict.fromkeys(expand_host_urls(host_urls))]
         self.specs = [parse_container_url(url) for url in dict.fromkeys(container_urls)]
         self.image, self.profile, self.timeout = image, profile, timeout
         self.labels = tuple(check_label(label) for label in labels)
@@ -71,9 +75,14 @@ class Run:
     # -- what to verify ------------------------------------------------------------
 
     def slots(self) -> list[Slot]:
-        """Every container to verify on every host; asks the engines once for selections."""
+        """Every container to verify on every host; asks the engines once for selections.
+
+        Pods (kubectl://) belong to no host of the run: each is one slot, once.
+        """
         if self._slots is None:
-            self._slots = [slot for host in self.hosts for slot in self._host_slots(host)]
+            pods = [Slot(_safe_id(spec.url), spec.url, self.hosts[0], spec, spec.target(self.hosts[0]))
+                    for spec in self.specs if spec.engine == POD]
+            self._slots = [slot for host in self.hosts for slot in self._host_slots(host)] + pods
         return self._slots
 
     def _host_slots(self, host: HostTarget) -> list[Slot]:
@@ -82,7 +91,7 @@ class Run:
         if not self.specs:
             return [Slot(f"{prefix}managed", f"{shown}{self.image} (managed)", host, None)]
         slots = []
-        for spec in self.specs:
+        for spec in (spec for spec in self.specs if spec.engine != POD):
             if not spec.selects:
                 slots.append(Slot(prefix + _safe_id(spec.url), shown + spec.url, host, spec, spec.target(host)))
                 continue
@@ -101,7 +110,7 @@ class Run:
 
     def _engines(self, host: HostTarget) -> tuple[str, ...]:
         used = {slot.spec.engine if slot.spec else DEFAULT_ENGINE for slot in self.slots() if slot.host is host}
-        return tuple(sorted(used - {PROCESS}))
+        return tuple(sorted(used - {PROCESS, POD}))
 
     def host_facts(self, host: HostTarget) -> HostFacts:
         state = self._state[host.url]

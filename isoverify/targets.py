@@ -12,16 +12,19 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import urllib.parse
 from dataclasses import dataclass
 
 import testinfra
+import testinfra.backend
 
 LABEL = "io.isoverify.suite"
 SESSION_LABEL = "io.isoverify.session"
 ENGINES = ("docker", "podman")
 PROCESS = "pid"  # pid://PID: any process as a container, entered with nsenter
+POD = "kubectl"  # kubectl://POD: a pod's container, seen from inside only
 HOST_SCHEMES = ("local", "ssh", "safe-ssh", "paramiko", "ansible", "vagrant")
 _CONTAINER_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}=[A-Za-z0-9_.:/@-]{0,128}")
@@ -46,7 +49,7 @@ class HostTarget:
 
     def __init__(self, url: str, ssh_config: str | None = None, ssh_identity_file: str | None = None):
         scheme = url.split("://", 1)[0] if "://" in url else ""
-        if scheme not in HOST_SCHEMES:
+        if scheme not in HOST_SCHEMES + (POD,):
             raise UsageError(
                 f"--iso-host {url!r}: unknown host URL; use one of "
                 + ", ".join(f"{s}://" for s in HOST_SCHEMES)
@@ -101,6 +104,28 @@ class HostTarget:
         self._private_dir, self._testinfra = None, None
 
 
+def expand_host_urls(urls: tuple[str, ...]) -> list[str]:
+    """Host URLs with each `ansible://GROUP?ansible_inventory=FILE` replaced by its hosts."""
+    expanded = []
+    for url in urls:
+        if not url.startswith("ansible://"):
+            expanded.append(url)
+            continue
+        # testinfra asks `ansible-inventory`, which lives beside this Python when pip installed it
+        os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+        query = urllib.parse.urlparse(url).query
+        try:
+            backends = testinfra.backend.get_backends([url])
+        except Exception as exc:
+            raise UsageError(f"--iso-host {url!r}: cannot read the Ansible inventory "
+                             f"(needs ansible-core installed): {' '.join(str(exc).split())[:200]}") from None
+        if not backends:
+            raise UsageError(f"--iso-host {url!r}: the Ansible inventory names no such hosts")
+        names = [getattr(backend.host, "name", backend.host) for backend in backends]
+        expanded.extend(f"ansible://{name}" + (f"?{query}" if query else "") for name in names)
+    return expanded
+
+
 def vagrant_ssh_config(url: str, directory: str) -> tuple[str, str]:
     """`vagrant://NAME?root=DIR` as an ssh URL and the ssh-config file Vagrant gives for it."""
     parsed = urllib.parse.urlparse(url)
@@ -136,7 +161,12 @@ class ContainerTarget:
 
     @property
     def has_engine(self) -> bool:
-        return self.engine != PROCESS
+        return self.engine not in (PROCESS, POD)
+
+    @property
+    def has_host_view(self) -> bool:
+        """Whether a host can read this container's /proc: not for a pod reached by kubectl."""
+        return self.engine != POD
 
     def exec_command(self, command: str) -> str:
         """A host command line that runs `command` inside the container, stdin attached."""
@@ -165,11 +195,19 @@ class ContainerSpec:
 def parse_container_url(url: str) -> ContainerSpec:
     scheme, sep, rest = url.partition("://")
     ref, _, query = rest.partition("?")
-    if not sep or scheme not in ENGINES + (PROCESS,):
+    if not sep or scheme not in ENGINES + (PROCESS, POD):
         raise UsageError(
             f"--iso-container {url!r}: unknown container URL; use "
-            + ", ".join(f"{e}://NAME-or-ID" for e in ENGINES) + f", {ENGINES[0]}://* or {PROCESS}://PID"
+            + ", ".join(f"{e}://NAME-or-ID" for e in ENGINES)
+            + f", {ENGINES[0]}://*, {PROCESS}://PID or {POD}://POD?namespace=NS&container=C"
         )
+    if scheme == POD:
+        allowed = {"namespace", "container", "kubeconfig", "context"}
+        fields = urllib.parse.parse_qs(query)
+        if not _CONTAINER_REF.fullmatch(ref) or set(fields) - allowed or \
+                not all(_CONTAINER_REF.fullmatch(v[0]) or key == "kubeconfig" for key, v in fields.items()):
+            raise UsageError(f"--iso-container {url!r}: use {POD}://POD?namespace=NS&container=C")
+        return ContainerSpec(url, scheme, ref)
     if scheme == PROCESS:
         if not (ref.isdigit() and int(ref) > 0) or query:
             raise UsageError(f"--iso-container {url!r}: {ref!r} is not a process ID")

@@ -66,3 +66,19 @@ def test_unreachable_ssh_host_is_one_clear_line(remote_host, suite, tmp_path):
     assert run.exit_code == 6, run.output
     assert "cannot reach ssh://nowhere: ssh: connect to host" in run.output
     assert "Traceback" not in run.output
+
+
+def test_ansible_inventory_names_the_hosts(remote_host, canary, suite, tmp_path):
+    container = canary(pid_mode="host")
+    inventory = tmp_path / "inventory.ini"
+    inventory.write_text(
+        "[fleet]\nhere ansible_connection=local\n"
+        f"remote ansible_host={remote_host.address} ansible_user=root "
+        f"ansible_ssh_private_key_file={remote_host.identity} "
+        "ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'\n")
+    run = suite(f"--iso-host=ansible://fleet?ansible_inventory={inventory}",
+                f"--iso-container=docker://{container.name}", "-k", "pid and not limit")
+    assert run.exit_code == 1, run.output
+    assert sorted((r["target"], r["verdict"]) for r in run.results) == [
+        (f"ansible://here docker://{container.name}", "fail"),
+        (f"ansible://remote docker://{container.name}", "fail")]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from ..observe import ContainerFacts, HostFacts
 from ..untrusted import bounded, one_line
 from . import drift, filesystem, lesson, privileges, resources
-from .base import CIS, NIST, PSS, Control, Evidence, Property, Unobservable
+from .base import CIS, NIST, PSS, Control, Evidence, Property, Unobservable, shown
 from .namespaces import namespace_check
 
 CATALOGUE: tuple[Property, ...] = (
@@ -158,6 +158,11 @@ def declared(prop: Property, ctr: ContainerFacts) -> tuple[Evidence, ...]:
 
 
 def judge(prop: Property, target: str, enforced: bool, host: HostFacts, ctr: ContainerFacts) -> Verdict:
+    if not ctr.outside:
+        inside_view = tuple(shown(r) for r in (ctr.inside or {}).values())
+        return Verdict(prop, target, ERROR, enforced,
+                       "not observable from inside alone: judging it needs the kernel's view from the "
+                       "container's host; run the suite on the node, with docker:// or pid://", (), inside_view)
     try:
         finding = prop.check(host, ctr)
     except (Unobservable, ValueError) as exc:

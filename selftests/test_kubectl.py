@@ -1,0 +1,40 @@
+"""kubectl://: a pod seen from inside only. No cluster runs here: a stand-in kubectl maps
+`kubectl exec POD` onto `docker exec` of a real container, so the probe really runs."""
+
+import os
+
+import pytest
+
+from conftest import REPO
+from isoverify.plugin import EXIT_UNOBSERVABLE
+from isoverify.targets import UsageError, parse_container_url
+
+
+def test_pod_is_observed_inside_and_every_property_says_it_needs_the_node(canary, suite, tmp_path):
+    pod = canary()
+    log = tmp_path / "kubectl.log"
+    stand_in = REPO / "selftests" / "helpers" / "bin"
+    run = suite(f"--iso-container=kubectl://{pod.name}?namespace=prod&container=app",
+                env={"PATH": f"{stand_in}{os.pathsep}{os.environ['PATH']}", "ISOVERIFY_KUBECTL_LOG": str(log)})
+    assert run.exit_code == EXIT_UNOBSERVABLE, run.output
+    assert set(run.verdicts().values()) == {"error"}
+    assert all("needs the kernel's view from the container's host" in r["summary"] for r in run.results)
+    pid = next(r for r in run.results if r["property"] == "pid")
+    ps = next(e["text"] for e in pid["evidence"]["container"] if e["label"] == "$ ps aux")
+    assert ps.splitlines()[1].split()[0] == "1"  # the inside view is shown, never judged
+    assert log.read_text().split("\n")[0].startswith(f"-n prod -c app exec {pod.name} -- /bin/sh -c")
+
+
+@pytest.mark.parametrize("url, fine", [
+    ("kubectl://web?namespace=prod&container=app", True),
+    ("kubectl://web", True),
+    ("kubectl://web?namespace=prod&node=x", False),
+    ("kubectl://web;rm?namespace=prod", False),
+    ("kubectl://web?namespace=a;b", False),
+])
+def test_pod_urls(url, fine):
+    if fine:
+        assert parse_container_url(url).ref == "web"
+    else:
+        with pytest.raises(UsageError):
+            parse_container_url(url)
