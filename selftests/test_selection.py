@@ -2,6 +2,7 @@
 
 import datetime
 import subprocess
+import xml.etree.ElementTree as ET
 
 from isoverify.properties import CATALOGUE
 
@@ -23,8 +24,8 @@ def test_every_running_container_becomes_its_own_targets(canary, suite):
             if any(r["target"].startswith(f"docker://{c.name} (") for c in containers)}
     assert len(mine) == 3, run.verdicts()
     assert sorted(mine.values()) == ["fail", "pass", "pass"]
-    ids = [case for case in run.output.splitlines() if "test_isolation[" in case]
-    assert not any(c.name in case for c in containers for case in ids)  # ids never quote the engine
+    ids = [case.get("name") for case in ET.parse(run.reports / "isolation.xml").getroot().iter("testcase")]
+    assert ids and not any(c.name in test_id for c in containers for test_id in ids)  # never quote the engine
 
 
 def test_parallel_run_gives_the_same_verdicts_probing_each_target_once(canary, suite):
