@@ -82,3 +82,11 @@ def test_ansible_inventory_names_the_hosts(remote_host, canary, suite, tmp_path)
     assert sorted((r["target"], r["verdict"]) for r in run.results) == [
         (f"ansible://here docker://{container.name}", "fail"),
         (f"ansible://remote docker://{container.name}", "fail")]
+
+
+def test_vagrant_vm_that_is_not_up_is_one_clear_line(suite, tmp_path):
+    (tmp_path / "Vagrantfile").write_text('Vagrant.configure("2") { |c| c.vm.box = "none" }\n')
+    run = suite(f"--iso-host=vagrant://default?root={tmp_path}")
+    assert run.exit_code == 6, run.output
+    assert f"Vagrant VM 'default' in {tmp_path} is not running: `vagrant up default` there" in run.output
+    assert "Traceback" not in run.output
