@@ -73,9 +73,13 @@ ensure_venv() {
     }
     say "installing requirements into $VENV"
     log="$VENV/pip.log"
+    # A machine with no package index (the offline lab VM) installs from wheels
+    # downloaded beside the repo: `pip download -r requirements.txt -d wheelhouse`.
+    offline=
+    [ -d "$REPO/wheelhouse" ] && offline="--no-index --find-links $REPO/wheelhouse"
     # shellcheck disable=SC2086
-    { "$VENV/bin/pip" install --disable-pip-version-check $(printf -- '-r %s ' $requirements) &&
-      "$VENV/bin/pip" install --disable-pip-version-check --no-deps -e "$REPO"; } >"$log" 2>&1 ||
+    { "$VENV/bin/pip" install --disable-pip-version-check $offline $(printf -- '-r %s ' $requirements) &&
+      "$VENV/bin/pip" install --disable-pip-version-check $offline --no-deps --no-build-isolation -e "$REPO"; } >"$log" 2>&1 ||
         { tail -n 30 "$log" >&2; die "pip failed; full log in $log"; }
     echo "$wanted" >"$stamp"
 }
@@ -85,11 +89,15 @@ build_busybox_offline() {
     # per applet, and the few /etc files `id` and `ps` read.
     work=$(mktemp -d)
     trap 'rm -rf "$work"' EXIT
-    (cd "$work" && apt-get download busybox-static >/dev/null 2>&1) || {
-        apt-get update -qq >/dev/null
-        (cd "$work" && apt-get download busybox-static >/dev/null)
-    }
-    dpkg-deb -x "$work"/busybox-static_*.deb "$work/pkg"
+    if dpkg-query -W -f '${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed'; then
+        mkdir -p "$work/pkg/bin" && cp /bin/busybox "$work/pkg/bin/busybox"  # no archive needed
+    else
+        (cd "$work" && apt-get download busybox-static >/dev/null 2>&1) || {
+            apt-get update -qq >/dev/null
+            (cd "$work" && apt-get download busybox-static >/dev/null)
+        }
+        dpkg-deb -x "$work"/busybox-static_*.deb "$work/pkg"
+    fi
     root="$work/rootfs"
     mkdir -p "$root/bin" "$root/etc" "$root/root" "$root/tmp" "$root/proc" \
         "$root/sys" "$root/dev" "$root/home" "$root/var"
