@@ -74,12 +74,12 @@ ensure_venv() {
     say "installing requirements into $VENV"
     log="$VENV/pip.log"
     # A machine with no package index (the offline lab VM) installs from wheels
-    # downloaded beside the repo: `pip download -r requirements.txt -d wheelhouse`.
+    # downloaded beside the repo: `pip download -r requirements.txt setuptools -d wheelhouse`.
     offline=
     [ -d "$REPO/wheelhouse" ] && offline="--no-index --find-links $REPO/wheelhouse"
     # shellcheck disable=SC2086
     { "$VENV/bin/pip" install --disable-pip-version-check $offline $(printf -- '-r %s ' $requirements) &&
-      "$VENV/bin/pip" install --disable-pip-version-check $offline --no-deps --no-build-isolation -e "$REPO"; } >"$log" 2>&1 ||
+      "$VENV/bin/pip" install --disable-pip-version-check $offline --no-deps -e "$REPO"; } >"$log" 2>&1 ||
         { tail -n 30 "$log" >&2; die "pip failed; full log in $log"; }
     echo "$wanted" >"$stamp"
 }
