@@ -29,8 +29,15 @@ class Reading:
         return self.value is not None
 
 
+# Shell functions a batched probe defines once, so that reading a /proc file
+# costs no process: a probe of fifty containers stays a few dozen forks each.
+DUMP = ("dump() { while IFS= read -r line || [ -n \"$line\" ]; do printf '%s\\n' \"$line\"; "
+        "done < \"$1\"; }")
+
+
 class Fact:
     label = ""
+    prelude = ""  # shell functions the command needs, defined once per probe
 
     def __init__(self, command: str, label: str | None = None):
         self.command = command
@@ -52,18 +59,13 @@ class Namespaces(Fact):
     """`/proc/<pid>/ns/*`: the kernel's name (type:[inode]) for each namespace."""
 
     def __init__(self, proc: str):
-        names = " ".join(NAMESPACES)
-        super().__init__(
-            f"for ns in {names}; do printf '%s %s\\n' \"$ns\" \"$(readlink {proc}/ns/$ns)\"; done",
-            f"readlink {proc}/ns/*",
-        )
+        super().__init__(f"ls -l {proc}/ns/")
 
     def parse(self, text):
         found = {}
-        for line in text.splitlines():
-            kind, _, link = line.partition(" ")
-            if kind in NAMESPACES and re.fullmatch(rf"{kind}:\[\d+\]", link):
-                found[kind] = link
+        for name, link in re.findall(r"(\w+) -> (\w+:\[\d+\])$", text, re.M):
+            if name in NAMESPACES and link.startswith(f"{name}:"):
+                found[name] = link
         if not found:
             raise ValueError("no namespace readable")
         return found
@@ -80,6 +82,16 @@ class FileIdentity(Fact):
         if not re.fullmatch(r"\d+:\d+", text):
             raise ValueError(text)
         return text
+
+
+class ProcessId(Fact):
+    """A process ID printed by the command (which also sets `$pid` for the facts after it)."""
+
+    def parse(self, text):
+        pid = text.strip()
+        if not pid.isdigit() or pid == "0":
+            raise ValueError(text)
+        return int(pid)
 
 
 class Listing(Fact):
@@ -111,8 +123,10 @@ def _unescape_octal(field: str) -> str:
 class Mounts(Fact):
     """`/proc/<pid>/mountinfo`: every mount the process sees, as the kernel keeps it."""
 
+    prelude = DUMP
+
     def __init__(self, proc: str):
-        super().__init__(f"cat {proc}/mountinfo")
+        super().__init__(f"dump {proc}/mountinfo", f"cat {proc}/mountinfo")
 
     def parse(self, text):
         mounts = []
@@ -275,8 +289,10 @@ class Identity(Fact):
 class UidMap(Fact):
     """`/proc/<pid>/uid_map`: which host uids the process's user namespace maps to."""
 
+    prelude = DUMP
+
     def __init__(self, proc: str):
-        super().__init__(f"cat {proc}/uid_map")
+        super().__init__(f"dump {proc}/uid_map", f"cat {proc}/uid_map")
 
     def parse(self, text):
         ranges = []
@@ -293,8 +309,10 @@ class UidMap(Fact):
 class Status(Fact):
     """`/proc/<pid>/status`: the kernel's summary of a process (ids, NSpid, caps, seccomp)."""
 
+    prelude = DUMP
+
     def __init__(self, proc: str):
-        super().__init__(f"cat {proc}/status")
+        super().__init__(f"dump {proc}/status", f"cat {proc}/status")
 
     def parse(self, text):
         fields = {}
@@ -317,67 +335,81 @@ class Cmdline(Fact):
         return text.strip()
 
 
-class PidNamespaceMembers(Fact):
-    """Host processes whose PID namespace is that of `<proc>`: what the container can see.
+class ProcessTable(Fact):
+    """Every process on the host with the inode of its PID namespace and its name.
 
-    Read on the host, so the container cannot hide or invent any; at most
-    `SHOWN` are named, all are counted.
+    Read once per host; each container's members are those sharing its PID
+    namespace — what it can see, counted by the host, so it can hide none.
     """
 
-    SHOWN = 50
-
-    def __init__(self, proc: str):
+    def __init__(self):
         super().__init__(
-            f"ns=$(stat -L -c %i {proc}/ns/pid) && n=0 && "
-            "for p in $(stat -L -c '%i %n' /proc/[0-9]*/ns/pid 2>/dev/null | "
-            "awk -v ns=\"$ns\" '$1 == ns { split($2, a, \"/\"); print a[3] }'); do "
-            f"n=$((n + 1)); [ $n -le {self.SHOWN} ] && "
-            "printf '%s %s\\n' \"$p\" \"$(cat /proc/$p/comm 2>/dev/null)\"; done; "
-            "echo \"total $n\"",
-            f"processes in the PID namespace of {proc}",
+            "stat -L -c '%i %n' /proc/[0-9]*/ns/pid 2>/dev/null; echo --; "
+            "awk 'FNR == 1 { split(FILENAME, part, \"/\"); print part[3], $0 }' /proc/[0-9]*/comm 2>/dev/null; true",
+            "stat -L -c '%i %n' /proc/*/ns/pid; cat /proc/*/comm",
         )
 
     def parse(self, text):
-        lines = text.strip().splitlines()
-        if not lines or not lines[-1].startswith("total "):
-            raise ValueError("no total")
-        total = int(lines[-1].split()[1])
-        named = [tuple(line.split(" ", 1)) for line in lines[:-1]]
-        return {"total": total, "named": [(int(pid), comm) for pid, comm in named]}
-
-
-class ProcessCount(Fact):
-    """How many processes share the PID namespace of `<proc>`, counted on the host."""
-
-    def __init__(self, proc: str):
-        super().__init__(
-            f"ns=$(stat -L -c %i {proc}/ns/pid) && "
-            "stat -L -c %i /proc/[0-9]*/ns/pid 2>/dev/null | grep -c \"^$ns\\$\"",
-            f"processes in the PID namespace of {proc}",
-        )
-
-    def parse(self, text):
-        return int(text.strip())
+        namespaces_part, sep, names_part = text.partition("\n--\n")
+        if not sep:
+            raise ValueError("no process table")
+        names = dict(line.split(" ", 1) for line in names_part.splitlines() if " " in line)
+        table = []
+        for line in namespaces_part.splitlines():
+            found = re.fullmatch(r"(\d+) /proc/(\d+)/ns/pid", line)
+            if found:
+                table.append((int(found[2]), int(found[1]), names.get(found[2], "?")))
+        if not table:
+            raise ValueError("no processes")
+        return table  # (pid, pid namespace inode, name)
 
 
 class Inspect(Fact):
-    """`<engine> inspect`: the declared configuration, and the PID the host sees.
+    """`<engine> inspect` of all of a host's containers at once: declared configuration and PIDs.
 
-    Sets the shell variable `pid` for the facts read after it.
+    Keeps its output in the shell variable `inspect_<engine>`, from which each
+    container's section takes its PID (`pid_of`).
     """
 
-    def __init__(self, cli: str, ref: str):
+    prelude = ("pid_of() { printf '%s\\n' \"$1\" | while read -r id name pid rest; do "
+               "case \"$id\" in \"$2\"*) echo \"$pid\"; break ;; esac; "
+               "if [ \"$name\" = \"/$2\" ] || [ \"$name\" = \"$2\" ]; then echo \"$pid\"; break; fi; done; }")
+
+    def __init__(self, cli: str, refs: list[str], timeout: int):
+        names = " ".join(refs)
         super().__init__(
-            f"pid=none; info=$({cli} inspect --type container --format '{{{{.State.Pid}}}} {{{{json .}}}}' {ref})"
-            " && pid=${info%% *} && printf '%s\\n' \"${info#* }\"",
-            f"{cli} inspect {ref}",
+            f"inspect_{cli}=$(timeout {int(timeout)} {cli} inspect --type container "
+            f"--format '{{{{.Id}}}} {{{{.Name}}}} {{{{.State.Pid}}}} {{{{json .}}}}' {names} 2>&1); rc=$?; "
+            f"printf '%s\\n' \"$inspect_{cli}\"; [ $rc = 0 ]",
+            f"{cli} inspect {names}",
         )
 
+    def read(self, output: str, rc: int) -> Reading:
+        # Some containers may be missing (rc != 0): the others are still readable.
+        return Reading(self.label, output, rc, self.parse(output))
+
     def parse(self, text):
-        data = json.loads(text)
-        if not isinstance(data, dict) or "State" not in data:
-            raise ValueError("not an inspect document")
-        return data
+        """{Id or name: (host PID, inspect document)} for every container the engine knew."""
+        found = {}
+        for line in text.splitlines():
+            fields = line.split(" ", 3)
+            if len(fields) != 4 or not fields[2].isdigit():
+                continue
+            try:
+                document = json.loads(fields[3])
+            except ValueError:
+                continue
+            if isinstance(document, dict) and "State" in document:
+                for key in (fields[0], fields[1].lstrip("/")):
+                    found[key] = (int(fields[2]), document)
+        return found
+
+    @staticmethod
+    def find(found: dict, ref: str):
+        """The (PID, document) of `ref`, a name or an ID (prefix), or None."""
+        if ref in found:
+            return found[ref]
+        return next((v for k, v in found.items() if re.fullmatch(r"[0-9a-f]{64}", k) and k.startswith(ref)), None)
 
 
 class EngineVersion(Fact):
@@ -447,43 +479,42 @@ class ExistingPaths(Fact):
 class SecurityLabel(Fact):
     """`/proc/<pid>/attr/current`: the AppArmor profile or SELinux context confining a process."""
 
+    prelude = DUMP
+
     def __init__(self, proc: str):
-        super().__init__(f"cat {proc}/attr/apparmor/current 2>/dev/null || cat {proc}/attr/current",
+        super().__init__(f"dump {proc}/attr/apparmor/current 2>/dev/null || dump {proc}/attr/current",
                          f"cat {proc}/attr/current")
 
 
 class Cgroups(Fact):
     """The limits in a process's cgroups, read in the host's cgroup filesystem.
 
-    For each controller mounted as cgroup v1 the files of the process's
-    cgroup there; then the files of its cgroup v2 directory. Each output
-    line is `FILE VALUE`, one per line of the file.
+    For each controller mounted as cgroup v1, the files of the process's cgroup
+    there; then the files of its cgroup v2 directory. Each output line is
+    `FILE VALUE`, one per line of the file. The host's mount points are found
+    once per probe (`cgroup_mounts`), each container's files with shell reads.
     """
 
-    V1_FILES = {"memory": "memory.limit_in_bytes", "pids": "pids.max",
-                "cpu": "cpu.cfs_quota_us cpu.cfs_period_us cpu.shares", "devices": "devices.list"}
-    V2_FILES = "memory.max pids.max cpu.max cpu.weight"
+    prelude = (
+        "mount_of() { awk -v c=\"$1\" '{ for (i = 7; $i != \"-\"; i++); "
+        "if ((c == \"\" && $(i + 1) == \"cgroup2\") || ($(i + 1) == \"cgroup\" && (\",\" $NF \",\") ~ (\",\" c \",\"))) "
+        "{ print $5; exit } }' /proc/$$/mountinfo; }\n"
+        "cgroup_mounts() { cg_memory=$(mount_of memory) cg_pids=$(mount_of pids) cg_cpu=$(mount_of cpu) "
+        "cg_devices=$(mount_of devices) cg_unified=$(mount_of ''); }\n"
+        "files() { d=$1; shift; [ -d \"$d\" ] || return 0; echo \"dir $d\"; for f; do [ -r \"$d/$f\" ] && "
+        "while IFS= read -r l || [ -n \"$l\" ]; do printf '%s %s\\n' \"$f\" \"$l\"; done < \"$d/$f\"; done; }\n"
+        "cgroups() { [ -n \"${cg_mounts_read:-}\" ] || { cgroup_mounts; cg_mounts_read=1; }; "
+        "while IFS=: read -r _ ctrls path; do case \",$ctrls,\" in "
+        "*,memory,*) [ -n \"$cg_memory\" ] && files \"$cg_memory$path\" memory.limit_in_bytes ;; "
+        "*,pids,*) [ -n \"$cg_pids\" ] && files \"$cg_pids$path\" pids.max ;; "
+        "*,cpu,*) [ -n \"$cg_cpu\" ] && files \"$cg_cpu$path\" cpu.cfs_quota_us cpu.cfs_period_us cpu.shares ;; "
+        "*,devices,*) [ -n \"$cg_devices\" ] && files \"$cg_devices$path\" devices.list ;; "
+        ",,) [ -n \"$cg_unified\" ] && files \"$cg_unified$path\" memory.max pids.max cpu.max cpu.weight ;; "
+        "esac; done < \"/proc/$1/cgroup\"; true; }"
+    )
 
     def __init__(self, pid: str):
-        v1 = "".join(
-            f"d=$(v1_mount {controller})$(cgroup_of {controller}); "
-            f"[ -n \"$(cgroup_of {controller})\" ] && [ -d \"$d\" ] && show \"$d\" {files}; "
-            for controller, files in self.V1_FILES.items()
-        )
-        super().__init__(
-            f"cgroup_of() {{ awk -F: -v c=\"$1\" '{{ n = split($2, a, \",\"); "
-            f"for (i = 1; i <= n; i++) if (a[i] == c) print $3 }}' /proc/{pid}/cgroup; }}; "
-            "v1_mount() { awk -v c=\"$1\" '{ for (i = 7; $i != \"-\"; i++); if ($(i + 1) == \"cgroup\") "
-            "{ n = split($NF, o, \",\"); for (j = 1; j <= n; j++) if (o[j] == c) { print $5; exit } } }' "
-            "/proc/$$/mountinfo; }; "
-            "show() { d=$1; shift; echo \"dir $d\"; for f in \"$@\"; do "
-            "[ -r \"$d/$f\" ] && sed \"s|^|$f |\" \"$d/$f\"; done; }; "
-            + v1 +
-            "d=$(awk '{ for (i = 7; $i != \"-\"; i++); if ($(i + 1) == \"cgroup2\") { print $5; exit } }' "
-            f"/proc/$$/mountinfo)$(sed -n 's/^0:://p' /proc/{pid}/cgroup); "
-            f"[ -d \"$d\" ] && show \"$d\" {self.V2_FILES}; true",
-            f"cat /proc/{pid}/cgroup, then the limits in the host's /sys/fs/cgroup",
-        )
+        super().__init__(f"cgroups {pid}", f"cat /proc/{pid}/cgroup, then the limits in the host's /sys/fs/cgroup")
 
     def parse(self, text):
         files: dict[str, list[str]] = {}

@@ -1,15 +1,21 @@
-"""Which facts each side reads, and the one round trip that reads them.
+"""Which facts each side reads, and the one round trip per host that reads them all.
 
-Three probes, each one batched command however many properties use it:
+One batched command per host, however many properties and containers:
 - the host's own view, from the probing shell's `/proc/$$` (PID 1 may be
   unreadable even for root, and the shell shares the host's namespaces);
-- the kernel's view of a container, read *on the host* from `/proc/<pid>`
-  and by the host's own tools entering its namespaces: evidence the
-  container cannot forge;
-- the container's own view, the lesson's commands run inside it: shown
-  beside the rest, never trusted to make a property pass.
+- for each container, the kernel's view, read *on the host* from
+  `/proc/<pid>` and by the host's own tools entering its namespaces:
+  evidence the container cannot forge;
+- for each container, its own view — the lesson's commands run inside it,
+  by entering its namespaces from the host (`nsenter`, a few milliseconds)
+  or through the engine (`docker exec`, the path users know) — shown beside
+  the rest, never trusted to make a property pass. It comes back as a nested
+  probe, base64-encoded, so nothing it prints can disturb the framing of the
+  host's own sections.
 """
 
+import base64
+import binascii
 import shlex
 from dataclasses import dataclass
 
@@ -19,20 +25,25 @@ from .targets import ContainerTarget, HostTarget, TargetError, explain_engine_fa
 from .untrusted import decode, one_line
 
 DEFAULT_TIMEOUT = 60
+INSIDE_PATHS = ("nsenter", "exec")  # how the inside view is reached
+INSIDE_LIMIT = 512 * 1024  # bytes of one container's own view; a flood beyond is cut, and said so
 
 
-def host_facts(engines: tuple[str, ...]) -> dict[str, facts.Fact]:
-    """The host's own view; `engines` are those whose containers this run verifies there."""
+def host_facts(engines: tuple[str, ...], refs: dict[str, list[str]], timeout: int) -> dict[str, facts.Fact]:
+    """The host's own view; `engines` are those whose containers this run verifies there,
+    `refs` the containers each engine is asked about (all at once)."""
     me = "/proc/$$"
     return {
         **{f"engine:{engine}": facts.EngineVersion(engine) for engine in engines},
+        **{f"inspect:{engine}": facts.Inspect(engine, [shlex.quote(r) for r in names], timeout)
+           for engine, names in refs.items() if names},
         "kernel": facts.Fact("uname -r"),
         "ns": facts.Namespaces(me),
         "root_id": facts.FileIdentity("/"),
         "ls": facts.Listing(),
         "df": facts.DiskFree("df -h /", "df -h /"),
         "mounts": facts.Mounts(me),
-        "processes": facts.ProcessCount(me),
+        "process_table": facts.ProcessTable(),
         "links": facts.Links("ip -o link", "ip link"),
         "hostname": facts.Hostname(),
         "id": facts.Identity(),
@@ -45,10 +56,15 @@ def host_facts(engines: tuple[str, ...]) -> dict[str, facts.Fact]:
 
 
 def outside_facts(target: ContainerTarget) -> dict[str, facts.Fact]:
+    """The kernel's view of one container, read on the host; `locate` sets `$pid` for the rest."""
     proc = "/proc/$pid"
     enter = "nsenter -t $pid"
-    locate = (facts.Inspect(target.engine, shlex.quote(target.ref)) if target.has_engine
-              else facts.Fact(f"pid={int(target.ref)}; cat /proc/$pid/comm", f"cat /proc/{target.ref}/comm"))
+    if target.has_engine:
+        locate = facts.ProcessId(f"pid=$(pid_of \"$inspect_{target.engine}\" {shlex.quote(target.ref)}); "
+                                 "[ -n \"$pid\" ] && echo \"$pid\"", f"the PID {target.engine} inspect gives")
+    else:
+        locate = facts.ProcessId(f"pid={int(target.ref)}; [ -d /proc/$pid ] && echo \"$pid\"",
+                                 f"ls -d /proc/{target.ref}")
     return {
         "locate": locate,
         "ns": facts.Namespaces(proc),
@@ -56,7 +72,6 @@ def outside_facts(target: ContainerTarget) -> dict[str, facts.Fact]:
         "mounts": facts.Mounts(proc),
         "status": facts.Status(proc),
         "cmdline": facts.Cmdline(proc),
-        "members": facts.PidNamespaceMembers(proc),
         "links": facts.Links(f"{enter} -n ip -o link", f"{enter} -n ip link", sysfs=False),
         "hostname": facts.Hostname(f"{enter} -u "),
         "uid_map": facts.UidMap(proc),
@@ -78,6 +93,25 @@ def inside_facts() -> dict[str, facts.Fact]:
     }
 
 
+# nsenter keeps the caller's root unless told: enter as the container's main process's
+# user and group, translated into its user namespace through uid_map and gid_map.
+CONTAINER_IDS = (
+    "awk 'FNR == 1 { f++ } f == 1 { u[n++] = $0 } f == 2 { g[m++] = $0 } "
+    "f == 3 && /^Uid:/ { uid = $2 } f == 3 && /^Gid:/ { gid = $2 } "
+    "END { printf \"-S %d -G %d\", inner(uid, u, n), inner(gid, g, m) } "
+    "function inner(id, map, k,   i, a) { for (i = 0; i < k; i++) { split(map[i], a, \" \"); "
+    "if (id >= a[2] && id < a[2] + a[3]) return id - a[2] + a[1] } return 0 }' "
+    "/proc/$pid/uid_map /proc/$pid/gid_map /proc/$pid/status"
+)
+
+
+def inside_runner(target: ContainerTarget, path: str) -> str:
+    """The host command that starts a shell inside the container."""
+    if path == "exec" and target.has_engine:
+        return target.exec_command("sh -s")
+    return f"nsenter -t $pid -a $({CONTAINER_IDS}) sh -s"
+
+
 @dataclass(frozen=True)
 class HostFacts:
     target: HostTarget
@@ -90,33 +124,27 @@ class HostFacts:
 @dataclass(frozen=True)
 class ContainerFacts:
     target: ContainerTarget
-    outside: dict[str, Reading]
+    outside: dict[str, Reading]  # empty: no host can read this container (a pod seen by kubectl)
     inside: dict[str, Reading] | None
     inside_error: str  # why the inside view is missing, when it is
+    declared: dict | None = None  # the engine's inspect document, where there is an engine
 
     @property
     def pid(self) -> int:
         """The container's main process, as the host numbers it."""
-        if not self.outside:
-            raise KeyError("no host view")
-        if not self.target.has_engine:
-            return int(self.target.ref)
-        return self.outside["locate"].value["State"]["Pid"]
-
-    @property
-    def declared(self) -> dict | None:
-        """The engine's declared configuration (inspect), where there is an engine."""
-        return self.outside["locate"].value if self.target.has_engine else None
+        return self.outside["locate"].value
 
 
-def _run(host: HostTarget, shell: str, fact_set: dict[str, facts.Fact], timeout: int) -> dict[str, Reading]:
+def _run(host: HostTarget, shell: str, fact_set: dict[str, facts.Fact], timeout: int,
+         limit: int = probe.OUTPUT_LIMIT) -> dict[str, Reading]:
     """One round trip: all of `fact_set` read by `shell` (run on `host`), or ProbeError."""
     nonce = probe.new_nonce()
-    script = probe.script({name: fact.command for name, fact in fact_set.items()}, nonce)
-    _, out, err = host.run(probe.command_line(shell, script, nonce, timeout))
+    script = probe.script({name: fact.command for name, fact in fact_set.items()}, nonce,
+                          tuple(fact.prelude for fact in fact_set.values()))
+    _, out, err = host.run(probe.command_line(shell, script, nonce, timeout, limit))
     status = probe.exit_status(err, nonce)
     try:
-        sections = probe.parse(out, nonce, list(fact_set))
+        sections = probe.parse(out, nonce, list(fact_set), limit)
     except probe.ProbeError as exc:
         if status == 124:
             raise probe.ProbeError(f"timed out after {timeout}s") from exc
@@ -126,67 +154,120 @@ def _run(host: HostTarget, shell: str, fact_set: dict[str, facts.Fact], timeout:
     return {name: fact_set[name].read(s.output, s.rc) for name, s in sections.items()}
 
 
-def observe_host(host: HostTarget, engines: tuple[str, ...], timeout: int = DEFAULT_TIMEOUT) -> HostFacts:
+def observe(host: HostTarget, engines: tuple[str, ...], targets: list[ContainerTarget],
+            timeout: int = DEFAULT_TIMEOUT, inside: str = "nsenter"
+            ) -> tuple[HostFacts, dict[ContainerTarget, ContainerFacts | TargetError]]:
+    """The host and all of `targets` on it, in one round trip."""
+    refs = {engine: [t.ref for t in targets if t.engine == engine] for engine in engines}
+    fact_set = {f"host.{name}": fact for name, fact in host_facts(engines, refs, timeout).items()}
+    inner = {}
+    for number, target in enumerate(targets):
+        fact_set.update({f"c{number}.{name}": fact for name, fact in outside_facts(target).items()})
+        nonce, view = probe.new_nonce(), inside_facts()
+        script = probe.script({name: fact.command for name, fact in view.items()}, nonce)
+        runner = inside_runner(target, inside)
+        fact_set[f"c{number}.inside"] = facts.Fact(probe.nested(runner, script, nonce, timeout, INSIDE_LIMIT),
+                                                   "the lesson's commands, inside")
+        inner[number] = (nonce, view)
+    # every container's view is bounded on its own; the whole, by their sum
+    limit = probe.OUTPUT_LIMIT + len(targets) * 2 * INSIDE_LIMIT
     try:
-        readings = _run(host, "sh -s", host_facts(engines), timeout)
+        readings = _run(host, "sh -s", fact_set, timeout * (2 + len(targets)), limit)
     except probe.ProbeError as exc:
         raise TargetError(f"cannot observe host {host.label}: {exc}") from exc
-    if not readings["ns"].readable:
-        raise TargetError(f"cannot read the namespaces of a shell on {host.label}: {readings['ns'].output.strip()}")
-    return HostFacts(host, readings)
+    own = {name.split(".", 1)[1]: r for name, r in readings.items() if name.startswith("host.")}
+    if not own["ns"].readable:
+        raise TargetError(f"cannot read the namespaces of a shell on {host.label}: {one_line(own['ns'].output)}")
+    table = own.pop("process_table")
+    own["processes"] = _host_processes(own, table)
+    host_facts_ = HostFacts(host, own)
+    observed = {}
+    for number, target in enumerate(targets):
+        mine = {name.split(".", 1)[1]: r for name, r in readings.items() if name.startswith(f"c{number}.")}
+        try:
+            declared = _require_running(target, mine, own)
+        except TargetError as exc:
+            observed[target] = exc
+            continue
+        mine["members"] = _members(mine, table, target)
+        view, error = _inside(mine.pop("inside"), *inner[number])
+        observed[target] = ContainerFacts(target, mine, view, error, declared)
+    return host_facts_, observed
 
 
-def observe_container(target: ContainerTarget, timeout: int = DEFAULT_TIMEOUT) -> ContainerFacts:
-    """The kernel's view from the host, then the container's own view."""
-    if not target.has_host_view:
-        return _observe_inside_only(target, timeout)
-    host = target.host
+def _inside(reading: Reading, nonce: str, view: dict[str, facts.Fact]) -> tuple[dict[str, Reading] | None, str]:
+    """The nested probe's readings, or why there are none."""
     try:
-        outside = _run(host, "sh -s", outside_facts(target), timeout)
-    except probe.ProbeError as exc:
-        raise TargetError(f"cannot observe {target.label} from {host.label}: {exc}") from exc
-    _require_running(target, outside)
+        output = base64.b64decode(reading.output.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None, f"no view from inside: {one_line(reading.output)}"
     try:
-        inside = _run(host, target.exec_command("sh -s"), inside_facts(), timeout)
-        inside_error = ""
+        sections = probe.parse(output, nonce, list(view), INSIDE_LIMIT)
     except probe.ProbeError as exc:
-        reason = str(exc)
-        if "executable file not found" in reason or "no such file or directory" in reason:
+        text = decode(output)
+        if "executable file not found" in text or "No such file or directory" in text and " sh" in text:
             reason = "the container has no shell (sh) to run the lesson's commands in"
-        inside, inside_error = None, f"no view from inside: {reason}; judged from the host's view"
-    return ContainerFacts(target, outside, inside, inside_error)
+        elif len(output) >= INSIDE_LIMIT:
+            reason = f"its output exceeded {INSIDE_LIMIT} bytes and was cut"
+        elif not output:
+            reason = "it printed nothing (timed out, or the container is gone)"
+        else:
+            reason = f"{exc}: {one_line(text)}"
+        return None, f"no view from inside: {reason}; judged from the host's view"
+    return {name: view[name].read(s.output, s.rc) for name, s in sections.items()}, ""
 
 
-def _require_running(target: ContainerTarget, outside: dict[str, Reading]) -> None:
-    """Fail closed: a container the host cannot see running is an error, never a pass."""
+def _host_processes(own: dict[str, Reading], table: Reading) -> Reading:
+    inode = own["ns"].value.get("pid", "")
+    count = sum(1 for _, ns, _ in table.value or () if f"pid:[{ns}]" == inode) if table.readable else None
+    return Reading("processes in the host's PID namespace", str(count), table.rc, count)
+
+
+def _members(mine: dict[str, Reading], table: Reading, target: ContainerTarget) -> Reading:
+    """The host's processes in the container's PID namespace: what it can see."""
+    inode = (mine["ns"].value or {}).get("pid")
+    if not table.readable or inode is None:
+        return Reading("processes in its PID namespace", table.output, 1, None)
+    members = [(pid, name) for pid, ns, name in table.value if f"pid:[{ns}]" == inode]
+    shown = members[:50]
+    text = "\n".join(f"{pid} {name}" for pid, name in shown)
+    return Reading(f"processes in the PID namespace of /proc/{mine['locate'].value}", text, 0,
+                   {"total": len(members), "named": shown})
+
+
+def _require_running(target: ContainerTarget, mine: dict[str, Reading], own: dict[str, Reading]) -> dict | None:
+    """Fail closed: a container the host cannot see running is an error, never a pass.
+
+    Returns the engine's inspect document (None for a bare process)."""
     where = target.host.label
+    declared = None
     if not target.has_engine:
-        if not outside["locate"].readable:
+        if not mine["locate"].readable:
             raise TargetError(f"process {target.ref} does not exist on {where}")
-        _require_namespaces(target.ref, where, outside)
-        return
-    inspect = outside["locate"]
-    if not inspect.readable:
-        text = inspect.output
-        if "no such" in text.lower():
-            raise TargetError(f"container {target.ref} does not exist on {where}: "
-                              f"check `{target.engine} ps -a` there")
-        raise TargetError(explain_engine_failure(target.engine, target.host, text))
-    state = inspect.value.get("State", {})
-    if not state.get("Running") or not state.get("Pid"):
-        raise TargetError(f"container {target.ref} on {where} is not running "
-                          f"(status: {one_line(str(state.get('Status', '?')), 40)}): "
-                          "start it, or name a running container")
-    _require_namespaces(state["Pid"], where, outside)
-
-
-def _require_namespaces(pid, where: str, outside: dict[str, Reading]) -> None:
-    if not outside["ns"].readable:
-        raise TargetError(f"cannot read /proc/{pid}/ns on {where}: the host-side view "
+    else:
+        inspect = own.get(f"inspect:{target.engine}")
+        found = facts.Inspect.find(inspect.value, target.ref) if inspect is not None else None
+        if found is None:
+            text = inspect.output if inspect is not None else ""
+            if "no such" in text.lower() or (inspect is not None and inspect.value):
+                raise TargetError(f"container {target.ref} does not exist on {where}: "
+                                  f"check `{target.engine} ps -a` there")
+            raise TargetError(explain_engine_failure(target.engine, target.host, text))
+        declared = found[1]
+        state = declared.get("State", {})
+        if not state.get("Running") or not state.get("Pid"):
+            raise TargetError(f"container {target.ref} on {where} is not running "
+                              f"(status: {one_line(str(state.get('Status', '?')), 40)}): "
+                              "start it, or name a running container")
+    if not mine["locate"].readable:
+        raise TargetError(f"{target.label} on {where}: its process is gone")
+    if not mine["ns"].readable:
+        raise TargetError(f"cannot read /proc/{mine['locate'].value}/ns on {where}: the host-side view "
                           "needs root there (run as root, or add ?sudo=true to the --iso-host URL)")
+    return declared
 
 
-def _observe_inside_only(target: ContainerTarget, timeout: int) -> ContainerFacts:
+def observe_pod(target: ContainerTarget, timeout: int = DEFAULT_TIMEOUT) -> ContainerFacts:
     """A pod reached by kubectl: testinfra's kubectl backend runs the inside probe in it."""
     pod = HostTarget(target.label)
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from . import __version__
-from .observe import DEFAULT_TIMEOUT
+from .observe import DEFAULT_TIMEOUT, INSIDE_PATHS
 from .properties import BY_ID, CATALOGUE, DEFAULT_PROFILE, ERROR, FAIL, PROFILES
 from .report import (CSS, HEADER_CELLS, hosts_table, matrix, row_cells, run_header, targets_summary,
                      unmatched_waivers, write_json)
@@ -45,6 +45,9 @@ def pytest_addoption(parser):
                     help=f"which properties are enforced; the rest are advisory (default: {DEFAULT_PROFILE})")
     group.addoption("--iso-waivers", default=None, metavar="FILE",
                     help="accepted failures, with reason, owner and expiry (TOML, or YAML by extension)")
+    group.addoption("--iso-inside", default="nsenter", choices=INSIDE_PATHS,
+                    help="how the lesson's commands reach inside a container: nsenter from the host "
+                         "(fast, the default) or the engine's exec")
     group.addoption("--iso-timeout", type=int, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                     help=f"how long one probe of a target may take (default: {DEFAULT_TIMEOUT})")
     group.addoption("--iso-json", default=None, metavar="PATH",
@@ -62,6 +65,7 @@ def pytest_configure(config):
             config.getoption("iso_timeout"), tuple(config.getoption("iso_label")), waivers,
             # testinfra's own options, for every ssh host
             config.getoption("ssh_config", None), config.getoption("ssh_identity_file", None),
+            config.getoption("iso_inside"),
         )
     except (UsageError, WaiverError) as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -75,8 +79,9 @@ def pytest_configure(config):
         config.option.css = [*config.getoption("css"), str(CSS)]
         config.pluginmanager.register(HtmlReport(), "isoverify-html")
     if config.pluginmanager.hasplugin("xdist"):
-        # Each target's tests go to one worker (grouped by their xdist_group mark), so that
-        # each target is probed once: the controller schedules by group, workers name groups.
+        # Each host's tests go to one worker (grouped by their xdist_group mark), so that each
+        # host and its containers are probed once: the controller schedules by group, workers
+        # name groups.
         if getattr(config.option, "dist", "no") == "load":
             config.option.dist = "loadgroup"
         if hasattr(config, "workerinput"):
@@ -95,7 +100,7 @@ def pytest_generate_tests(metafunc):
     except SetupError as exc:
         pytest.exit(f"isoverify: {exc}", returncode=EXIT_UNOBSERVABLE)
     cases = [pytest.param((prop.id, slot), id=f"{prop.id}-{slot.id}",
-                          marks=[pytest.mark.xdist_group(slot.id),
+                          marks=[pytest.mark.xdist_group(slot.host.label),
                                  *(getattr(pytest.mark, c.marker) for c in prop.controls)])
              for slot in slots for prop in CATALOGUE]
     metafunc.parametrize("iso_case", cases)

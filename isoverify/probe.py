@@ -31,14 +31,15 @@ class Section:
     rc: int
 
 
-def script(commands: dict[str, str], nonce: str) -> str:
+def script(commands: dict[str, str], nonce: str, preludes: tuple[str, ...] = ()) -> str:
     """A POSIX sh script running each command, its output framed by markers.
 
     The markers are assembled by printf at run time, so the script's own
-    text (which a container's `ps` may show) never contains one.
+    text (which a container's `ps` may show) never contains one. `preludes`
+    (shell functions the commands use) are defined once, first.
     """
     mark = MARK.lstrip("@")
-    lines = []
+    lines = list(dict.fromkeys(p for p in preludes if p))
     for name, command in commands.items():
         lines.append(f"printf '\\n@@%s:%s:begin:%s\\n' {mark} {nonce} {name}")
         lines.append(f"{{ {command}\n}} </dev/null 2>&1")
@@ -50,7 +51,7 @@ def new_nonce() -> str:
     return secrets.token_hex(12)
 
 
-def command_line(runner: str, script_text: str, nonce: str, timeout: int) -> str:
+def command_line(runner: str, script_text: str, nonce: str, timeout: int, limit: int = OUTPUT_LIMIT) -> str:
     """A host command line feeding `script_text` to `runner` (a shell reading stdin).
 
     The script goes in on stdin, not on a command line a container could
@@ -62,7 +63,7 @@ def command_line(runner: str, script_text: str, nonce: str, timeout: int) -> str
     mark = MARK.lstrip("@")
     return (
         f"{{ timeout -k 5 {int(timeout)} {runner} 2>&1 <<'{end}'\n{script_text}{end}\n"
-        f"printf '@@%s:%s:exit:%s\\n' {mark} {nonce} \"$?\" >&2; }} | head -c {OUTPUT_LIMIT}"
+        f"printf '@@%s:%s:exit:%s\\n' {mark} {nonce} \"$?\" >&2; }} | head -c {int(limit)}"
     )
 
 
@@ -71,10 +72,20 @@ def exit_status(stderr: bytes, nonce: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def parse(output: bytes, nonce: str, names: list[str]) -> dict[str, Section]:
+def nested(runner: str, script_text: str, nonce: str, timeout: int, limit: int) -> str:
+    """A command for inside a probe: `runner` reads `script_text` on stdin; its output,
+    cut at `limit` bytes by the host's `head`, comes back base64-encoded — a single
+    line of letters, in which nothing the container prints can pass for a marker
+    of the probe around it."""
+    end = f"ISOVERIFY_{nonce}"
+    return (f"{{ timeout -k 5 {int(timeout)} {runner} 2>&1 <<'{end}'\n{script_text}{end}\n"
+            f"}} | head -c {int(limit)} | base64 -w0")
+
+
+def parse(output: bytes, nonce: str, names: list[str], limit: int = OUTPUT_LIMIT) -> dict[str, Section]:
     """Split a probe's output into its sections, or raise ProbeError."""
-    if len(output) >= OUTPUT_LIMIT:
-        raise ProbeError(f"output exceeded {OUTPUT_LIMIT} bytes and was cut")
+    if len(output) >= limit:
+        raise ProbeError(f"output exceeded {limit} bytes and was cut")
     marker = re.compile(rb"\n?" + re.escape(f"{MARK}:{nonce}:".encode()) + rb"([a-z]+):([^\n]*)\n")
     expected = [("begin", name) for name in names]
     sections: dict[str, Section] = {}

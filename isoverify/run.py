@@ -56,7 +56,7 @@ class Run:
                  image: str = DEFAULT_IMAGE, profile: str = DEFAULT_PROFILE,
                  timeout: int = observe.DEFAULT_TIMEOUT, labels: tuple[str, ...] = (),
                  waivers: Waivers | None = None, ssh_config: str | None = None,
-                 ssh_identity_file: str | None = None):
+                 ssh_identity_file: str | None = None, inside: str = "nsenter"):
         if profile not in PROFILES:
             raise UsageError(f"--iso-profile {profile!r}: choose one of {', '.join(PROFILES)}")
         for url in host_urls:
@@ -64,7 +64,9 @@ class Run:
         self.hosts = [HostTarget(url, ssh_config, ssh_identity_file)
                       for url in dict.fromkeys(expand_host_urls(host_urls))]
         self.specs = [parse_container_url(url) for url in dict.fromkeys(container_urls)]
-        self.image, self.profile, self.timeout = image, profile, timeout
+        if inside not in observe.INSIDE_PATHS:
+            raise UsageError(f"--iso-inside {inside!r}: choose one of {', '.join(observe.INSIDE_PATHS)}")
+        self.image, self.profile, self.timeout, self.inside = image, profile, timeout, inside
         self.labels = tuple(check_label(label) for label in labels)
         self.waivers = waivers or Waivers([])
         self.session = secrets.token_hex(4)
@@ -112,22 +114,6 @@ class Run:
         used = {slot.spec.engine if slot.spec else DEFAULT_ENGINE for slot in self.slots() if slot.host is host}
         return tuple(sorted(used - {PROCESS, POD}))
 
-    def host_facts(self, host: HostTarget) -> HostFacts:
-        state = self._state[host.url]
-        if state.facts is None:
-            try:
-                facts = observe.observe_host(host, self._engines(host), self.timeout)
-                for engine in self._engines(host):
-                    reading = facts[f"engine:{engine}"]
-                    if not reading.readable:
-                        raise TargetError(explain_engine_failure(engine, host, reading.output))
-                state.facts = facts
-            except TargetError as exc:
-                state.facts = SetupError(str(exc))
-        if isinstance(state.facts, TargetError):
-            raise state.facts
-        return state.facts
-
     def container(self, slot: Slot) -> ContainerTarget:
         if slot.target is not None:
             return slot.target
@@ -142,15 +128,43 @@ class Run:
             raise state.managed_error
         return state.managed.target
 
+    def _observe(self, host: HostTarget) -> None:
+        """Observe the host and every container on it, in one round trip, once."""
+        state = self._state[host.url]
+        if state.facts is not None:
+            return
+        slots = [slot for slot in self.slots() if slot.host is host and not self._is_pod(slot)]
+        try:
+            targets = {slot.id: self.container(slot) for slot in slots}
+            facts, observed = observe.observe(host, self._engines(host), list(dict.fromkeys(targets.values())),
+                                              self.timeout, self.inside)
+            for engine in self._engines(host):
+                reading = facts[f"engine:{engine}"]
+                if not reading.readable:
+                    raise TargetError(explain_engine_failure(engine, host, reading.output))
+        except TargetError as exc:
+            state.facts = exc if isinstance(exc, SetupError) else SetupError(str(exc))
+            return
+        state.facts = facts
+        self._facts.update({slot.id: observed[targets[slot.id]] for slot in slots})
+
+    @staticmethod
+    def _is_pod(slot: Slot) -> bool:
+        return slot.spec is not None and slot.spec.engine == POD
+
     def facts(self, slot: Slot) -> tuple[HostFacts, ContainerFacts]:
-        host = self.host_facts(slot.host)
-        if slot.id not in self._facts:
-            try:
-                self._facts[slot.id] = observe.observe_container(self.container(slot), self.timeout)
-            except SetupError:
-                raise
-            except TargetError as exc:
-                self._facts[slot.id] = exc
+        if self._is_pod(slot):
+            if slot.id not in self._facts:
+                try:
+                    self._facts[slot.id] = observe.observe_pod(slot.target, self.timeout)
+                except TargetError as exc:
+                    self._facts[slot.id] = exc
+            host = None
+        else:
+            self._observe(slot.host)
+            host = self._state[slot.host.url].facts
+            if isinstance(host, TargetError):
+                raise host
         facts = self._facts[slot.id]
         if isinstance(facts, TargetError):
             raise facts

@@ -79,8 +79,13 @@ def test_mountinfo_root_and_escapes():
     assert (host.fstype, host.source) == ("ext4", "/dev/sda1")
 
 
-def test_namespaces_keep_only_well_formed_links():
-    text = "pid pid:[4026531836]\nnet \nuts uts:[12]<b>\nuser user:[4026531837]\n"
+def test_namespaces_from_ls_keep_only_well_formed_links():
+    text = ("total 0\n"
+            "lrwxrwxrwx 1 root root 0 Nov 27 09:41 pid -> pid:[4026531836]\n"
+            "lrwxrwxrwx 1 root root 0 Nov 27 09:41 pid_for_children -> pid:[4026531836]\n"
+            "lrwxrwxrwx 1 root root 0 Nov 27 09:41 uts -> uts:[12]<b>\n"
+            "lrwxrwxrwx 1 root root 0 Nov 27 09:41 net -> user:[4026531837]\n"
+            "lrwxrwxrwx    1 root     root             0 Nov 27 09:41 user -> user:[4026531837]\n")
     assert facts.Namespaces("/proc/1").parse(text) == {"pid": "pid:[4026531836]", "user": "user:[4026531837]"}
 
 
@@ -88,9 +93,21 @@ def test_uid_map_ranges():
     assert facts.UidMap("/proc/1").parse("         0     100000      65536\n") == [(0, 100000, 65536)]
 
 
-def test_pid_namespace_members():
-    parsed = facts.PidNamespaceMembers("/proc/1").parse("4242 sh\n4300 sleep\ntotal 2\n")
-    assert parsed == {"total": 2, "named": [(4242, "sh"), (4300, "sleep")]}
+def test_process_table_joins_namespaces_and_names():
+    text = ("4026531836 /proc/1/ns/pid\n4026532183 /proc/4242/ns/pid\n4026532183 /proc/4300/ns/pid\n--\n"
+            "1 init\n4242 sh\n4300 my worker\n")
+    assert facts.ProcessTable().parse(text) == [(1, 4026531836, "init"), (4242, 4026532183, "sh"),
+                                               (4300, 4026532183, "my worker")]
+
+
+def test_inspect_of_many_containers_finds_each_by_name_or_id():
+    docs = ('0123456789abcdef' * 4 + ' /web 4242 {"State": {"Pid": 4242, "Running": true}}\n'
+            'Error: No such container: gone\n')
+    found = facts.Inspect("docker", ["web", "gone"], 60).read(docs, 1).value
+    assert facts.Inspect.find(found, "web")[0] == 4242
+    assert facts.Inspect.find(found, "0123456789ab")[0] == 4242
+    assert facts.Inspect.find(found, "gone") is None
+    assert facts.Inspect("docker", ["x"], 60).read("[]<garbage>", 0).value == {}
 
 
 @pytest.mark.parametrize("fact, garbage", [
@@ -103,7 +120,8 @@ def test_pid_namespace_members():
     (facts.Namespaces("/proc/1"), "pid 4026531836"),
     (facts.Mounts("/proc/1"), "1 2 3"),
     (facts.UidMap("/proc/1"), "0 0"),
-    (facts.Inspect("docker", "x"), "[]"),
+    (facts.ProcessTable(), "1 init"),
+    (facts.ProcessId("pid=1"), "none"),
 ])
 def test_garbage_is_unreadable_not_guessed(fact, garbage):
     assert fact.read(garbage, 0).value is None
