@@ -367,8 +367,8 @@ class ProcessTable(Fact):
 class Inspect(Fact):
     """`<engine> inspect` of all of a host's containers at once: declared configuration and PIDs.
 
-    Keeps its output in the shell variable `inspect_<engine>`, from which each
-    container's section takes its PID (`pid_of`).
+    Keeps "ID NAME PID" lines in the shell variable `inspect_<engine>`, from which
+    each container's section takes its PID (`pid_of`).
     """
 
     prelude = ("pid_of() { printf '%s\\n' \"$1\" | while read -r id name pid rest; do "
@@ -377,10 +377,12 @@ class Inspect(Fact):
 
     def __init__(self, cli: str, refs: list[str], timeout: int):
         names = " ".join(refs)
+        # The full documents go to the output; the shell keeps only "ID NAME PID" lines,
+        # so that finding each container's PID reads a few bytes, not every document.
         super().__init__(
-            f"inspect_{cli}=$(timeout {int(timeout)} {cli} inspect --type container "
+            f"out=$(timeout {int(timeout)} {cli} inspect --type container "
             f"--format '{{{{.Id}}}} {{{{.Name}}}} {{{{.State.Pid}}}} {{{{json .}}}}' {names} 2>&1); rc=$?; "
-            f"printf '%s\\n' \"$inspect_{cli}\"; [ $rc = 0 ]",
+            f"printf '%s\\n' \"$out\"; inspect_{cli}=$(printf '%s\\n' \"$out\" | cut -d' ' -f1-3); [ $rc = 0 ]",
             f"{cli} inspect {names}",
         )
 
@@ -419,8 +421,8 @@ class EngineVersion(Fact):
     no server, so its own version and `podman info`'s OCI runtime stand in.
     """
 
-    def __init__(self, cli: str):
-        command = f"{cli} version --format '{{{{json .}}}}'"
+    def __init__(self, cli: str, timeout: int):
+        command = f"timeout {int(timeout)} {cli} version --format '{{{{json .}}}}'"
         if cli == "podman":
             command += " && podman info --format '{{json .Host.OCIRuntime}}'"
         super().__init__(command, f"{cli} version")

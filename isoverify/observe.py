@@ -34,7 +34,7 @@ def host_facts(engines: tuple[str, ...], refs: dict[str, list[str]], timeout: in
     `refs` the containers each engine is asked about (all at once)."""
     me = "/proc/$$"
     return {
-        **{f"engine:{engine}": facts.EngineVersion(engine) for engine in engines},
+        **{f"engine:{engine}": facts.EngineVersion(engine, timeout) for engine in engines},
         **{f"inspect:{engine}": facts.Inspect(engine, [shlex.quote(r) for r in names], timeout)
            for engine, names in refs.items() if names},
         "kernel": facts.Fact("uname -r"),
@@ -55,18 +55,12 @@ def host_facts(engines: tuple[str, ...], refs: dict[str, list[str]], timeout: in
     }
 
 
-def outside_facts(target: ContainerTarget) -> dict[str, facts.Fact]:
-    """The kernel's view of one container, read on the host; `locate` sets `$pid` for the rest."""
+def outside_facts() -> dict[str, facts.Fact]:
+    """The kernel's view of one container, read on the host, from its main process `$pid`."""
     proc = "/proc/$pid"
     enter = "nsenter -t $pid"
-    if target.has_engine:
-        locate = facts.ProcessId(f"pid=$(pid_of \"$inspect_{target.engine}\" {shlex.quote(target.ref)}); "
-                                 "[ -n \"$pid\" ] && echo \"$pid\"", f"the PID {target.engine} inspect gives")
-    else:
-        locate = facts.ProcessId(f"pid={int(target.ref)}; [ -d /proc/$pid ] && echo \"$pid\"",
-                                 f"ls -d /proc/{target.ref}")
     return {
-        "locate": locate,
+        "locate": facts.ProcessId("[ -d \"/proc/$pid\" ] && echo \"$pid\"", "ls -d /proc/PID"),
         "ns": facts.Namespaces(proc),
         "root_id": facts.FileIdentity(f"{proc}/root/"),
         "mounts": facts.Mounts(proc),
@@ -78,7 +72,15 @@ def outside_facts(target: ContainerTarget) -> dict[str, facts.Fact]:
         "label": facts.SecurityLabel(proc),
         "cgroups": facts.Cgroups("$pid"),
         "devices": facts.Devices(proc),
+        "inside": facts.Fact("view_inside \"$2\" \"$3\"", "the lesson's commands, inside"),
     }
+
+
+def find_pid(target: ContainerTarget) -> str:
+    """Shell that sets `$pid` to the container's main process, as the host numbers it."""
+    if target.has_engine:
+        return f"pid=$(pid_of \"$inspect_{target.engine}\" {shlex.quote(target.ref)})"
+    return f"pid={int(target.ref)}"
 
 
 def inside_facts() -> dict[str, facts.Fact]:
@@ -105,11 +107,22 @@ CONTAINER_IDS = (
 )
 
 
-def inside_runner(target: ContainerTarget, path: str) -> str:
-    """The host command that starts a shell inside the container."""
-    if path == "exec" and target.has_engine:
-        return target.exec_command("sh -s")
-    return f"nsenter -t $pid -a $({CONTAINER_IDS}) sh -s"
+def inside_prelude(path: str, nonce: str, timeout: int) -> str:
+    """The shell function `view_inside ENGINE REF`: it runs the nested probe of the
+    lesson's commands in the container `$pid` — through nsenter, or the engine's exec —
+    and hands back its output cut at INSIDE_LIMIT bytes by the host's `head`,
+    base64-encoded: one line of letters, in which nothing the container prints can
+    pass for a marker of the probe around it."""
+    view = inside_facts()
+    end = f"ISOVERIFY_{nonce}"
+    inner = probe.script({name: fact.command for name, fact in view.items()}, nonce)
+    return (
+        "view_inside() { "
+        f"if [ \"$1\" = - ] || [ {path} = nsenter ]; then "
+        f"set -- timeout -k 5 {int(timeout)} nsenter -t \"$pid\" -a $({CONTAINER_IDS}) sh -s; "
+        f"else set -- timeout -k 5 {int(timeout)} \"$1\" exec -i \"$2\" sh -s; fi; "
+        f"\"$@\" 2>&1 <<'{end}' | head -c {INSIDE_LIMIT} | base64 -w0\n{inner}{end}\n}}"
+    )
 
 
 @dataclass(frozen=True)
@@ -135,13 +148,57 @@ class ContainerFacts:
         return self.outside["locate"].value
 
 
-def _run(host: HostTarget, shell: str, fact_set: dict[str, facts.Fact], timeout: int,
-         limit: int = probe.OUTPUT_LIMIT) -> dict[str, Reading]:
-    """One round trip: all of `fact_set` read by `shell` (run on `host`), or ProbeError."""
-    nonce = probe.new_nonce()
-    script = probe.script({name: fact.command for name, fact in fact_set.items()}, nonce,
-                          tuple(fact.prelude for fact in fact_set.values()))
-    _, out, err = host.run(probe.command_line(shell, script, nonce, timeout, limit))
+def observe(host: HostTarget, engines: tuple[str, ...], targets: list[ContainerTarget],
+            timeout: int = DEFAULT_TIMEOUT, inside: str = "nsenter"
+            ) -> tuple[HostFacts, dict[ContainerTarget, ContainerFacts | TargetError]]:
+    """The host and all of `targets` on it, in one round trip.
+
+    The container sections are one shell function, `container_view N ENGINE REF`,
+    called once per container: the script stays small however many there are."""
+    nonce, inner_nonce = probe.new_nonce(), probe.new_nonce()
+    refs = {engine: [t.ref for t in targets if t.engine == engine] for engine in engines}
+    own_facts = {f"host.{name}": fact for name, fact in host_facts(engines, refs, timeout).items()}
+    view = outside_facts()
+    function = "container_view() {\n" + "\n".join(
+        probe.section(f"c$1.{name}", fact.command, nonce) for name, fact in view.items()) + "\n}"
+    preludes = [fact.prelude for fact in (*own_facts.values(), *view.values())]
+    preludes += [inside_prelude(inside, inner_nonce, timeout), function]
+    calls = [f"{find_pid(t)}; container_view {n} {t.engine if t.has_engine else '-'} {shlex.quote(t.ref)}"
+             for n, t in enumerate(targets)]
+    text = probe.script({name: fact.command for name, fact in own_facts.items()}, nonce, tuple(preludes))
+    text += "\n".join(calls) + "\n"
+    fact_set = dict(own_facts)
+    for n in range(len(targets)):
+        fact_set.update({f"c{n}.{name}": fact for name, fact in view.items()})
+    # every container's view is bounded on its own; the whole, by their sum
+    limit = probe.OUTPUT_LIMIT + len(targets) * 2 * INSIDE_LIMIT
+    try:
+        readings = _read(host, text, nonce, fact_set, timeout * (2 + len(targets)), limit)
+    except probe.ProbeError as exc:
+        raise TargetError(f"cannot observe host {host.label}: {exc}") from exc
+    own = {name.split(".", 1)[1]: r for name, r in readings.items() if name.startswith("host.")}
+    if not own["ns"].readable:
+        raise TargetError(f"cannot read the namespaces of a shell on {host.label}: {one_line(own['ns'].output)}")
+    table = own.pop("process_table")
+    own["processes"] = _host_processes(own, table)
+    observed = {}
+    for number, target in enumerate(targets):
+        mine = {name.split(".", 1)[1]: r for name, r in readings.items() if name.startswith(f"c{number}.")}
+        try:
+            declared = _require_running(target, mine, own)
+        except TargetError as exc:
+            observed[target] = exc
+            continue
+        mine["members"] = _members(mine, table)
+        seen, error = _inside(mine.pop("inside"), inner_nonce, inside_facts())
+        observed[target] = ContainerFacts(target, mine, seen, error, declared)
+    return HostFacts(host, own), observed
+
+
+def _read(host: HostTarget, text: str, nonce: str, fact_set: dict[str, facts.Fact], timeout: int,
+          limit: int) -> dict[str, Reading]:
+    """One round trip: run the probe `text` on `host`, read every section, or ProbeError."""
+    _, out, err = host.run(probe.command_line("sh -s", text, nonce, timeout, limit))
     status = probe.exit_status(err, nonce)
     try:
         sections = probe.parse(out, nonce, list(fact_set), limit)
@@ -152,47 +209,6 @@ def _run(host: HostTarget, shell: str, fact_set: dict[str, facts.Fact], timeout:
             raise probe.ProbeError(f"exit status {status}: {one_line(decode(out))}") from exc
         raise
     return {name: fact_set[name].read(s.output, s.rc) for name, s in sections.items()}
-
-
-def observe(host: HostTarget, engines: tuple[str, ...], targets: list[ContainerTarget],
-            timeout: int = DEFAULT_TIMEOUT, inside: str = "nsenter"
-            ) -> tuple[HostFacts, dict[ContainerTarget, ContainerFacts | TargetError]]:
-    """The host and all of `targets` on it, in one round trip."""
-    refs = {engine: [t.ref for t in targets if t.engine == engine] for engine in engines}
-    fact_set = {f"host.{name}": fact for name, fact in host_facts(engines, refs, timeout).items()}
-    inner = {}
-    for number, target in enumerate(targets):
-        fact_set.update({f"c{number}.{name}": fact for name, fact in outside_facts(target).items()})
-        nonce, view = probe.new_nonce(), inside_facts()
-        script = probe.script({name: fact.command for name, fact in view.items()}, nonce)
-        runner = inside_runner(target, inside)
-        fact_set[f"c{number}.inside"] = facts.Fact(probe.nested(runner, script, nonce, timeout, INSIDE_LIMIT),
-                                                   "the lesson's commands, inside")
-        inner[number] = (nonce, view)
-    # every container's view is bounded on its own; the whole, by their sum
-    limit = probe.OUTPUT_LIMIT + len(targets) * 2 * INSIDE_LIMIT
-    try:
-        readings = _run(host, "sh -s", fact_set, timeout * (2 + len(targets)), limit)
-    except probe.ProbeError as exc:
-        raise TargetError(f"cannot observe host {host.label}: {exc}") from exc
-    own = {name.split(".", 1)[1]: r for name, r in readings.items() if name.startswith("host.")}
-    if not own["ns"].readable:
-        raise TargetError(f"cannot read the namespaces of a shell on {host.label}: {one_line(own['ns'].output)}")
-    table = own.pop("process_table")
-    own["processes"] = _host_processes(own, table)
-    host_facts_ = HostFacts(host, own)
-    observed = {}
-    for number, target in enumerate(targets):
-        mine = {name.split(".", 1)[1]: r for name, r in readings.items() if name.startswith(f"c{number}.")}
-        try:
-            declared = _require_running(target, mine, own)
-        except TargetError as exc:
-            observed[target] = exc
-            continue
-        mine["members"] = _members(mine, table, target)
-        view, error = _inside(mine.pop("inside"), *inner[number])
-        observed[target] = ContainerFacts(target, mine, view, error, declared)
-    return host_facts_, observed
 
 
 def _inside(reading: Reading, nonce: str, view: dict[str, facts.Fact]) -> tuple[dict[str, Reading] | None, str]:
@@ -211,6 +227,10 @@ def _inside(reading: Reading, nonce: str, view: dict[str, facts.Fact]) -> tuple[
             reason = f"its output exceeded {INSIDE_LIMIT} bytes and was cut"
         elif not output:
             reason = "it printed nothing (timed out, or the container is gone)"
+        elif "before finishing section" in str(exc):
+            stopped = str(exc).rsplit(" ", 1)[-1]
+            reason = (f"the lesson's commands stopped at `{view[stopped].label}`: hung past the "
+                      "--iso-timeout, or killed")
         else:
             reason = f"{exc}: {one_line(text)}"
         return None, f"no view from inside: {reason}; judged from the host's view"
@@ -223,7 +243,7 @@ def _host_processes(own: dict[str, Reading], table: Reading) -> Reading:
     return Reading("processes in the host's PID namespace", str(count), table.rc, count)
 
 
-def _members(mine: dict[str, Reading], table: Reading, target: ContainerTarget) -> Reading:
+def _members(mine: dict[str, Reading], table: Reading) -> Reading:
     """The host's processes in the container's PID namespace: what it can see."""
     inode = (mine["ns"].value or {}).get("pid")
     if not table.readable or inode is None:
@@ -259,8 +279,8 @@ def _require_running(target: ContainerTarget, mine: dict[str, Reading], own: dic
             raise TargetError(f"container {target.ref} on {where} is not running "
                               f"(status: {one_line(str(state.get('Status', '?')), 40)}): "
                               "start it, or name a running container")
-    if not mine["locate"].readable:
-        raise TargetError(f"{target.label} on {where}: its process is gone")
+    if not mine["locate"].readable or "No such file" in mine["ns"].output:
+        raise TargetError(f"{target.label} on {where}: its process exited while it was being observed")
     if not mine["ns"].readable:
         raise TargetError(f"cannot read /proc/{mine['locate'].value}/ns on {where}: the host-side view "
                           "needs root there (run as root, or add ?sudo=true to the --iso-host URL)")
@@ -270,8 +290,10 @@ def _require_running(target: ContainerTarget, mine: dict[str, Reading], own: dic
 def observe_pod(target: ContainerTarget, timeout: int = DEFAULT_TIMEOUT) -> ContainerFacts:
     """A pod reached by kubectl: testinfra's kubectl backend runs the inside probe in it."""
     pod = HostTarget(target.label)
+    nonce, view = probe.new_nonce(), inside_facts()
     try:
-        inside = _run(pod, "sh -s", inside_facts(), timeout)
+        inside = _read(pod, probe.script({name: f.command for name, f in view.items()}, nonce), nonce, view,
+                       timeout, probe.OUTPUT_LIMIT)
     except probe.ProbeError as exc:
         raise TargetError(f"cannot observe {target.label}: {exc}") from exc
     return ContainerFacts(target, {}, inside, "")

@@ -100,7 +100,7 @@ def pytest_generate_tests(metafunc):
     except SetupError as exc:
         pytest.exit(f"isoverify: {exc}", returncode=EXIT_UNOBSERVABLE)
     cases = [pytest.param((prop.id, slot), id=f"{prop.id}-{slot.id}",
-                          marks=[pytest.mark.xdist_group(slot.host.label),
+                          marks=[pytest.mark.xdist_group(slot.host.url),
                                  *(getattr(pytest.mark, c.marker) for c in prop.controls)])
              for slot in slots for prop in CATALOGUE]
     metafunc.parametrize("iso_case", cases)
@@ -157,7 +157,7 @@ def run_meta(config) -> dict:
         "command": shlex.join(["pytest", *sys.argv[1:]]),
         "isoverify": __version__,
         "profile": run.profile,
-        "hosts": [{"host": host.label, **hosts.get(host.label, {})} for host in run.hosts],
+        "hosts": [{"host": run.host_label(host), **hosts.get(run.host_label(host), {})} for host in run.hosts],
         "unmatched_waivers": [w.as_record(run.waivers.today) for w in
                               run.waivers.unmatched({(r["property"], r["target"]) for r in records})],
     }

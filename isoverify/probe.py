@@ -31,19 +31,25 @@ class Section:
     rc: int
 
 
+def section(name: str, command: str, nonce: str) -> str:
+    """One command framed by markers; `name` may use shell parameters (`c$1.ns`).
+
+    The markers are assembled by printf at run time, so the script's own text
+    (which a container's `ps` may show) never contains one.
+    """
+    mark = MARK.lstrip("@")
+    return (f"printf '\\n@@%s:%s:begin:%s\\n' {mark} {nonce} \"{name}\"\n"
+            f"{{ {command}\n}} </dev/null 2>&1\n"
+            f"printf '\\n@@%s:%s:rc:%s\\n' {mark} {nonce} \"$?\"")
+
+
 def script(commands: dict[str, str], nonce: str, preludes: tuple[str, ...] = ()) -> str:
     """A POSIX sh script running each command, its output framed by markers.
 
-    The markers are assembled by printf at run time, so the script's own
-    text (which a container's `ps` may show) never contains one. `preludes`
-    (shell functions the commands use) are defined once, first.
+    `preludes` (shell functions the commands use) are defined once, first.
     """
-    mark = MARK.lstrip("@")
     lines = list(dict.fromkeys(p for p in preludes if p))
-    for name, command in commands.items():
-        lines.append(f"printf '\\n@@%s:%s:begin:%s\\n' {mark} {nonce} {name}")
-        lines.append(f"{{ {command}\n}} </dev/null 2>&1")
-        lines.append(f"printf '\\n@@%s:%s:rc:%s\\n' {mark} {nonce} \"$?\"")
+    lines += [section(name, command, nonce) for name, command in commands.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -70,16 +76,6 @@ def command_line(runner: str, script_text: str, nonce: str, timeout: int, limit:
 def exit_status(stderr: bytes, nonce: str) -> int | None:
     found = re.search(rf"{MARK}:{nonce}:exit:(\d+)".encode(), stderr)
     return int(found.group(1)) if found else None
-
-
-def nested(runner: str, script_text: str, nonce: str, timeout: int, limit: int) -> str:
-    """A command for inside a probe: `runner` reads `script_text` on stdin; its output,
-    cut at `limit` bytes by the host's `head`, comes back base64-encoded — a single
-    line of letters, in which nothing the container prints can pass for a marker
-    of the probe around it."""
-    end = f"ISOVERIFY_{nonce}"
-    return (f"{{ timeout -k 5 {int(timeout)} {runner} 2>&1 <<'{end}'\n{script_text}{end}\n"
-            f"}} | head -c {int(limit)} | base64 -w0")
 
 
 def parse(output: bytes, nonce: str, names: list[str], limit: int = OUTPUT_LIMIT) -> dict[str, Section]:

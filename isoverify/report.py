@@ -64,7 +64,7 @@ RUN_LABELS = {
     "started": "When (UTC)", "by": "By (user@machine)", "command": "Command line",
     "isoverify": "isoverify", "profile": "Profile",
 }
-HOST_FIELDS = ("host", "hostname", "kernel", "engine", "runtime")
+HOST_FIELDS = ("host", "hostname", "kernel", "engine", "runtime", "round_trips")
 
 
 def run_header(meta: dict) -> str:

@@ -74,6 +74,12 @@ class Run:
         self._slots: list[Slot] | None = None
         self._facts: dict[str, ContainerFacts | TargetError] = {}
 
+    def host_label(self, host: HostTarget) -> str:
+        """How reports name a host: its URL without the query, unless two hosts differ only there."""
+        if sum(other.label == host.label for other in self.hosts) > 1:
+            return host.url
+        return host.label
+
     # -- what to verify ------------------------------------------------------------
 
     def slots(self) -> list[Slot]:
@@ -88,8 +94,8 @@ class Run:
         return self._slots
 
     def _host_slots(self, host: HostTarget) -> list[Slot]:
-        prefix = f"{_safe_id(host.label)}/" if len(self.hosts) > 1 else ""
-        shown = f"{host.label} " if len(self.hosts) > 1 else ""
+        prefix = f"{_safe_id(self.host_label(host))}/" if len(self.hosts) > 1 else ""
+        shown = f"{self.host_label(host)} " if len(self.hosts) > 1 else ""
         if not self.specs:
             return [Slot(f"{prefix}managed", f"{shown}{self.image} (managed)", host, None)]
         slots = []
@@ -140,6 +146,9 @@ class Run:
                                               self.timeout, self.inside)
             for engine in self._engines(host):
                 reading = facts[f"engine:{engine}"]
+                if reading.rc == 124:
+                    raise TargetError(f"the {engine} engine on {host.label} did not answer within "
+                                      f"{self.timeout}s (--iso-timeout): is it hung?")
                 if not reading.readable:
                     raise TargetError(explain_engine_failure(engine, host, reading.output))
         except TargetError as exc:
@@ -205,7 +214,8 @@ class Run:
             engines = {key.split(":", 1)[1]: r.value for key, r in facts.readings.items()
                        if key.startswith("engine:") and r.readable}
             parts = {name: version for engine in engines.values() for name, version in engine["components"].items()}
-            described[host.label] = {
+            described[self.host_label(host)] = {
+                "round_trips": host.round_trips,
                 "hostname": facts["hostname"].value or "?",
                 "kernel": facts["kernel"].value or "?",
                 "engine": ", ".join(f"{name} {engine['version']}" for name, engine in engines.items()) or "none used",

@@ -6,14 +6,17 @@ the containers of a remote host are checked over the same connection as the
 host itself, and no engine is ever asked from the machine running pytest.
 """
 
+import contextlib
 import glob
 import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import urllib.parse
 from dataclasses import dataclass
 
@@ -168,12 +171,6 @@ class ContainerTarget:
         """Whether a host can read this container's /proc: not for a pod reached by kubectl."""
         return self.engine != POD
 
-    def exec_command(self, command: str) -> str:
-        """A host command line that runs `command` inside the container, stdin attached."""
-        if not self.has_engine:
-            return f"nsenter -t {int(self.ref)} -a {command}"
-        return f"{self.engine} exec -i {shlex.quote(self.ref)} {command}"
-
 
 @dataclass(frozen=True)
 class ContainerSpec:
@@ -265,6 +262,20 @@ def explain_engine_failure(cli: str, host: HostTarget, output: str) -> str:
     return f"{cli} on {host.label} failed: {detail}"
 
 
+@contextlib.contextmanager
+def signals_deferred():
+    """Hold SIGINT and SIGTERM until the block ends: a container is created or removed
+    whole. The engine's CLI, started inside, inherits the mask and finishes its work too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 class ManagedContainer:
     """The container the suite starts itself, as in the lesson's `docker run -it busybox`:
     the image's shell as PID 1 with a tty, labelled as the suite's, removed at the end.
@@ -278,6 +289,10 @@ class ManagedContainer:
         self.target: ContainerTarget | None = None
 
     def start(self) -> ContainerTarget:
+        with signals_deferred():  # an interrupted `run` could create a container no one removes
+            return self._start()
+
+    def _start(self) -> ContainerTarget:
         command = (
             f"{self.engine} run -d -i -t --name {self.name} "
             f"--label {LABEL}=managed --label {SESSION_LABEL}={self.session} "
@@ -298,7 +313,8 @@ class ManagedContainer:
         A host that cannot be reached any more cannot be cleaned either: nothing to raise.
         """
         try:
-            self.host.run(f"{self.engine} rm -f {self.name} >/dev/null 2>&1")
+            with signals_deferred():
+                self.host.run(f"{self.engine} rm -f {self.name} >/dev/null 2>&1")
         except TargetError:
             pass
 

@@ -52,7 +52,7 @@ def test_report_shows_summary_matrix_and_evidence_side_by_side(browser, canary, 
     hosts = page.find_element(By.ID, "iso-hosts").find_elements(By.TAG_NAME, "tr")
     [host] = run.document()["hosts"]
     assert [cell.text for cell in hosts[1].find_elements(By.TAG_NAME, "td")] == \
-        [host["host"], host["hostname"], host["kernel"], host["engine"], host["runtime"]]
+        [host["host"], host["hostname"], host["kernel"], host["engine"], host["runtime"], str(host["round_trips"])]
     targets = page.find_element(By.ID, "iso-targets").find_elements(By.TAG_NAME, "tr")
     expected = [str(sum(v == status for v in run.verdicts().values())) for status in STATUSES]
     assert [row.text.split() for row in targets[1:]] == [[target, *expected]]

@@ -1,16 +1,24 @@
 """A pytest plugin for selftests: holds a suite run after its first test.
 
-The selftests load it into a suite run (`-p hold`) to interrupt that run at
-a known moment: while the managed container exists.
+The selftests load it into a suite run (`-p hold`) to act at a known moment —
+while the managed container exists, or between two hosts' observations: it
+writes the file named by ISOVERIFY_HOLD_FILE and waits until that file is
+removed (or a signal ends the run).
 """
 
 import os
 import time
 from pathlib import Path
 
+HELD = []
+
 
 def pytest_runtest_teardown(item):
     signal_file = os.environ.get("ISOVERIFY_HOLD_FILE")
-    if signal_file:
-        Path(signal_file).write_text(item.nodeid)
-        time.sleep(120)
+    if not signal_file or HELD:
+        return
+    HELD.append(item.nodeid)
+    Path(signal_file).write_text(item.nodeid)
+    deadline = time.monotonic() + 120
+    while Path(signal_file).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
