@@ -108,6 +108,16 @@ def inside_value(ctr: ContainerFacts, name: str):
     return ctr.inside[name].value
 
 
+def kernel_or_inside(ctr: ContainerFacts, name: str, what: str):
+    """`name` as the host's own tools read it in the container's namespaces, else as the
+    container says (its word can only ever make the property fail, see each check)."""
+    reading = ctr.outside[name]
+    found = reading.value if reading.readable else inside_value(ctr, name)
+    if found is None:
+        raise Unobservable(f"neither the host (`{reading.label}`) nor the container told {what}")
+    return found
+
+
 def namespaces(kind: str, host: HostFacts, ctr: ContainerFacts) -> tuple[str, str, Evidence, Evidence]:
     """The host's and the container's namespace of `kind`, with their evidence."""
     h = value(host["ns"], "the host's namespaces").get(kind)

@@ -46,41 +46,44 @@ def _mount_table(ctr: ContainerFacts, rows: list[tuple[Mount, str]]) -> Evidence
     return kernel(ctr, f"mounts in /proc/{ctr.pid}/mountinfo that are host paths", text or "(none)")
 
 
-def check_masked_paths(host: HostFacts, ctr: ContainerFacts) -> Finding:
-    expected = sorted(value(host["kernel_paths"], "the host's /proc and /sys paths") & set(linux.MASKED_PATHS))
+def _read_only(mount: Mount) -> bool:
+    return "ro" in mount.options.split(",")
+
+
+def _unprotected(host: HostFacts, ctr: ContainerFacts, paths: tuple[str, ...], protects, how: str
+                 ) -> tuple[list[str], int, Evidence, Evidence]:
+    """Which of `paths` (those this kernel has) the mount covering each inside leaves unprotected."""
+    expected = sorted(value(host["kernel_paths"], "the host's /proc and /sys paths") & set(paths))
     table = mounts(ctr)
-    exposed, lines = [], []
+    failing, lines = [], []
     for path in expected:
         cover = nearest_mount(table, path)
-        masked = cover is not None and cover.fstype not in ("proc", "sysfs")
-        lines.append(f"{path}: {'masked by ' + mount_line(cover) if masked else 'exposed'}")
-        if not masked:
-            exposed.append(path)
-    summary = (f"all {len(expected)} of the kernel's sensitive /proc and /sys paths are masked"
+        safe = cover is not None and protects(cover)
+        lines.append(f"{path}: {how if safe else 'EXPOSED'} ({mount_line(cover) if cover else 'no mount'})")
+        if not safe:
+            failing.append(path)
+    return (failing, len(expected), shown(host["kernel_paths"]),
+            kernel(ctr, f"what covers each path in /proc/{ctr.pid}/mountinfo", "\n".join(lines)))
+
+
+def check_masked_paths(host: HostFacts, ctr: ContainerFacts) -> Finding:
+    exposed, count, host_ev, ctr_ev = _unprotected(
+        host, ctr, linux.MASKED_PATHS, lambda m: m.fstype not in ("proc", "sysfs"), "masked")
+    summary = (f"all {count} of the kernel's sensitive /proc and /sys paths are masked"
                if not exposed else "exposed inside: " + ", ".join(exposed))
-    return Finding(not exposed, summary, (shown(host["kernel_paths"]),),
-                   (kernel(ctr, f"what covers each path in /proc/{ctr.pid}/mountinfo", "\n".join(lines)),))
+    return Finding(not exposed, summary, (host_ev,), (ctr_ev,))
 
 
 def check_readonly_paths(host: HostFacts, ctr: ContainerFacts) -> Finding:
-    expected = sorted(value(host["kernel_paths"], "the host's /proc and /sys paths") & set(linux.READONLY_PATHS))
-    table = mounts(ctr)
-    writable, lines = [], []
-    for path in expected:
-        cover = nearest_mount(table, path)
-        read_only = cover is not None and "ro" in cover.options.split(",")
-        lines.append(f"{path}: {'read-only' if read_only else 'WRITABLE'} ({mount_line(cover) if cover else 'no mount'})")
-        if not read_only:
-            writable.append(path)
-    summary = (f"all {len(expected)} kernel tunables and triggers are read-only inside"
+    writable, count, host_ev, ctr_ev = _unprotected(host, ctr, linux.READONLY_PATHS, _read_only, "read-only")
+    summary = (f"all {count} kernel tunables and triggers are read-only inside"
                if not writable else "writable inside: " + ", ".join(writable))
-    return Finding(not writable, summary, (shown(host["kernel_paths"]),),
-                   (kernel(ctr, f"what covers each path in /proc/{ctr.pid}/mountinfo", "\n".join(lines)),))
+    return Finding(not writable, summary, (host_ev,), (ctr_ev,))
 
 
 def check_readonly_rootfs(host: HostFacts, ctr: ContainerFacts) -> Finding:
     root = root_mount(mounts(ctr))
-    read_only = "ro" in root.options.split(",")
+    read_only = _read_only(root)
     summary = ("the container's / is mounted read-only" if read_only
                else f"the container's / is writable ({root.options})")
     return Finding(read_only, summary, (),
@@ -94,7 +97,7 @@ def check_host_mounts(host: HostFacts, ctr: ContainerFacts) -> Finding:
                  or any(_is_below(path, tree) for tree in linux.SENSITIVE_TREES)]
     summary = ("no sensitive host directory is mounted in" if not sensitive else
                "host paths mounted in: " + ", ".join(
-                   f"{path} at {m.mount_point}" + (" (read-only)" if "ro" in m.options.split(",") else "")
+                   f"{path} at {m.mount_point}" + (" (read-only)" if _read_only(m) else "")
                    for m, path in sensitive))
     return Finding(not sensitive, summary, (Evidence("sensitive host paths", " ".join(linux.SENSITIVE_HOST_PATHS)),),
                    (_mount_table(ctr, rows),))

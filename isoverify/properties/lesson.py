@@ -6,7 +6,7 @@ import os
 from ..facts import root_mount
 from ..observe import ContainerFacts, HostFacts
 from ..untrusted import one_line
-from .base import (Evidence, Finding, Unobservable, inside, inside_value, kernel, mount_line,
+from .base import (Evidence, Finding, inside, inside_value, kernel, kernel_or_inside, mount_line,
                    mounts, namespaces, shown, status, value)
 
 COPY_ON_WRITE = {"overlay", "fuse.fuse-overlayfs", "aufs", "btrfs", "zfs"}
@@ -82,10 +82,7 @@ def check_pid(host: HostFacts, ctr: ContainerFacts) -> Finding:
 def check_net(host: HostFacts, ctr: ContainerFacts) -> Finding:
     h, c, h_ev, c_ev = namespaces("net", host, ctr)
     host_links = value(host["links"], "the host's links")
-    kernel_links = ctr.outside["links"]
-    links = kernel_links.value if kernel_links.readable else inside_value(ctr, "links")
-    if links is None:
-        raise Unobservable("neither the host (nsenter -n ip link) nor the container listed its links")
+    links = kernel_or_inside(ctr, "links", "its links")
     host_ids = {(link.name, link.mac) for link in host_links if not link.loopback}
     views = [links] + ([inside_value(ctr, "links")] if inside_value(ctr, "links") else [])
     shared = sorted({link.name for view in views for link in view
@@ -104,17 +101,14 @@ def check_net(host: HostFacts, ctr: ContainerFacts) -> Finding:
     return Finding(
         not problems, summary,
         (shown(host["links"]), h_ev),
-        (inside(ctr, "links"), shown(kernel_links), c_ev),
+        (inside(ctr, "links"), shown(ctr.outside["links"]), c_ev),
     )
 
 
 def check_uts(host: HostFacts, ctr: ContainerFacts) -> Finding:
     h, c, h_ev, c_ev = namespaces("uts", host, ctr)
     host_name = value(host["hostname"], "the host's hostname")
-    kernel_name = ctr.outside["hostname"]
-    name = kernel_name.value if kernel_name.readable else inside_value(ctr, "hostname")
-    if name is None:
-        raise Unobservable("neither the host (nsenter -u hostname) nor the container told its hostname")
+    name = kernel_or_inside(ctr, "hostname", "its hostname")
     problems = []
     if h == c:
         problems.append(f"it shares the host's UTS namespace {h}")
@@ -125,7 +119,7 @@ def check_uts(host: HostFacts, ctr: ContainerFacts) -> Finding:
     return Finding(
         not problems, summary,
         (shown(host["hostname"]), h_ev),
-        (inside(ctr, "hostname"), shown(kernel_name), c_ev),
+        (inside(ctr, "hostname"), shown(ctr.outside["hostname"]), c_ev),
     )
 
 
