@@ -166,11 +166,6 @@ class ContainerTarget:
     def has_engine(self) -> bool:
         return self.engine not in (PROCESS, POD)
 
-    @property
-    def has_host_view(self) -> bool:
-        """Whether a host can read this container's /proc: not for a pod reached by kubectl."""
-        return self.engine != POD
-
 
 @dataclass(frozen=True)
 class ContainerSpec:

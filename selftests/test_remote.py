@@ -1,9 +1,6 @@
 """Remote hosts over a real ssh connection, with their containers checked through them."""
 
-import os
-import sys
-
-from conftest import REPO, ours
+from conftest import ours
 
 
 def test_containers_of_a_remote_host_through_ssh_only(remote_host, canary, suite, tmp_path):

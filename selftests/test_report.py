@@ -73,8 +73,8 @@ def test_report_shows_summary_matrix_and_evidence_side_by_side(browser, canary, 
 
 def test_hostile_container_output_stays_inert_text(browser, canary, suite):
     # Markup in its hostname, in a process name and in a file name in its /.
-    script = (f'hostname "$P" && touch "/$P" && printf "#!/bin/sh\\nsleep 100000\\n" > "/tmp/$P" && '
-              f'chmod +x "/tmp/$P" && "/tmp/$P" & exec sh')
+    script = ('hostname "$P" && touch "/$P" && printf "#!/bin/sh\\nsleep 100000\\n" > "/tmp/$P" && '
+              'chmod +x "/tmp/$P" && "/tmp/$P" & exec sh')
     container = canary(cap_add=["SYS_ADMIN"], environment={"P": PAYLOAD}, command=["sh", "-c", script])
     run = suite(f"--iso-container=docker://{container.name}")
     evidence = "".join(e["text"] for r in run.results for side in r["evidence"].values() for e in side)
