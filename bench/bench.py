@@ -52,6 +52,7 @@ def verify(directory: Path, label: str, *args: str) -> dict:
     since = datetime.now(timezone.utc).isoformat()
     seconds, done = median_seconds(suite_command(directory, f"--iso-container=docker://*?label={label}", *args),
                                    cwd=REPO)
+    time.sleep(1)  # the engine reports events a moment after they happen
     until = datetime.now(timezone.utc).isoformat()
     document = json.loads((directory / "r.json").read_text())
     targets = {r["target"] for r in document["results"]}
@@ -91,10 +92,10 @@ def main() -> None:
           f"docker {client.version()['Version']}; timings are medians of {REPEAT}\n")
     print(f"bare `docker exec <c> true`: {bare_exec * 1000:.0f} ms;  "
           f"bare `docker run --rm busybox true`: {bare_run * 1000:.0f} ms\n")
-    print(f"{'N':>3}  {'mode':<18} {'wall s':>7} {'targets':>7} {'results':>7} {'round trips':>11} {'engine execs':>12}")
+    print(f"{'N':>3}  {'mode':<18} {'wall s':>7} {'targets':>7} {'results':>7} {'round trips':>11} {'execs/run':>9}")
     for size, mode, row in rows:
         print(f"{size:>3}  {mode:<18} {row['seconds']:>7.2f} {row['targets']:>7} {row['results']:>7} "
-              f"{row['round_trips']:>11} {row['execs']:>12.0f}")
+              f"{row['round_trips']:>11} {row['execs']:>9.0f}")
     one = next(r for s, m, r in rows if s == SIZES[0])
     many = next(r for s, m, r in rows if s == SIZES[-1] and m == "-n 0, nsenter")
     by_exec = next(r for s, m, r in rows if m == "-n 0, docker exec")
