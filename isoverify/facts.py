@@ -368,12 +368,17 @@ class Inspect(Fact):
     """`<engine> inspect` of all of a host's containers at once: declared configuration and PIDs.
 
     Keeps "ID NAME PID" lines in the shell variable `inspect_<engine>`, from which
-    each container's section takes its PID (`pid_of`).
+    `pid_of` sets each container's `$pid`.
     """
 
-    prelude = ("pid_of() { printf '%s\\n' \"$1\" | while read -r id name pid rest; do "
-               "case \"$id\" in \"$2\"*) echo \"$pid\"; break ;; esac; "
-               "if [ \"$name\" = \"/$2\" ] || [ \"$name\" = \"$2\" ]; then echo \"$pid\"; break; fi; done; }")
+    # Sets $pid without a subshell: a few forks less per container, fifty containers a run.
+    prelude = (
+        "pid_of() { pid= saved=$IFS; set -f; IFS='\n'; "
+        "for line in $1; do id=${line%% *} rest=${line#* }; name=${rest%% *}; "
+        "case $id in \"$2\"*) pid=${rest#* }; break ;; esac; "
+        "if [ \"$name\" = \"/$2\" ] || [ \"$name\" = \"$2\" ]; then pid=${rest#* }; break; fi; done; "
+        "IFS=$saved; set +f; }"
+    )
 
     def __init__(self, cli: str, refs: list[str], timeout: int):
         names = " ".join(refs)

@@ -79,7 +79,7 @@ def outside_facts() -> dict[str, facts.Fact]:
 def find_pid(target: ContainerTarget) -> str:
     """Shell that sets `$pid` to the container's main process, as the host numbers it."""
     if target.has_engine:
-        return f"pid=$(pid_of \"$inspect_{target.engine}\" {shlex.quote(target.ref)})"
+        return f"pid_of \"$inspect_{target.engine}\" {shlex.quote(target.ref)}"
     return f"pid={int(target.ref)}"
 
 
