@@ -44,7 +44,7 @@ def suite_command(directory: Path, *args: str) -> list[str]:
 
 def engine_execs(since: str, until: str) -> int:
     events = subprocess.run(["docker", "events", "--since", since, "--until", until, "--filter",
-                             "event=exec_start", "--format", "x"], capture_output=True, text=True, check=True)
+                             "event=exec_die", "--format", "x"], capture_output=True, text=True, check=True)
     return len(events.stdout.split())
 
 

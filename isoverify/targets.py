@@ -130,10 +130,13 @@ def expand_host_urls(urls: tuple[str, ...]) -> list[str]:
 
 
 def vagrant_ssh_config(url: str, directory: str) -> tuple[str, str]:
-    """`vagrant://NAME?root=DIR` as an ssh URL and the ssh-config file Vagrant gives for it."""
+    """`vagrant://NAME?root=DIR[&sudo=true]` as an ssh URL (keeping the options but `root`)
+    and the ssh-config file Vagrant gives for it."""
     parsed = urllib.parse.urlparse(url)
     name = parsed.netloc or "default"
-    root = urllib.parse.parse_qs(parsed.query).get("root", [os.getcwd()])[0]
+    query = urllib.parse.parse_qs(parsed.query)
+    root = query.pop("root", [os.getcwd()])[0]
+    passed_on = urllib.parse.urlencode(query, doseq=True)  # sudo=true and the like, for the ssh host
     if shutil.which("vagrant") is None:
         raise TargetError(f"{url}: Vagrant is not installed here; install it, or name the VM with ssh://")
     try:
@@ -150,7 +153,7 @@ def vagrant_ssh_config(url: str, directory: str) -> tuple[str, str]:
     config = os.path.join(directory, "vagrant-ssh-config")
     with open(config, "w") as file:
         file.write(done.stdout)
-    return f"ssh://{alias}", config
+    return f"ssh://{alias}" + (f"?{passed_on}" if passed_on else ""), config
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ import xml.etree.ElementTree as ET
 from isoverify.properties import CATALOGUE
 
 
-def exec_starts(since: str, until: str) -> dict[str, int]:
-    """How many `exec` each container saw between two instants, from the engine's own events."""
-    events = subprocess.run(["docker", "events", "--since", since, "--until", until, "--filter", "event=exec_start",
+def engine_execs(since: str, until: str) -> dict[str, int]:
+    """How many `exec` each container ran between two instants, from the engine's own events."""
+    events = subprocess.run(["docker", "events", "--since", since, "--until", until, "--filter", "event=exec_die",
                              "--format", "{{.Actor.Attributes.name}}"], capture_output=True, text=True, check=True)
     counts: dict[str, int] = {}
     for name in events.stdout.split():
@@ -43,4 +43,4 @@ def test_parallel_run_gives_the_same_verdicts_probing_each_target_once(canary, s
         return sorted((r["target"], r["property"], r["verdict"]) for r in run.results)
 
     assert verdicts(parallel) == verdicts(serial) and len(serial.results) == 3 * len(CATALOGUE)
-    assert exec_starts(start, end) == {c.name: 1 for c in selected}
+    assert engine_execs(start, end) == {c.name: 1 for c in selected}
