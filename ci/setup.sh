@@ -128,7 +128,8 @@ ensure_venv
 ensure_image
 if $SELFTEST; then
     # vagrant validates the lab's Vagrantfile, chromium renders the report, sshd serves
-    # a remote test host in a network namespace, podman runs the podman targets.
-    apt_install vagrant chromium chromium-driver openssh-server podman
+    # a remote test host in a network namespace, podman runs the podman targets (rootless
+    # ones through uidmap, for a user the tests reach with sudo).
+    apt_install vagrant chromium chromium-driver openssh-server podman uidmap sudo
 fi
 say "ready: engine $(docker version -f '{{.Server.Version}}'), image $IMAGE, venv $VENV"

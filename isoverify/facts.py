@@ -508,8 +508,10 @@ class Cgroups(Fact):
         "{ print $5; exit } }' /proc/$$/mountinfo; }\n"
         "cgroup_mounts() { cg_memory=$(mount_of memory) cg_pids=$(mount_of pids) cg_cpu=$(mount_of cpu) "
         "cg_devices=$(mount_of devices) cg_unified=$(mount_of ''); }\n"
-        "files() { d=$1; shift; [ -d \"$d\" ] || return 0; echo \"dir $d\"; for f; do [ -r \"$d/$f\" ] && "
-        "while IFS= read -r l || [ -n \"$l\" ]; do printf '%s %s\\n' \"$f\" \"$l\"; done < \"$d/$f\"; done; }\n"
+        # A limit file the cgroup lacks (a root cgroup's, a controller not delegated) limits nothing.
+        "files() { d=$1; shift; [ -d \"$d\" ] || return 0; echo \"dir $d\"; for f; do if [ -r \"$d/$f\" ]; then "
+        "while IFS= read -r l || [ -n \"$l\" ]; do printf '%s %s\\n' \"$f\" \"$l\"; done < \"$d/$f\"; "
+        "elif [ \"$f\" != devices.list ] && [ \"$f\" != cpu.cfs_period_us ]; then echo \"$f max\"; fi; done; }\n"
         "cgroups() { [ -n \"${cg_mounts_read:-}\" ] || { cgroup_mounts; cg_mounts_read=1; }; "
         "while IFS=: read -r _ ctrls path; do case \",$ctrls,\" in "
         "*,memory,*) [ -n \"$cg_memory\" ] && files \"$cg_memory$path\" memory.limit_in_bytes ;; "

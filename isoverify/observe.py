@@ -55,12 +55,27 @@ def host_facts(engines: tuple[str, ...], refs: dict[str, list[str]], timeout: in
     }
 
 
+# Which of `$pid`'s namespaces differ from this shell's (`test -ef` compares the namespace
+# files themselves, without a process): nsenter must enter only those — entering one's own
+# namespace fails, and an unprivileged prober (a rootless engine's user) may enter nothing
+# its user namespace does not own. Sets `$enter_all` (for the inside view) and `$enter_user`
+# (-U when the container has a user namespace of its own, for the host's own tools).
+NS_FLAGS = (
+    "ns_flags() { enter_all= enter_user=; for pair in user:U mnt:m uts:u ipc:i net:n pid:p cgroup:C time:T; "
+    "do [ \"/proc/$pid/ns/${pair%:*}\" -ef \"/proc/$$/ns/${pair%:*}\" ] || "
+    "enter_all=\"$enter_all -${pair#*:}\"; done; "
+    "[ \"/proc/$pid/ns/user\" -ef /proc/$$/ns/user ] || enter_user=-U; }"
+)
+
+
 def outside_facts() -> dict[str, facts.Fact]:
     """The kernel's view of one container, read on the host, from its main process `$pid`."""
     proc = "/proc/$pid"
-    enter = "nsenter -t $pid"
+    enter = "nsenter -t $pid $enter_user"
+    locate = facts.ProcessId("[ -d \"/proc/$pid\" ] && ns_flags && echo \"$pid\"", "ls -d /proc/PID")
+    locate.prelude = NS_FLAGS
     return {
-        "locate": facts.ProcessId("[ -d \"/proc/$pid\" ] && echo \"$pid\"", "ls -d /proc/PID"),
+        "locate": locate,
         "ns": facts.Namespaces(proc),
         "root_id": facts.FileIdentity(f"{proc}/root/"),
         "mounts": facts.Mounts(proc),
@@ -119,7 +134,7 @@ def inside_prelude(path: str, nonce: str, timeout: int) -> str:
     return (
         "view_inside() { "
         f"if [ \"$1\" = - ] || [ {path} = nsenter ]; then "
-        f"set -- timeout -k 5 {int(timeout)} nsenter -t \"$pid\" -a $({CONTAINER_IDS}) sh -s; "
+        f"set -- timeout -k 5 {int(timeout)} nsenter -t \"$pid\" $enter_all $({CONTAINER_IDS}) sh -s; "
         f"else set -- timeout -k 5 {int(timeout)} \"$1\" exec -i \"$2\" sh -s; fi; "
         f"\"$@\" 2>&1 <<'{end}' | head -c {INSIDE_LIMIT} | base64 -w0\n{inner}{end}\n}}"
     )

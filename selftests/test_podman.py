@@ -1,6 +1,15 @@
-"""podman:// containers, checked through their host's podman CLI."""
+"""podman:// containers, checked through their host's podman CLI: rootful, and rootless."""
 
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import IMAGE
 from isoverify.properties import BASELINE
+from isoverify.targets import LABEL
 
 
 def test_podman_container_passes_and_a_host_pid_one_fails_pid(podman_canary, suite):
@@ -19,3 +28,53 @@ def test_every_running_podman_container_is_selected(podman_canary, suite):
     run = suite("--iso-container=podman://*", "-k", "pid and not limit")
     targets = {r["target"] for r in run.results}
     assert all(any(t.startswith(f"podman://{name} (") for t in targets) for name in names), targets
+
+
+ROOTLESS_USER = "isoverify-rootless"
+
+
+@pytest.fixture(scope="module")
+def rootless(docker_client):
+    """An ordinary user with rootless podman and the busybox image: run(*args) as that user."""
+    if shutil.which("sudo") is None or shutil.which("newuidmap") is None:
+        pytest.fail("sudo and uidmap are missing: `sudo ci/setup.sh --selftest` installs them", pytrace=False)
+    if subprocess.run(["id", ROOTLESS_USER], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", ROOTLESS_USER], check=True)
+    for ids in ("/etc/subuid", "/etc/subgid"):  # useradd adds these where login.defs asks it to
+        if not any(line.startswith(f"{ROOTLESS_USER}:") for line in Path(ids).read_text().splitlines()):
+            with open(ids, "a") as table:
+                table.write(f"{ROOTLESS_USER}:200000:65536\n")
+
+    def run(*args, **kwargs):
+        return subprocess.run(["sudo", "-u", ROOTLESS_USER, "--", *args], capture_output=True,
+                              cwd="/", **kwargs)
+
+    if run("podman", "image", "exists", IMAGE).returncode != 0:
+        helper = docker_client.containers.create(IMAGE, labels={LABEL: "selftest"})
+        try:
+            run("podman", "import", "--change", 'CMD ["sh"]', "-", IMAGE, input=b"".join(helper.export()), check=True)
+        finally:
+            helper.remove(force=True)
+    return run
+
+
+def test_rootless_podman_through_its_user(rootless, suite):
+    names = {"isolated": f"isoverify-selftest-{secrets.token_hex(4)}",
+             "host pid": f"isoverify-selftest-{secrets.token_hex(4)}"}
+    try:
+        for kind, name in names.items():
+            extra = ["--pid=host"] if kind == "host pid" else []
+            rootless("podman", "run", "-dit", f"--name={name}", "--network=none", *extra, IMAGE, check=True)
+        driver = rootless("podman", "info", "--format", "{{.Store.GraphDriverName}}", text=True).stdout.strip()
+        run = suite(f"--iso-host=local://?sudo=true&sudo_user={ROOTLESS_USER}",
+                    *(f"--iso-container=podman://{name}" for name in names.values()))
+    finally:
+        for name in names.values():
+            rootless("podman", "rm", "-f", "-t", "0", name)
+    isolated = run.verdicts(f"podman://{names['isolated']}")
+    # root inside is the user's uid on the host: a user namespace of its own, not host root
+    assert {p: isolated[p] for p in ("user", "nonroot", "pid", "net", "uts")} == dict.fromkeys(
+        ("user", "nonroot", "pid", "net", "uts"), "pass"), isolated
+    # the kernel's truth about its storage: a plain directory under the vfs driver is no copy-on-write
+    assert isolated["rootfs"] == ("fail" if driver == "vfs" else "pass"), (driver, isolated["rootfs"])
+    assert "pid" in run.failed(f"podman://{names['host pid']}")

@@ -134,10 +134,17 @@ def check_propagation(host: HostFacts, ctr: ContainerFacts) -> Finding:
 
 
 def check_devices(host: HostFacts, ctr: ContainerFacts) -> Finding:
+    """Device nodes it has, and the device cgroup that lets it create or open others.
+
+    In a user namespace of its own the cgroup's rules do not matter: the kernel
+    lets no user namespace but the host's create device nodes.
+    """
     nodes = value(ctr.outside["devices"], "the container's devices")
     extra = [d for d in nodes if not linux.is_default_device(d)]
     rules = (ctr.outside["cgroups"].value or {}).get("devices.list")
-    extra_rules = sorted(set(rules) - linux.DEFAULT_DEVICE_RULES) if rules is not None else []
+    own_userns = value(host["ns"], "the host's namespaces").get("user") != \
+        value(ctr.outside["ns"], "the container's namespaces").get("user")
+    extra_rules = sorted(set(rules) - linux.DEFAULT_DEVICE_RULES) if rules is not None and not own_userns else []
     problems = []
     if extra:
         problems.append("device nodes beyond the default: " + ", ".join(
@@ -151,6 +158,8 @@ def check_devices(host: HostFacts, ctr: ContainerFacts) -> Finding:
     node_text = "\n".join(f"{d.kind} {d.major}:{d.minor} {d.path}" for d in nodes)
     rules_text = ("\n".join(rules) if rules is not None
                   else "cgroup v2: the rules are an eBPF program the host does not list here")
+    if own_userns:
+        rules_text += "\n(not counted: in its own user namespace it can create no device node)"
     return Finding(not problems, summary, (),
                    (kernel(ctr, f"device nodes in /proc/{ctr.pid}/root/dev", node_text),
                     kernel(ctr, "devices.list of its cgroup", rules_text)))
