@@ -173,10 +173,10 @@ def observe(host: HostTarget, engines: tuple[str, ...], targets: list[ContainerT
     nonce, inner_nonce = probe.new_nonce(), probe.new_nonce()
     refs = {engine: [t.ref for t in targets if t.engine == engine] for engine in engines}
     own_facts = {f"host.{name}": fact for name, fact in host_facts(engines, refs, timeout).items()}
-    view = outside_facts()
+    kernel_view = outside_facts()
     function = "container_view() {\n" + "\n".join(
-        probe.section(f"c$1.{name}", fact.command, nonce) for name, fact in view.items()) + "\n}"
-    preludes = [fact.prelude for fact in (*own_facts.values(), *view.values())]
+        probe.section(f"c$1.{name}", fact.command, nonce) for name, fact in kernel_view.items()) + "\n}"
+    preludes = [fact.prelude for fact in (*own_facts.values(), *kernel_view.values())]
     preludes += [inside_prelude(inside, inner_nonce, timeout), function]
     calls = [f"{find_pid(t)}; container_view {n} {t.engine if t.has_engine else '-'} {shlex.quote(t.ref)}"
              for n, t in enumerate(targets)]
@@ -184,28 +184,33 @@ def observe(host: HostTarget, engines: tuple[str, ...], targets: list[ContainerT
     text += "\n".join(calls) + "\n"
     fact_set = dict(own_facts)
     for n in range(len(targets)):
-        fact_set.update({f"c{n}.{name}": fact for name, fact in view.items()})
+        fact_set.update({f"c{n}.{name}": fact for name, fact in kernel_view.items()})
     # every container's view is bounded on its own; the whole, by their sum
     limit = probe.OUTPUT_LIMIT + len(targets) * 2 * INSIDE_LIMIT
     try:
         readings = _read(host, text, nonce, fact_set, timeout * (2 + len(targets)), limit)
     except probe.ProbeError as exc:
         raise TargetError(f"cannot observe host {host.label}: {exc}") from exc
-    own = {name.split(".", 1)[1]: r for name, r in readings.items() if name.startswith("host.")}
+    sides: dict[str, dict[str, Reading]] = {}  # "host", "c0", "c1", …: each side's readings
+    for name, reading in readings.items():
+        side, _, fact = name.partition(".")
+        sides.setdefault(side, {})[fact] = reading
+    own = sides["host"]
     if not own["ns"].readable:
         raise TargetError(f"cannot read the namespaces of a shell on {host.label}: {one_line(own['ns'].output)}")
     table = own.pop("process_table")
     own["processes"] = _host_processes(own, table)
     observed = {}
+    view = inside_facts()
     for number, target in enumerate(targets):
-        mine = {name.split(".", 1)[1]: r for name, r in readings.items() if name.startswith(f"c{number}.")}
+        mine = sides[f"c{number}"]
         try:
             declared = _require_running(target, mine, own)
         except TargetError as exc:
             observed[target] = exc
             continue
         mine["members"] = _members(mine, table)
-        seen, error = _inside(mine.pop("inside"), inner_nonce, inside_facts())
+        seen, error = _inside(mine.pop("inside"), inner_nonce, view)
         observed[target] = ContainerFacts(target, mine, seen, error, declared)
     return HostFacts(host, own), observed
 
