@@ -29,15 +29,10 @@ class Reading:
         return self.value is not None
 
 
-# Shell functions a batched probe defines once, so that reading a /proc file
-# costs no process: a probe of fifty containers stays a few dozen forks each.
-DUMP = ("dump() { while IFS= read -r line || [ -n \"$line\" ]; do printf '%s\\n' \"$line\"; "
-        "done < \"$1\"; }")
-
-
 class Fact:
+    """One reading: its shell command (a line, or a function of isoverify/shell/*.sh)."""
+
     label = ""
-    prelude = ""  # shell functions the command needs, defined once per probe
 
     def __init__(self, command: str, label: str | None = None):
         self.command = command
@@ -71,6 +66,34 @@ class Namespaces(Fact):
         return found
 
 
+class KernelThread(Fact):
+    """`/proc/2/stat`: whether PID 2 is kthreadd, the kernel thread that lives in the host's
+    initial namespaces. A shell in a PID namespace of its own (with its own /proc) sees a
+    process of that namespace there, and no process can make itself a kernel thread."""
+
+    PF_KTHREAD = 0x00200000
+
+    def __init__(self):
+        super().__init__("dump /proc/2/stat", "cat /proc/2/stat")
+
+    def parse(self, text):
+        name, sep, rest = text.strip().rpartition(") ")
+        fields = rest.split()
+        if not sep or len(fields) < 7 or not fields[6].isdigit():
+            raise ValueError(text)
+        return name.endswith("(kthreadd") and bool(int(fields[6]) & self.PF_KTHREAD)
+
+
+class Sameness(Fact):
+    """Whether the command's two words are equal: two views of one kernel object."""
+
+    def parse(self, text):
+        words = text.split()
+        if len(words) != 2:
+            raise ValueError(text)
+        return words[0] == words[1]
+
+
 class FileIdentity(Fact):
     """`stat -L`: which file a path really is, as device:inode."""
 
@@ -85,10 +108,10 @@ class FileIdentity(Fact):
 
 
 class ProcessId(Fact):
-    """A process ID printed by the command (which also sets `$pid` for the facts after it)."""
+    """A process ID, the first word the command prints."""
 
     def parse(self, text):
-        pid = text.strip()
+        pid = (text.split() or [""])[0]
         if not pid.isdigit() or pid == "0":
             raise ValueError(text)
         return int(pid)
@@ -122,8 +145,6 @@ def _unescape_octal(field: str) -> str:
 
 class Mounts(Fact):
     """`/proc/<pid>/mountinfo`: every mount the process sees, as the kernel keeps it."""
-
-    prelude = DUMP
 
     def __init__(self, proc: str):
         super().__init__(f"dump {proc}/mountinfo", f"cat {proc}/mountinfo")
@@ -259,11 +280,11 @@ class Links(Fact):
 class Hostname(Fact):
     """`hostname`: the name of the UTS namespace the command runs in."""
 
-    def __init__(self, enter: str = ""):
+    def __init__(self, enter: str = "", label: str | None = None):
         """`enter` runs each command in another UTS namespace (nsenter … -u)."""
         super().__init__(
             f"{enter}hostname 2>/dev/null || {enter}cat /proc/sys/kernel/hostname",
-            f"{enter}hostname",
+            label or f"{enter}hostname",
         )
 
     def parse(self, text):
@@ -286,13 +307,11 @@ class Identity(Fact):
         return {"uid": int(found[1]), "user": found[2] or "", "gid": int(found[3])}
 
 
-class UidMap(Fact):
-    """`/proc/<pid>/uid_map`: which host uids the process's user namespace maps to."""
+class IdMap(Fact):
+    """`/proc/<pid>/uid_map` (or gid_map): which host ids the process's user namespace maps to."""
 
-    prelude = DUMP
-
-    def __init__(self, proc: str):
-        super().__init__(f"dump {proc}/uid_map", f"cat {proc}/uid_map")
+    def __init__(self, proc: str, kind: str = "uid"):
+        super().__init__(f"dump {proc}/{kind}_map", f"cat {proc}/{kind}_map")
 
     def parse(self, text):
         ranges = []
@@ -308,8 +327,6 @@ class UidMap(Fact):
 
 class Status(Fact):
     """`/proc/<pid>/status`: the kernel's summary of a process (ids, NSpid, caps, seccomp)."""
-
-    prelude = DUMP
 
     def __init__(self, proc: str):
         super().__init__(f"dump {proc}/status", f"cat {proc}/status")
@@ -335,88 +352,95 @@ class Cmdline(Fact):
         return text.strip()
 
 
-class ProcessTable(Fact):
-    """Every process on the host with the inode of its PID namespace and its name.
+@dataclass(frozen=True)
+class HostProcess:
+    """A process as the host numbers it, with what the kernel says of it in /proc/PID/status."""
 
-    Read once per host; each container's members are those sharing its PID
+    pid: int
+    pid_namespace: int  # the inode of its PID namespace
+    inner_pid: int  # its PID in its own PID namespace (the last NSpid)
+    uid: int
+    name: str
+
+
+class ProcessTable(Fact):
+    """Every process on the host: its PID namespace, its PID there, its uid and name.
+
+    Read once per host; each container's processes are those sharing its PID
     namespace — what it can see, counted by the host, so it can hide none.
     """
 
     def __init__(self):
         super().__init__(
             "stat -L -c '%i %n' /proc/[0-9]*/ns/pid 2>/dev/null; echo --; "
-            "awk 'FNR == 1 { split(FILENAME, part, \"/\"); print part[3], $0 }' /proc/[0-9]*/comm 2>/dev/null; true",
-            "stat -L -c '%i %n' /proc/*/ns/pid; cat /proc/*/comm",
+            "awk '/^Name:/ { name = substr($0, 7) } /^Uid:/ { uid = $2 } "
+            "/^NSpid:/ { split(FILENAME, part, \"/\"); print part[3], $NF, uid, name; nextfile }' "
+            "/proc/[0-9]*/status 2>/dev/null; true",
+            "stat -L -c '%i %n' /proc/*/ns/pid; cat /proc/*/status",
         )
 
     def parse(self, text):
-        namespaces_part, sep, names_part = text.partition("\n--\n")
+        namespaces_part, sep, status_part = text.partition("\n--\n")
         if not sep:
             raise ValueError("no process table")
-        names = dict(line.split(" ", 1) for line in names_part.splitlines() if " " in line)
+        described = {}
+        for line in status_part.splitlines():
+            found = re.fullmatch(r"(\d+) (\d+) (\d+) (.*)", line)
+            if found:
+                described[found[1]] = (int(found[2]), int(found[3]), found[4])
         table = []
         for line in namespaces_part.splitlines():
             found = re.fullmatch(r"(\d+) /proc/(\d+)/ns/pid", line)
-            if found:
-                table.append((int(found[2]), int(found[1]), names.get(found[2], "?")))
+            if found and found[2] in described:
+                inner, uid, name = described[found[2]]
+                table.append(HostProcess(int(found[2]), int(found[1]), inner, uid, name))
         if not table:
             raise ValueError("no processes")
-        return table  # (pid, pid namespace inode, name)
+        return table
 
 
-class Inspect(Fact):
-    """`<engine> inspect` of all of a host's containers at once: declared configuration and PIDs.
+@dataclass(frozen=True)
+class Resolution:
+    """What the engine calls a container reference: one full ID, none, or several."""
 
-    Keeps "ID NAME PID" lines in the shell variable `inspect_<engine>`, from which
-    `pid_of` sets each container's `$pid`.
-    """
+    id: str | None
+    candidates: tuple[str, ...] = ()  # the IDs an ambiguous prefix matches
 
-    # Sets $pid without a subshell: a few forks less per container, fifty containers a run.
-    prelude = (
-        "pid_of() { pid= saved=$IFS; set -f; IFS='\n'; "
-        "for line in $1; do id=${line%% *} rest=${line#* }; name=${rest%% *}; "
-        "case $id in \"$2\"*) pid=${rest#* }; break ;; esac; "
-        "if [ \"$name\" = \"/$2\" ] || [ \"$name\" = \"$2\" ]; then pid=${rest#* }; break; fi; done; "
-        "IFS=$saved; set +f; }"
-    )
 
-    def __init__(self, cli: str, refs: list[str], timeout: int):
+class Containers(Fact):
+    """`<engine> ps -a` and `<engine> inspect`: each reference resolved as the engine
+    resolves it (a full ID, an exact name, a unique ID prefix), and the declared
+    configuration and main PID of each container found (`containers_of` in host.sh)."""
+
+    def __init__(self, cli: str, refs: list[str]):
         names = " ".join(refs)
-        # The full documents go to the output; the shell keeps only "ID NAME PID" lines,
-        # so that finding each container's PID reads a few bytes, not every document.
-        super().__init__(
-            f"out=$(timeout {int(timeout)} {cli} inspect --type container "
-            f"--format '{{{{.Id}}}} {{{{.Name}}}} {{{{.State.Pid}}}} {{{{json .}}}}' {names} 2>&1); rc=$?; "
-            f"printf '%s\\n' \"$out\"; inspect_{cli}=$(printf '%s\\n' \"$out\" | cut -d' ' -f1-3); [ $rc = 0 ]",
-            f"{cli} inspect {names}",
-        )
+        super().__init__(f"containers_of {cli} {names}", f"{cli} ps -a; {cli} inspect {names}")
 
     def read(self, output: str, rc: int) -> Reading:
-        # Some containers may be missing (rc != 0): the others are still readable.
+        # Some containers may be missing: the others are still readable.
         return Reading(self.label, output, rc, self.parse(output))
 
     def parse(self, text):
-        """{Id or name: (host PID, inspect document)} for every container the engine knew."""
-        found = {}
+        """{"refs": {REF: Resolution}, "details": {ID: (PID, document or None)}}."""
+        refs, details = {}, {}
         for line in text.splitlines():
             fields = line.split(" ", 3)
-            if len(fields) != 4 or not fields[2].isdigit():
-                continue
-            try:
-                document = json.loads(fields[3])
-            except ValueError:
-                continue
-            if isinstance(document, dict) and "State" in document:
-                for key in (fields[0], fields[1].lstrip("/")):
-                    found[key] = (int(fields[2]), document)
-        return found
-
-    @staticmethod
-    def find(found: dict, ref: str):
-        """The (PID, document) of `ref`, a name or an ID (prefix), or None."""
-        if ref in found:
-            return found[ref]
-        return next((v for k, v in found.items() if re.fullmatch(r"[0-9a-f]{64}", k) and k.startswith(ref)), None)
+            if fields[0] != "ref":
+                fields = line.split(" ", 2)
+            if fields[0] == "ref" and len(fields) >= 3:
+                ids = fields[3].split(",") if fields[2] == "ambiguous" and len(fields) == 4 else []
+                found = fields[2] if re.fullmatch(r"[0-9a-f]{12,64}", fields[2]) else None
+                refs[fields[1]] = Resolution(found, tuple(ids))
+            elif len(fields) == 3 and re.fullmatch(r"[0-9a-f]{64}", fields[0]) and fields[1].isdigit():
+                document = None
+                try:
+                    document = json.loads(fields[2])
+                except ValueError:
+                    pass  # cut at the bound, or not JSON: unreadable for that container alone
+                if not (isinstance(document, dict) and isinstance(document.get("State"), dict)):
+                    document = None
+                details[fields[0]] = (int(fields[1]), document)
+        return {"refs": refs, "details": details}
 
 
 class EngineVersion(Fact):
@@ -486,8 +510,6 @@ class ExistingPaths(Fact):
 class SecurityLabel(Fact):
     """`/proc/<pid>/attr/current`: the AppArmor profile or SELinux context confining a process."""
 
-    prelude = DUMP
-
     def __init__(self, proc: str):
         super().__init__(f"dump {proc}/attr/apparmor/current 2>/dev/null || dump {proc}/attr/current",
                          f"cat {proc}/attr/current")
@@ -498,32 +520,11 @@ class Cgroups(Fact):
 
     For each controller mounted as cgroup v1, the files of the process's cgroup
     there; then the files of its cgroup v2 directory. Each output line is
-    `FILE VALUE`, one per line of the file. The host's mount points are found
-    once per probe (`cgroup_mounts`), each container's files with shell reads.
+    `FILE VALUE`, one per line of the file (`read_cgroups` in container.sh).
     """
 
-    prelude = (
-        "mount_of() { awk -v c=\"$1\" '{ for (i = 7; $i != \"-\"; i++); "
-        "if ((c == \"\" && $(i + 1) == \"cgroup2\") || ($(i + 1) == \"cgroup\" && (\",\" $NF \",\") ~ (\",\" c \",\"))) "
-        "{ print $5; exit } }' /proc/$$/mountinfo; }\n"
-        "cgroup_mounts() { cg_memory=$(mount_of memory) cg_pids=$(mount_of pids) cg_cpu=$(mount_of cpu) "
-        "cg_devices=$(mount_of devices) cg_unified=$(mount_of ''); }\n"
-        # A limit file the cgroup lacks (a root cgroup's, a controller not delegated) limits nothing.
-        "files() { d=$1; shift; [ -d \"$d\" ] || return 0; echo \"dir $d\"; for f; do if [ -r \"$d/$f\" ]; then "
-        "while IFS= read -r l || [ -n \"$l\" ]; do printf '%s %s\\n' \"$f\" \"$l\"; done < \"$d/$f\"; "
-        "elif [ \"$f\" != devices.list ] && [ \"$f\" != cpu.cfs_period_us ]; then echo \"$f max\"; fi; done; }\n"
-        "cgroups() { [ -n \"${cg_mounts_read:-}\" ] || { cgroup_mounts; cg_mounts_read=1; }; "
-        "while IFS=: read -r _ ctrls path; do case \",$ctrls,\" in "
-        "*,memory,*) [ -n \"$cg_memory\" ] && files \"$cg_memory$path\" memory.limit_in_bytes ;; "
-        "*,pids,*) [ -n \"$cg_pids\" ] && files \"$cg_pids$path\" pids.max ;; "
-        "*,cpu,*) [ -n \"$cg_cpu\" ] && files \"$cg_cpu$path\" cpu.cfs_quota_us cpu.cfs_period_us cpu.shares ;; "
-        "*,devices,*) [ -n \"$cg_devices\" ] && files \"$cg_devices$path\" devices.list ;; "
-        ",,) [ -n \"$cg_unified\" ] && files \"$cg_unified$path\" memory.max pids.max cpu.max cpu.weight ;; "
-        "esac; done < \"/proc/$1/cgroup\"; true; }"
-    )
-
-    def __init__(self, pid: str):
-        super().__init__(f"cgroups {pid}", f"cat /proc/{pid}/cgroup, then the limits in the host's /sys/fs/cgroup")
+    def __init__(self):
+        super().__init__("read_cgroups", "cat /proc/PID/cgroup, then the limits in the host's /sys/fs/cgroup")
 
     def parse(self, text):
         files: dict[str, list[str]] = {}
@@ -539,22 +540,23 @@ class Device:
     kind: str  # "c" or "b"
     major: int
     minor: int
-    path: str
+    path: str  # as the container names it, non-printable bytes escaped
 
 
 class Devices(Fact):
-    """The device nodes in a container's /dev, listed from the host through /proc/<pid>/root."""
+    """The device nodes under a container's /dev, listed from the host through /proc/<pid>/root
+    without following links (`read_devices` in container.sh): at most 200, names escaped."""
 
-    def __init__(self, proc: str):
-        super().__init__(
-            f"find {proc}/root/dev \\( -type b -o -type c \\) -exec stat -c '%t %T %f %n' {{}} +",
-            f"find {proc}/root/dev -type b -o -type c",
-        )
+    def __init__(self):
+        super().__init__("read_devices", "find /proc/PID/root/dev -type b -o -type c")
 
     def parse(self, text):
-        devices = []
+        devices, more = [], 0
         for line in text.splitlines():
             fields = line.split(" ", 3)
+            if fields[0] == "more" and len(fields) == 2 and fields[1].isdigit():
+                more = int(fields[1])
+                continue
             if len(fields) != 4:
                 raise ValueError(line)
             major, minor, mode, path = fields
@@ -562,4 +564,10 @@ class Devices(Fact):
             inside = re.sub(r"^/proc/[^/]+/root", "", path)
             if kind:
                 devices.append(Device(kind, int(major, 16), int(minor, 16), inside))
-        return devices
+        return DeviceList(tuple(devices), more)
+
+
+@dataclass(frozen=True)
+class DeviceList:
+    nodes: tuple[Device, ...]
+    more: int  # nodes beyond those listed

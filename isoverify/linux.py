@@ -99,5 +99,12 @@ RUNTIME_SOCKETS = (
     "/run/dockershim.sock", "/run/user/*/docker.sock", "/run/user/*/podman/podman.sock",
 )
 
+# The inode numbers the kernel gives its initial namespaces (include/linux/proc_ns.h);
+# the network and mount ones are fixed only on recent kernels, so they are not here.
+INITIAL_NAMESPACE_INODES = {
+    "ipc": 0xEFFFFFFF, "uts": 0xEFFFFFFE, "user": 0xEFFFFFFD, "pid": 0xEFFFFFFC,
+    "cgroup": 0xEFFFFFFB, "time": 0xEFFFFFFA,
+}
+
 # cgroup v1 reports "no memory limit" as the largest page-aligned counter value.
 UNLIMITED_MEMORY_V1 = 2 ** 62

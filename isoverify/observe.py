@@ -1,23 +1,31 @@
 """Which facts each side reads, and the one round trip per host that reads them all.
 
 One batched command per host, however many properties and containers:
-- the host's own view, from the probing shell's `/proc/$$` (PID 1 may be
-  unreadable even for root, and the shell shares the host's namespaces);
-- for each container, the kernel's view, read *on the host* from
-  `/proc/<pid>` and by the host's own tools entering its namespaces:
-  evidence the container cannot forge;
-- for each container, its own view — the lesson's commands run inside it,
-  by entering its namespaces from the host (`nsenter`, a few milliseconds)
-  or through the engine (`docker exec`, the path users know) — shown beside
-  the rest, never trusted to make a property pass. It comes back as a nested
-  probe, base64-encoded, so nothing it prints can disturb the framing of the
-  host's own sections.
+- the host's own view, and its reference namespaces: those of kthreadd (PID 2),
+  always the host's initial ones. A probe that is not in them (run inside a
+  container, or under `unshare`) stops with one line instead of judging
+  against its own namespaces;
+- each container resolved as its engine resolves the name, and its main PID
+  checked to be that container's before anything is read from `/proc/<pid>`;
+- for each container, the kernel's view, read by the host's own tools: files
+  under `/proc/<pid>`, the host's `ip` and `hostname` in its namespaces, its
+  root and `/dev` listed through `/proc/<pid>/root` without following a link.
+  Nothing of the container's runs with the prober's privileges;
+- for each container, its own view — the lesson's `ls /`, `df -h`, `ps aux`,
+  `ip link`, `hostname`, `id` — read by the host the same way (the default),
+  or run by the container's own shell through the engine's exec, which keeps
+  it confined as the container is (`--iso-inside=exec`). Shown beside the
+  rest, never trusted to make a property pass.
+Each container's readings are taken in a shell of their own, under a timeout
+and cut at a bound of their own, and come back base64-encoded: a container
+that floods, hangs or prints hostile names costs its own verdicts only.
 """
 
 import base64
 import binascii
 import shlex
 from dataclasses import dataclass
+from importlib import resources
 
 from . import facts, linux, probe
 from .facts import Reading
@@ -25,29 +33,41 @@ from .targets import ContainerTarget, HostTarget, TargetError, explain_engine_fa
 from .untrusted import decode, one_line
 
 DEFAULT_TIMEOUT = 60
-INSIDE_PATHS = ("nsenter", "exec")  # how the inside view is reached
-INSIDE_LIMIT = 512 * 1024  # bytes of one container's own view; a flood beyond is cut, and said so
+INSIDE_PATHS = ("host", "exec")  # how the lesson's commands are read: by the host, or the engine's exec
+CONTAINER_LIMIT = 2 * 1024 * 1024  # bytes of one container's readings; beyond, it is an error of its own
+INSIDE_LIMIT = 512 * 1024  # bytes of one container's own view through exec; a flood beyond is cut, and said so
+
+
+def _shell(name: str) -> str:
+    return resources.files("isoverify").joinpath("shell", name).read_text()
 
 
 def host_facts(engines: tuple[str, ...], refs: dict[str, list[str]], timeout: int) -> dict[str, facts.Fact]:
     """The host's own view; `engines` are those whose containers this run verifies there,
     `refs` the containers each engine is asked about (all at once)."""
-    me = "/proc/$$"
     return {
         **{f"engine:{engine}": facts.EngineVersion(engine, timeout) for engine in engines},
-        **{f"inspect:{engine}": facts.Inspect(engine, [shlex.quote(r) for r in names], timeout)
+        **{f"containers:{engine}": facts.Containers(engine, [shlex.quote(r) for r in names])
            for engine, names in refs.items() if names},
         "kernel": facts.Fact("uname -r"),
-        "ns": facts.Namespaces(me),
+        # Where the probe stands: PID 2 must be kthreadd, and this shell in its namespaces.
+        "kthread": facts.KernelThread(),
+        "ns": facts.Namespaces("/proc/2"),
+        "own_ns": facts.Namespaces("/proc/self"),
+        "same_net": facts.Sameness("stat -L -c %i /proc/2/net/dev /proc/self/net/dev",
+                                   "stat -L -c %i /proc/2/net/dev /proc/self/net/dev"),
+        "same_mnt": facts.Sameness("awk 'FNR == 1 { print $1 }' /proc/2/mountinfo /proc/self/mountinfo",
+                                   "the first mount ID in /proc/2/mountinfo and /proc/self/mountinfo"),
+        "same_root": facts.Sameness("stat -L -c %d:%i / /proc/2/root/", "stat -L -c %d:%i / /proc/2/root/"),
         "root_id": facts.FileIdentity("/"),
         "ls": facts.Listing(),
         "df": facts.DiskFree("df -h /", "df -h /"),
-        "mounts": facts.Mounts(me),
+        "mounts": facts.Mounts("/proc/self"),
         "process_table": facts.ProcessTable(),
         "links": facts.Links("ip -o link", "ip link"),
         "hostname": facts.Hostname(),
         "id": facts.Identity(),
-        "uid_map": facts.UidMap(me),
+        "uid_map": facts.IdMap("/proc/self"),
         "cap_last_cap": facts.Fact("cat /proc/sys/kernel/cap_last_cap"),
         "lsm": facts.LsmSupport(),
         "kernel_paths": facts.ExistingPaths(linux.MASKED_PATHS + linux.READONLY_PATHS),
@@ -55,47 +75,30 @@ def host_facts(engines: tuple[str, ...], refs: dict[str, list[str]], timeout: in
     }
 
 
-# Which of `$pid`'s namespaces differ from this shell's (`test -ef` compares the namespace
-# files themselves, without a process): nsenter must enter only those — entering one's own
-# namespace fails, and an unprivileged prober (a rootless engine's user) may enter nothing
-# its user namespace does not own. Sets `$enter_all` (for the inside view) and `$enter_user`
-# (-U when the container has a user namespace of its own, for the host's own tools).
-NS_FLAGS = (
-    "ns_flags() { enter_all= enter_user=; for pair in user:U mnt:m uts:u ipc:i net:n pid:p cgroup:C time:T; "
-    "do [ \"/proc/$pid/ns/${pair%:*}\" -ef \"/proc/$$/ns/${pair%:*}\" ] || "
-    "enter_all=\"$enter_all -${pair#*:}\"; done; "
-    "[ \"/proc/$pid/ns/user\" -ef /proc/$$/ns/user ] || enter_user=-U; }"
-)
-
-
-def outside_facts() -> dict[str, facts.Fact]:
-    """The kernel's view of one container, read on the host, from its main process `$pid`."""
+def kernel_view(inside: str) -> dict[str, facts.Fact]:
+    """One container's readings on the host, from its main process `$pid` (container.sh)."""
     proc = "/proc/$pid"
     enter = "nsenter -t $pid $enter_user"
-    locate = facts.ProcessId("[ -d \"/proc/$pid\" ] && ns_flags && echo \"$pid\"", "ls -d /proc/PID")
-    locate.prelude = NS_FLAGS
-    return {
-        "locate": locate,
+    view = {
+        "locate": facts.ProcessId("read_locate", "the container's main process, checked to be its own"),
         "ns": facts.Namespaces(proc),
         "root_id": facts.FileIdentity(f"{proc}/root/"),
         "mounts": facts.Mounts(proc),
         "status": facts.Status(proc),
         "cmdline": facts.Cmdline(proc),
-        "links": facts.Links(f"{enter} -n ip -o link", f"{enter} -n ip link", sysfs=False),
-        "hostname": facts.Hostname(f"{enter} -u "),
-        "uid_map": facts.UidMap(proc),
+        "uid_map": facts.IdMap(proc),
+        "gid_map": facts.IdMap(proc, "gid"),
         "label": facts.SecurityLabel(proc),
-        "cgroups": facts.Cgroups("$pid"),
-        "devices": facts.Devices(proc),
-        "inside": facts.Fact("view_inside \"$2\" \"$3\"", "the lesson's commands, inside"),
+        "cgroups": facts.Cgroups(),
+        "links": facts.Links(f"{enter} -n ip -o link", "nsenter -t $pid -n ip link  (the host's ip)", sysfs=False),
+        "hostname": facts.Hostname(f"{enter} -u ", "nsenter -t $pid -u hostname  (the host's hostname)"),
+        "ls": facts.Listing(f"ls -1b {proc}/root/", f"ls {proc}/root/  (the host's ls)"),
+        "devices": facts.Devices(),
     }
-
-
-def find_pid(target: ContainerTarget) -> str:
-    """Shell that sets `$pid` to the container's main process, as the host numbers it."""
-    if target.has_engine:
-        return f"pid_of \"$inspect_{target.engine}\" {shlex.quote(target.ref)}"
-    return f"pid={int(target.ref)}"
+    if inside == "exec":
+        view["inside"] = facts.Fact("read_inside", "the lesson's commands, through the engine's exec")
+    view["end"] = facts.Fact("read_end", "the same process at the end")
+    return view
 
 
 def inside_facts() -> dict[str, facts.Fact]:
@@ -108,36 +111,6 @@ def inside_facts() -> dict[str, facts.Fact]:
         "hostname": facts.Hostname(),
         "id": facts.Identity(),
     }
-
-
-# nsenter keeps the caller's root unless told: enter as the container's main process's
-# user and group, translated into its user namespace through uid_map and gid_map.
-CONTAINER_IDS = (
-    "awk 'FNR == 1 { f++ } f == 1 { u[n++] = $0 } f == 2 { g[m++] = $0 } "
-    "f == 3 && /^Uid:/ { uid = $2 } f == 3 && /^Gid:/ { gid = $2 } "
-    "END { printf \"-S %d -G %d\", inner(uid, u, n), inner(gid, g, m) } "
-    "function inner(id, map, k,   i, a) { for (i = 0; i < k; i++) { split(map[i], a, \" \"); "
-    "if (id >= a[2] && id < a[2] + a[3]) return id - a[2] + a[1] } return 0 }' "
-    "/proc/$pid/uid_map /proc/$pid/gid_map /proc/$pid/status"
-)
-
-
-def inside_prelude(path: str, nonce: str, timeout: int) -> str:
-    """The shell function `view_inside ENGINE REF`: it runs the nested probe of the
-    lesson's commands in the container `$pid` — through nsenter, or the engine's exec —
-    and hands back its output cut at INSIDE_LIMIT bytes by the host's `head`,
-    base64-encoded: one line of letters, in which nothing the container prints can
-    pass for a marker of the probe around it."""
-    view = inside_facts()
-    end = f"ISOVERIFY_{nonce}"
-    inner = probe.script({name: fact.command for name, fact in view.items()}, nonce)
-    return (
-        "view_inside() { "
-        f"if [ \"$1\" = - ] || [ {path} = nsenter ]; then "
-        f"set -- timeout -k 5 {int(timeout)} nsenter -t \"$pid\" $enter_all $({CONTAINER_IDS}) sh -s; "
-        f"else set -- timeout -k 5 {int(timeout)} \"$1\" exec -i \"$2\" sh -s; fi; "
-        f"\"$@\" 2>&1 <<'{end}' | head -c {INSIDE_LIMIT} | base64 -w0\n{inner}{end}\n}}"
-    )
 
 
 @dataclass(frozen=True)
@@ -154,7 +127,7 @@ class ContainerFacts:
     target: ContainerTarget
     outside: dict[str, Reading]  # empty: no host can read this container (a pod seen by kubectl)
     inside: dict[str, Reading] | None
-    inside_error: str  # why the inside view is missing, when it is
+    inside_error: str  # why the inside view is missing, or how it was read instead
     declared: dict | None = None  # the engine's inspect document, where there is an engine
 
     @property
@@ -163,76 +136,222 @@ class ContainerFacts:
         return self.outside["locate"].value
 
 
-def observe(host: HostTarget, engines: tuple[str, ...], targets: list[ContainerTarget],
-            timeout: int = DEFAULT_TIMEOUT, inside: str = "nsenter"
-            ) -> tuple[HostFacts, dict[ContainerTarget, ContainerFacts | TargetError]]:
-    """The host and all of `targets` on it, in one round trip.
+class Script:
+    """The probe of one host: its own sections, then one section per container."""
 
-    The container sections are one shell function, `container_view N ENGINE REF`,
-    called once per container: the script stays small however many there are."""
-    nonce, inner_nonce = probe.new_nonce(), probe.new_nonce()
-    refs = {engine: [t.ref for t in targets if t.engine == engine] for engine in engines}
-    own_facts = {f"host.{name}": fact for name, fact in host_facts(engines, refs, timeout).items()}
-    kernel_view = outside_facts()
-    function = "container_view() {\n" + "\n".join(
-        probe.section(f"c$1.{name}", fact.command, nonce) for name, fact in kernel_view.items()) + "\n}"
-    preludes = [fact.prelude for fact in (*own_facts.values(), *kernel_view.values())]
-    preludes += [inside_prelude(inside, inner_nonce, timeout), function]
-    calls = [f"{find_pid(t)}; container_view {n} {t.engine if t.has_engine else '-'} {shlex.quote(t.ref)}"
-             for n, t in enumerate(targets)]
-    text = probe.script({name: fact.command for name, fact in own_facts.items()}, nonce, tuple(preludes))
-    text += "\n".join(calls) + "\n"
-    fact_set = dict(own_facts)
-    for n in range(len(targets)):
-        fact_set.update({f"c{n}.{name}": fact for name, fact in kernel_view.items()})
-    # every container's view is bounded on its own; the whole, by their sum
-    limit = probe.OUTPUT_LIMIT + len(targets) * 2 * INSIDE_LIMIT
-    try:
-        readings = _read(host, text, nonce, fact_set, timeout * (2 + len(targets)), limit)
-    except probe.ProbeError as exc:
-        raise TargetError(f"cannot observe host {host.label}: {exc}") from exc
-    sides: dict[str, dict[str, Reading]] = {}  # "host", "c0", "c1", …: each side's readings
-    for name, reading in readings.items():
-        side, _, fact = name.partition(".")
-        sides.setdefault(side, {})[fact] = reading
-    own = sides["host"]
-    if not own["ns"].readable:
-        raise TargetError(f"cannot read the namespaces of a shell on {host.label}: {one_line(own['ns'].output)}")
+    def __init__(self, engines: tuple[str, ...], targets: list[ContainerTarget], timeout: int, inside: str):
+        self.nonce, self.container_nonce, self.inside_nonce = (probe.new_nonce() for _ in range(3))
+        refs = {engine: list(dict.fromkeys(t.ref for t in targets if t.engine == engine)) for engine in engines}
+        self.host = {f"host.{name}": fact for name, fact in host_facts(engines, refs, timeout).items()}
+        self.view = kernel_view(inside)
+        self.targets, self.timeout, self.inside = targets, timeout, inside
+        self.names = list(self.host) + [f"c{n}" for n in range(len(targets))]
+
+    def text(self) -> str:
+        inside_script = probe.script({name: fact.command for name, fact in inside_facts().items()},
+                                     self.inside_nonce)
+        view = "container_view() {\npid=$1 engine=$2 id=$3 located=\n" + "\n".join(
+            [probe.section("locate", self.view["locate"].command, self.container_nonce),
+             '[ -n "$located" ] || return 0']
+            + [probe.section(name, fact.command, self.container_nonce)
+               for name, fact in self.view.items() if name != "locate"]) + "\n}\n"
+        settings = (f"iso_timeout={int(self.timeout)} iso_limit={CONTAINER_LIMIT} "
+                    f"iso_inside_limit={INSIDE_LIMIT}\n")
+        parts = [
+            settings + _shell("common.sh") + _shell("host.sh"),
+            _heredoc("iso_container_functions", settings + _shell("common.sh") + _shell("container.sh") + view,
+                     self.nonce),
+            _heredoc("iso_inside_script", inside_script, self.inside_nonce),
+            "cg_memory=$(mount_of memory) cg_pids=$(mount_of pids) cg_cpu=$(mount_of cpu) "
+            "cg_devices=$(mount_of devices) cg_unified=$(mount_of '') iso_prober_uid=$(id -u)\n"
+            "export iso_inside_script cg_memory cg_pids cg_cpu cg_devices cg_unified iso_prober_uid\n",
+        ]
+        calls = {f"c{n}": f"observe_container {t.engine if t.has_engine else '-'} {shlex.quote(t.ref)}"
+                 for n, t in enumerate(self.targets)}
+        return probe.script({**{name: fact.command for name, fact in self.host.items()}, **calls},
+                            self.nonce, tuple(parts))
+
+    @property
+    def limit(self) -> int:
+        """Every container's readings are bounded on their own; the whole, by their sum (base64: 4/3)."""
+        return probe.OUTPUT_LIMIT + len(self.targets) * (CONTAINER_LIMIT * 4 // 3 + 4)
+
+
+def _heredoc(variable: str, text: str, nonce: str) -> str:
+    end = f"ISOVERIFY_{variable}_{nonce}"
+    return f"{variable}=$(cat <<'{end}'\n{text}\n{end}\n)\n"
+
+
+def observe(host: HostTarget, engines: tuple[str, ...], targets: list[ContainerTarget],
+            timeout: int = DEFAULT_TIMEOUT, inside: str = "host"
+            ) -> tuple[HostFacts, dict[ContainerTarget, ContainerFacts | TargetError]]:
+    """The host and all of `targets` on it, in one round trip."""
+    script = Script(engines, targets, timeout, inside)
+    sections = _run(host, script.text(), script.nonce, script.names, timeout * (3 + len(targets)), script.limit)
+    own = {name.removeprefix("host."): fact.read(sections[name].output, sections[name].rc)
+           for name, fact in script.host.items()}
+    _check_vantage(host, own)
     table = own.pop("process_table")
     own["processes"] = _host_processes(own, table)
-    observed = {}
-    view = inside_facts()
+    observed: dict[ContainerTarget, ContainerFacts | TargetError] = {}
     for number, target in enumerate(targets):
-        mine = sides[f"c{number}"]
         try:
-            declared = _require_running(target, mine, own)
+            observed[target] = _container(target, sections[f"c{number}"].output, script, own, table)
         except TargetError as exc:
             observed[target] = exc
-            continue
-        mine["members"] = _members(mine, table)
-        seen, error = _inside(mine.pop("inside"), inner_nonce, view)
-        observed[target] = ContainerFacts(target, mine, seen, error, declared)
     return HostFacts(host, own), observed
 
 
-def _read(host: HostTarget, text: str, nonce: str, fact_set: dict[str, facts.Fact], timeout: int,
-          limit: int) -> dict[str, Reading]:
-    """One round trip: run the probe `text` on `host`, read every section, or ProbeError."""
+def _run(host: HostTarget, text: str, nonce: str, names: list[str], timeout: int,
+         limit: int) -> dict[str, probe.Section]:
+    """One round trip: run the probe `text` on `host` and split it into its sections."""
     _, out, err = host.run(probe.command_line("sh -s", text, nonce, timeout, limit))
     status = probe.exit_status(err, nonce)
     try:
-        sections = probe.parse(out, nonce, list(fact_set), limit)
+        return probe.parse(out, nonce, names, limit)
     except probe.ProbeError as exc:
         if status == 124:
-            raise probe.ProbeError(f"timed out after {timeout}s") from exc
-        if status not in (None, 0):
-            raise probe.ProbeError(f"exit status {status}: {one_line(decode(out))}") from exc
-        raise
-    return {name: fact_set[name].read(s.output, s.rc) for name, s in sections.items()}
+            reason = f"timed out after {timeout}s"
+        elif status not in (None, 0):
+            reason = f"exit status {status}: {one_line(decode(out))}"
+        else:
+            reason = str(exc)
+        raise TargetError(f"cannot observe host {host.label}: {reason}") from exc
+
+
+def _check_vantage(host: HostTarget, own: dict[str, Reading]) -> None:
+    """The host's reference namespaces are its initial ones, and the probe stands in them.
+
+    With root, they are kthreadd's (PID 2). Without it, /proc/2/ns is closed: the kernel's
+    fixed inode numbers of the initial namespaces stand in, and two files of PID 2 the
+    kernel lets anyone compare show the network and mount namespaces.
+    """
+    fix = ("run isoverify on the host itself, in its initial namespaces "
+           "(not inside a container, a `unshare` or a chroot)")
+    if own["kthread"].value is not True:
+        raise TargetError(f"on {host.label}, PID 2 is not the kernel's kthreadd: the probe runs in a PID "
+                          f"namespace of its own, or /proc hides other users' processes; {fix}")
+    mine = own["own_ns"].value
+    if mine is None:
+        raise TargetError(f"cannot read the namespaces of a shell on {host.label}: {one_line(own['own_ns'].output)}")
+    reference = own["ns"].value
+    if reference is None:  # an unprivileged prober
+        reference = {kind: f"{kind}:[{inode}]" for kind, inode in linux.INITIAL_NAMESPACE_INODES.items()
+                     if kind in mine}
+        for kind in ("net", "mnt"):
+            if own[f"same_{kind}"].value is True:
+                reference[kind] = mine[kind]
+            elif kind in mine:
+                reference[kind] = "another"
+        own["ns"] = Reading("the host's initial namespaces: the kernel's fixed inodes, and PID 2's net and mnt",
+                            "\n".join(f"{kind} -> {ns}" for kind, ns in sorted(reference.items())), 0, reference)
+    apart = sorted(kind for kind in reference if kind in mine and mine[kind] != reference[kind])
+    if own["same_root"].value is False:
+        apart.append("root directory")
+    if apart:
+        raise TargetError(f"on {host.label}, the probe runs apart from the host's initial namespaces "
+                          f"({', '.join(apart)}), so it would judge containers against its own; {fix}")
+
+
+def _container(target: ContainerTarget, output: str, script: Script, own: dict[str, Reading],
+               table: Reading) -> ContainerFacts:
+    """One container's facts from its section of the probe, or a TargetError naming it."""
+    where = target.host.label
+    declared = _declared(target, own) if target.has_engine else None
+    try:
+        raw = base64.b64decode(output.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise TargetError(f"{target.label} on {where}: its readings came back garbled: {one_line(output)}") from None
+    if len(raw) >= CONTAINER_LIMIT:
+        raise TargetError(f"{target.label} on {where}: its readings exceeded {CONTAINER_LIMIT} bytes "
+                          "(thousands of mounts, devices or names?) and were cut")
+    names = list(script.view)
+    try:
+        sections = probe.parse(raw, script.container_nonce, names, CONTAINER_LIMIT)
+    except probe.ProbeError as exc:
+        located = _located(raw, script.container_nonce)
+        if located is not None and located.rc != 0:
+            raise _not_located(target, decode(located.output.encode())) from None
+        if "before finishing section" in str(exc):
+            stopped = str(exc).rsplit(" ", 1)[-1]
+            raise TargetError(f"{target.label} on {where}: reading `{script.view[stopped].label}` did not finish "
+                              f"within --iso-timeout={script.timeout}s (it hangs, or it was killed)") from None
+        raise TargetError(f"{target.label} on {where}: its readings cannot be trusted: {exc}") from None
+    pid = sections["locate"].output.split()[0]
+    mine = {name: _named(script.view[name].read(s.output, s.rc), pid) for name, s in sections.items()}
+    if not mine["end"].readable:
+        raise TargetError(f"{target.label} on {where}: its process exited or was replaced while it was being observed")
+    if not mine["ns"].readable:
+        raise TargetError(f"cannot read /proc/{mine['locate'].value}/ns on {where}: the host-side view "
+                          "needs root there (run as root, or add ?sudo=true to the --iso-host URL)")
+    mine["members"] = _members(mine, table)
+    through_exec = mine.pop("inside", None)
+    mine.pop("end")
+    if through_exec is not None and target.has_engine:
+        seen, error = _inside(through_exec, script.inside_nonce, inside_facts())
+    else:
+        seen = _read_by_host(mine)
+        error = ("read by the host's own tools, nothing run inside: --iso-inside=exec is not available "
+                 "for a bare process, which no engine confines" if script.inside == "exec" else "")
+    return ContainerFacts(target, mine, seen, error, declared)
+
+
+def _named(reading: Reading, pid: str) -> Reading:
+    """The reading, its label naming the container's process by its number."""
+    return Reading(reading.label.replace("$pid", pid), reading.output, reading.rc, reading.value)
+
+
+def _located(raw: bytes, nonce: str) -> probe.Section | None:
+    try:
+        return probe.parse(raw, nonce, ["locate"], CONTAINER_LIMIT)["locate"]
+    except probe.ProbeError:
+        return None
+
+
+def _not_located(target: ContainerTarget, said: str) -> TargetError:
+    where = target.host.label
+    if not target.has_engine:
+        return TargetError(f"process {target.ref} does not exist on {where}")
+    if "is not container" in said:
+        return TargetError(f"{target.label} on {where}: the PID its engine reports is not that container's "
+                           f"process ({one_line(said, 160)}): it exited and its PID was reused?")
+    return TargetError(f"{target.label} on {where}: its process exited while it was being observed")
+
+
+def _declared(target: ContainerTarget, own: dict[str, Reading]) -> dict:
+    """Fail closed: a container the engine does not name as one running container is an
+    error, never a pass. Returns the engine's inspect document."""
+    where = target.host.label
+    containers = own.get(f"containers:{target.engine}")
+    engine = own.get(f"engine:{target.engine}")
+    if containers is None or engine is None or not engine.readable:
+        raise TargetError(explain_engine_failure(target.engine, target.host, engine.output if engine else ""))
+    resolution = containers.value["refs"].get(target.ref)
+    if resolution is None:
+        raise TargetError(explain_engine_failure(target.engine, target.host, containers.output))
+    if resolution.candidates:
+        shown = ", ".join(c[:12] for c in resolution.candidates[:5])
+        raise TargetError(f"{target.label} on {where} is ambiguous: it is the beginning of the IDs of "
+                          f"{shown}; name one container by its full ID or its name")
+    if resolution.id is None:
+        raise TargetError(f"container {target.ref} does not exist on {where}: check `{target.engine} ps -a` there")
+    found = containers.value["details"].get(resolution.id)
+    if found is None:
+        raise TargetError(f"container {target.ref} on {where} vanished before it could be inspected")
+    pid, document = found
+    if document is None:
+        raise TargetError(f"{target.label} on {where}: its configuration as `{target.engine} inspect` "
+                          "gives it cannot be read (over 64 KiB, or not JSON)")
+    state = document["State"]
+    if not state.get("Running") or not pid:
+        raise TargetError(f"container {target.ref} on {where} is not running "
+                          f"(status: {one_line(str(state.get('Status', '?')), 40)}): "
+                          "start it, or name a running container")
+    return document
 
 
 def _inside(reading: Reading, nonce: str, view: dict[str, facts.Fact]) -> tuple[dict[str, Reading] | None, str]:
-    """The nested probe's readings, or why there are none."""
+    """The nested probe's readings through the engine's exec, or why there are none."""
     try:
         output = base64.b64decode(reading.output.strip(), validate=True)
     except (binascii.Error, ValueError):
@@ -257,9 +376,63 @@ def _inside(reading: Reading, nonce: str, view: dict[str, facts.Fact]) -> tuple[
     return {name: view[name].read(s.output, s.rc) for name, s in sections.items()}, ""
 
 
+def _read_by_host(mine: dict[str, Reading]) -> dict[str, Reading]:
+    """The lesson's six as the host reads them, from readings it already took: nothing of
+    the container's runs, so nothing of it can lie or act with the prober's privileges."""
+    pid = mine["locate"].value
+    return {
+        "ls": mine["ls"],
+        "df": _mount_table(mine["mounts"], pid),
+        "ps": _process_list(mine["members"]),
+        "links": mine["links"],
+        "hostname": mine["hostname"],
+        "id": _identity(mine, pid),
+    }
+
+
+def _mount_table(mounts: Reading, pid: int) -> Reading:
+    label = f"df, as the host reads /proc/{pid}/mountinfo"
+    if not mounts.readable:
+        return Reading(label, mounts.output, 1, None)
+    rows = [{"filesystem": m.source, "size": "-", "used": "-", "type": m.fstype, "mounted_on": m.mount_point}
+            for m in mounts.value]
+    text = "Filesystem  Type  Mounted on\n" + "\n".join(
+        f"{r['filesystem']}  {r['type']}  {r['mounted_on']}" for r in rows)
+    return Reading(label, text, 0, rows)
+
+
+def _process_list(members: Reading) -> Reading:
+    label = "ps, as the host reads /proc/*/status of its PID namespace"
+    if not members.readable:
+        return Reading(label, members.output, 1, None)
+    processes = [facts.Process(p.inner_pid, str(p.uid), p.name) for p in members.value["processes"]]
+    text = "PID   UID   COMMAND\n" + "\n".join(f"{p.pid:<5} {p.user:<5} {p.command}" for p in processes)
+    return Reading(label, text, 0, processes)
+
+
+def _inner_id(outer: int, id_map: list[tuple[int, int, int]]) -> int | None:
+    """A host id as the process's user namespace names it (None: unmapped there)."""
+    return next((inner + outer - start for inner, start, count in id_map if start <= outer < start + count), None)
+
+
+def _identity(mine: dict[str, Reading], pid: int) -> Reading:
+    label = f"id, as the host reads /proc/{pid}/status, uid_map and gid_map"
+    status, uids, gids = mine["status"].value, mine["uid_map"].value, mine["gid_map"].value
+    if not (status and uids and gids):
+        return Reading(label, "", 1, None)
+    try:
+        uid = _inner_id(int(status["Uid"].split()[1]), uids)
+        gid = _inner_id(int(status["Gid"].split()[1]), gids)
+    except (KeyError, IndexError, ValueError):
+        return Reading(label, "", 1, None)
+    if uid is None or gid is None:
+        return Reading(label, "unmapped", 1, None)
+    return Reading(label, f"uid={uid} gid={gid}", 0, {"uid": uid, "user": "", "gid": gid})
+
+
 def _host_processes(own: dict[str, Reading], table: Reading) -> Reading:
-    inode = own["ns"].value.get("pid", "")
-    count = sum(1 for _, ns, _ in table.value or () if f"pid:[{ns}]" == inode) if table.readable else None
+    inode = own["ns"].value.get("pid", "") if own["ns"].readable else ""
+    count = sum(1 for p in table.value or () if f"pid:[{p.pid_namespace}]" == inode) if table.readable else None
     return Reading("processes in the host's PID namespace", str(count), table.rc, count)
 
 
@@ -268,52 +441,20 @@ def _members(mine: dict[str, Reading], table: Reading) -> Reading:
     inode = (mine["ns"].value or {}).get("pid")
     if not table.readable or inode is None:
         return Reading("processes in its PID namespace", table.output, 1, None)
-    members = [(pid, name) for pid, ns, name in table.value if f"pid:[{ns}]" == inode]
+    members = [p for p in table.value if f"pid:[{p.pid_namespace}]" == inode]
+    members.sort(key=lambda p: p.inner_pid)
     shown = members[:50]
-    text = "\n".join(f"{pid} {name}" for pid, name in shown)
+    text = "\n".join(f"{p.pid} {p.name}" for p in shown)
     return Reading(f"processes in the PID namespace of /proc/{mine['locate'].value}", text, 0,
-                   {"total": len(members), "named": shown})
-
-
-def _require_running(target: ContainerTarget, mine: dict[str, Reading], own: dict[str, Reading]) -> dict | None:
-    """Fail closed: a container the host cannot see running is an error, never a pass.
-
-    Returns the engine's inspect document (None for a bare process)."""
-    where = target.host.label
-    declared = None
-    if not target.has_engine:
-        if not mine["locate"].readable:
-            raise TargetError(f"process {target.ref} does not exist on {where}")
-    else:
-        inspect = own.get(f"inspect:{target.engine}")
-        found = facts.Inspect.find(inspect.value, target.ref) if inspect is not None else None
-        if found is None:
-            text = inspect.output if inspect is not None else ""
-            if "no such" in text.lower() or (inspect is not None and inspect.value):
-                raise TargetError(f"container {target.ref} does not exist on {where}: "
-                                  f"check `{target.engine} ps -a` there")
-            raise TargetError(explain_engine_failure(target.engine, target.host, text))
-        declared = found[1]
-        state = declared.get("State", {})
-        if not state.get("Running") or not state.get("Pid"):
-            raise TargetError(f"container {target.ref} on {where} is not running "
-                              f"(status: {one_line(str(state.get('Status', '?')), 40)}): "
-                              "start it, or name a running container")
-    if not mine["locate"].readable or "No such file" in mine["ns"].output:
-        raise TargetError(f"{target.label} on {where}: its process exited while it was being observed")
-    if not mine["ns"].readable:
-        raise TargetError(f"cannot read /proc/{mine['locate'].value}/ns on {where}: the host-side view "
-                          "needs root there (run as root, or add ?sudo=true to the --iso-host URL)")
-    return declared
+                   {"total": len(members), "named": [(p.pid, p.name) for p in shown], "processes": shown})
 
 
 def observe_pod(target: ContainerTarget, timeout: int = DEFAULT_TIMEOUT) -> ContainerFacts:
-    """A pod reached by kubectl: testinfra's kubectl backend runs the inside probe in it."""
+    """A pod reached by kubectl: testinfra's kubectl backend runs the inside probe in it,
+    through `kubectl exec`, which keeps the pod's confinement."""
     pod = HostTarget(target.label)
     nonce, view = probe.new_nonce(), inside_facts()
-    try:
-        inside = _read(pod, probe.script({name: f.command for name, f in view.items()}, nonce), nonce, view,
-                       timeout, probe.OUTPUT_LIMIT)
-    except probe.ProbeError as exc:
-        raise TargetError(f"cannot observe {target.label}: {exc}") from exc
-    return ContainerFacts(target, {}, inside, "")
+    sections = _run(pod, probe.script({name: f.command for name, f in view.items()}, nonce), nonce, list(view),
+                    timeout, probe.OUTPUT_LIMIT)
+    return ContainerFacts(target, {}, {name: view[name].read(s.output, s.rc) for name, s in sections.items()}, "")
+

@@ -17,7 +17,7 @@ from .report import (CSS, HEADER_CELLS, hosts_table, matrix, row_cells, run_head
                      unmatched_waivers, write_json)
 from .run import DEFAULT_IMAGE, Run, SetupError
 from .targets import UsageError
-from .waivers import WaiverError, Waivers, load
+from .waivers import WaiverError, Waivers, load, selection
 
 EXIT_UNOBSERVABLE = 6  # the run could not observe what it was asked to verify
 
@@ -45,9 +45,10 @@ def pytest_addoption(parser):
                     help=f"which properties are enforced; the rest are advisory (default: {DEFAULT_PROFILE})")
     group.addoption("--iso-waivers", default=None, metavar="FILE",
                     help="accepted failures, with reason, owner and expiry (TOML, or YAML by extension)")
-    group.addoption("--iso-inside", default="nsenter", choices=INSIDE_PATHS,
-                    help="how the lesson's commands reach inside a container: nsenter from the host "
-                         "(fast, the default) or the engine's exec")
+    group.addoption("--iso-inside", default="host", choices=INSIDE_PATHS,
+                    help="how the lesson's commands are read: by the host's own tools, running nothing "
+                         "of the container's (fast, the default), or by its own shell through the "
+                         "engine's exec, confined as the container is")
     group.addoption("--iso-timeout", type=int, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                     help=f"how long one probe of a target may take (default: {DEFAULT_TIMEOUT})")
     group.addoption("--iso-json", default=None, metavar="PATH",
@@ -159,7 +160,7 @@ def run_meta(config) -> dict:
         "profile": run.profile,
         "hosts": [{"host": run.host_label(host), **hosts.get(run.host_label(host), {})} for host in run.hosts],
         "unmatched_waivers": [w.as_record(run.waivers.today) for w in
-                              run.waivers.unmatched({(r["property"], r["target"]) for r in records})],
+                              run.waivers.unmatched({line for r in records for line in r["matching_waivers"]})],
     }
 
 
@@ -181,7 +182,7 @@ def pytest_sessionfinish(session):
 def pytest_terminal_summary(terminalreporter, config):
     for waiver in run_meta(config)["unmatched_waivers"]:
         terminalreporter.write_line(f"isoverify: waiver at line {waiver['line']} ({waiver['property']} on "
-                                    f"{waiver['target']}) matched nothing", yellow=True)
+                                    f"{selection(waiver)}) matched nothing", yellow=True)
 
 
 def pytest_unconfigure(config):

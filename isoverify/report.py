@@ -11,6 +11,8 @@ from collections import Counter
 from html import escape
 from pathlib import Path
 
+from .waivers import selection
+
 JSON_SCHEMA_VERSION = 1
 SCHEMA = Path(__file__).with_name("results.schema.json")
 CSS = Path(__file__).with_name("report.css")
@@ -37,8 +39,9 @@ def _waiver_html(waiver: dict | None) -> str:
     if not waiver:
         return ""
     state = "expired" if waiver["expired"] else "until"
-    return (f'<div class="iso-waiver">waiver ({state} {escape(waiver["expires"])}): '
-            f'{escape(waiver["reason"])} — {escape(waiver["owner"])}</div>')
+    accepts = f', accepts {", ".join(waiver["accept"])} only' if waiver["accept"] else ""
+    return (f'<div class="iso-waiver">waiver at line {waiver["line"]} ({state} {escape(waiver["expires"])}'
+            f'{escape(accepts)}): {escape(waiver["reason"])} — {escape(waiver["owner"])}</div>')
 
 
 def row_cells(record: dict | None) -> list[str]:
@@ -113,7 +116,7 @@ def matrix(records: list[dict], property_ids: list[str]) -> str:
 def unmatched_waivers(waivers: list[dict]) -> str:
     if not waivers:
         return ""
-    items = "".join(f"<li>line {w['line']}: {escape(w['property'])} on {escape(w['target'])} "
+    items = "".join(f"<li>line {w['line']}: {escape(w['property'])} on {escape(selection(w))} "
                     f"({escape(w['reason'])}; {escape(w['owner'])})</li>" for w in waivers)
     return f'<h2>Waivers that matched nothing</h2><ul id="iso-unmatched">{items}</ul>'
 

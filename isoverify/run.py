@@ -15,9 +15,9 @@ from . import observe
 from .observe import ContainerFacts, HostFacts
 from .properties import BY_ID, DEFAULT_PROFILE, ERROR, PROFILES, Verdict, judge
 from .targets import (POD, PROCESS, ContainerSpec, ContainerTarget, HostTarget, ManagedContainer, TargetError,
-                      UsageError, check_label, expand_host_urls, explain_engine_failure, parse_container_url,
-                      select_containers)
-from .waivers import Waivers
+                      UsageError, check_host_url, check_image, check_label, expand_host_urls,
+                      explain_engine_failure, parse_container_url, select_containers)
+from .waivers import Identity, Waivers
 
 DEFAULT_IMAGE = "busybox:latest"
 DEFAULT_ENGINE = "docker"
@@ -56,18 +56,20 @@ class Run:
                  image: str = DEFAULT_IMAGE, profile: str = DEFAULT_PROFILE,
                  timeout: int = observe.DEFAULT_TIMEOUT, labels: tuple[str, ...] = (),
                  waivers: Waivers | None = None, ssh_config: str | None = None,
-                 ssh_identity_file: str | None = None, inside: str = "nsenter"):
+                 ssh_identity_file: str | None = None, inside: str = "host"):
         if profile not in PROFILES:
             raise UsageError(f"--iso-profile {profile!r}: choose one of {', '.join(PROFILES)}")
         for url in host_urls:
-            HostTarget(url)  # a usage error before any inventory is read
-        self.hosts = [HostTarget(url, ssh_config, ssh_identity_file)
-                      for url in dict.fromkeys(expand_host_urls(host_urls))]
+            check_host_url(url)  # usage errors come before any inventory is read
         self.specs = [parse_container_url(url) for url in dict.fromkeys(container_urls)]
         if inside not in observe.INSIDE_PATHS:
             raise UsageError(f"--iso-inside {inside!r}: choose one of {', '.join(observe.INSIDE_PATHS)}")
-        self.image, self.profile, self.timeout, self.inside = image, profile, timeout, inside
+        if timeout < 1:  # `timeout 0` would wait for ever
+            raise UsageError(f"--iso-timeout {timeout}: give a number of seconds, 1 or more")
+        self.image, self.profile, self.timeout, self.inside = check_image(image), profile, timeout, inside
         self.labels = tuple(check_label(label) for label in labels)
+        self.hosts = [HostTarget(url, ssh_config, ssh_identity_file)
+                      for url in dict.fromkeys(expand_host_urls(host_urls))]
         self.waivers = waivers or Waivers([])
         self.session = secrets.token_hex(4)
         self._state = {host.url: HostState() for host in self.hosts}
@@ -201,8 +203,8 @@ class Run:
         except TargetError as exc:
             return Verdict(prop, slot.label, ERROR, self.enforced(property_id), str(exc))
         verdict = judge(prop, slot.label, self.enforced(property_id), host, ctr)
-        waiver = self.waivers.find(property_id, slot.label)
-        return verdict.waived(waiver.as_record(self.waivers.today)) if waiver else verdict
+        identity = Identity.of(slot.label, ctr.declared)
+        return verdict.under(self.waivers.matching(property_id, identity), self.waivers.today)
 
     def describe_hosts(self) -> dict[str, dict[str, str]]:
         """Each observed host — name, kernel, engines, runtime — for report headers; never probes."""

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import testinfra
@@ -28,14 +29,159 @@ SESSION_LABEL = "io.isoverify.session"
 ENGINES = ("docker", "podman")
 PROCESS = "pid"  # pid://PID: any process as a container, entered with nsenter
 POD = "kubectl"  # kubectl://POD: a pod's container, seen from inside only
-HOST_SCHEMES = ("local", "ssh", "safe-ssh", "paramiko", "ansible", "vagrant")
-_CONTAINER_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}=[A-Za-z0-9_.:/@-]{0,128}")
 _LABEL_FILTER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}(=[A-Za-z0-9_.:/@-]{0,128})?")
 
 
 class UsageError(ValueError):
     """A target named in a way the suite cannot use; the message says how to name it."""
+
+
+# -- what a URL or an option may carry -----------------------------------------------
+#
+# Every value below may reach a shell: testinfra formats URL fields into command lines
+# (its kubectl backend even inside double quotes, where its own quoting does not hold),
+# and the suite formats some into its own. So each kind of value is allow-listed, once,
+# to characters no shell treats specially, and none starts with `-` (an option to ssh,
+# sudo or kubectl).
+
+def _allow(regex: str) -> Callable[[str], object]:
+    """Accepts whole values matching `regex`, nothing else."""
+    return re.compile(regex).fullmatch
+
+
+_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,252}"
+_NAME = _allow(_NAME_PATTERN)
+_HOST = _allow(rf"{_NAME_PATTERN}|\[[0-9A-Fa-f:.]{{2,45}}\]")  # a name, or an IPv6 address in brackets
+_PORT = _allow(r"[1-9][0-9]{0,4}")
+_FILE = _allow(r"[A-Za-z0-9._/~+][A-Za-z0-9._/~+-]{0,4095}")
+_KUBERNETES_NAME = _allow(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?")
+_REFERENCE = _allow(r"[A-Za-z0-9][A-Za-z0-9_.:/@-]{0,511}")  # an image, a kubeconfig context
+_NAME_FIX = "use letters, digits and . _ -, starting with a letter or digit"
+_KUBERNETES_FIX = "use lower-case letters, digits, . and -, starting and ending with a letter or digit"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One kind of value: what it is and how to write it, for the one line that refuses it."""
+
+    what: str
+    fix: str
+    accepts: Callable[[str], object]
+
+    def check(self, value: str, where: str) -> str:
+        if not self.accepts(value):
+            raise UsageError(f"{where} {value!r} is not {self.what}: {self.fix}")
+        return value
+
+
+USER = Field("a user name", f"{_NAME_FIX} (no password: use a key)", _NAME)
+FILE = Field("a file path", "use letters, digits and . _ / ~ + -, not starting with -", _FILE)
+IMAGE = Field("an image reference", "use letters, digits and . _ - / : @, starting with a letter or digit",
+              _REFERENCE)
+# A URL's fields by name: upper case between `://` and `?`, lower case for its ?KEY=VALUE options.
+FIELDS = {
+    "USER": USER,
+    "HOST": Field("a host name or address", f"{_NAME_FIX}, or an [IPv6] address", _HOST),
+    "PORT": Field("a port", "use a number from 1 to 65535", lambda value: _PORT(value) and int(value) <= 65535),
+    "GROUP": Field("an Ansible group or host", _NAME_FIX, _NAME),
+    "NAME": Field("a Vagrant machine", _NAME_FIX, _NAME),
+    "CONTAINER": Field("a container name or ID", _NAME_FIX, _NAME),
+    "PID": Field("a process ID", "use a positive number", _allow(r"[1-9][0-9]{0,9}")),
+    "POD": Field("a pod name", _KUBERNETES_FIX, _KUBERNETES_NAME),
+    "sudo": Field("a boolean", "use true or false", _allow("true|false")),
+    "sudo_user": USER,
+    "ssh_config": FILE,
+    "ssh_identity_file": FILE,
+    "ansible_inventory": FILE,
+    "root": FILE,
+    "namespace": Field("a namespace", _KUBERNETES_FIX, _KUBERNETES_NAME),
+    "container": Field("a container name", _KUBERNETES_FIX, _KUBERNETES_NAME),
+    # testinfra hands kubectl the path inside double quotes around its own quotes: ~ would stay
+    "kubeconfig": Field("a kubeconfig path", "use a full path of letters, digits and . _ / + -, not starting with -",
+                        lambda value: _FILE(value) and "~" not in value),
+    "context": Field("a kubeconfig context", "use letters, digits and . _ : / @ -, starting with a letter or digit",
+                     _REFERENCE),
+    "label": Field("a label filter", "use KEY or KEY=VALUE (letters, digits, . _ - : / @)", _LABEL_FILTER.fullmatch),
+}
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """How URLs of one scheme are written: `target` matches what lies between `://` and `?`,
+    its groups named after FIELDS; `options` are the query keys it takes (testinfra reads more:
+    the rest are refused, since the suite neither documents nor needs them)."""
+
+    form: str
+    target: str
+    options: tuple[str, ...] = ()
+
+
+_LOGIN = r"(?:(?P<USER>[^@]*)@)?(?P<HOST>\[[^\]]*\]|[^:]*)(?::(?P<PORT>.*))?"
+_SUDO = ("sudo", "sudo_user")
+_SSH = (*_SUDO, "ssh_config", "ssh_identity_file")
+HOST_URLS = {
+    "local": Scheme("local://", "", _SUDO),
+    **{name: Scheme(f"{name}://[USER@]HOST[:PORT]", _LOGIN, _SSH) for name in ("ssh", "safe-ssh", "paramiko")},
+    "ansible": Scheme("ansible://GROUP?ansible_inventory=FILE", "(?P<GROUP>.*)", (*_SSH, "ansible_inventory")),
+    "vagrant": Scheme("vagrant://NAME?root=DIR", "(?P<NAME>.+)?", (*_SUDO, "root")),
+}
+CONTAINER_URLS = {
+    **{engine: Scheme(f"{engine}://NAME-or-ID, {engine}://*?label=KEY=VALUE", r"\*|(?P<CONTAINER>.*)", ("label",))
+       for engine in ENGINES},
+    PROCESS: Scheme(f"{PROCESS}://PID", "(?P<PID>.*)"),
+    POD: Scheme(f"{POD}://POD?namespace=NS&container=C", "(?P<POD>.*)",
+                ("namespace", "container", "kubeconfig", "context")),
+}
+# A container's URL given as a host: what it names, and the machine to name instead.
+NOT_HOSTS = {POD: ("pod", "node"), PROCESS: ("process", "machine"),
+             **{engine: ("container", "machine") for engine in ENGINES}}
+
+
+def _parse_url(url: str, kind: str, schemes: dict[str, Scheme]) -> tuple[str, str, dict[str, str]]:
+    """The scheme, target and options of a `--iso-KIND` URL, every field allow-listed; the options
+    decoded as testinfra decodes them, so that what is checked is what it uses."""
+    where = f"--iso-{kind} {url!r}:"
+    name, sep, rest = url.partition("://")
+    if not sep or name not in schemes:
+        raise UsageError(f"{where} unknown {kind} URL; use " + ", ".join(s.form for s in schemes.values()))
+    scheme = schemes[name]
+    target, _, query = rest.partition("?")
+    parts = re.fullmatch(scheme.target, target)
+    if parts is None:
+        raise UsageError(f"{where} write {scheme.form}")
+    for field, value in parts.groupdict().items():
+        if value is not None:
+            FIELDS[field].check(value, f"{where} {field}")
+    try:
+        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True, strict_parsing=True) if query else []
+    except ValueError:
+        raise UsageError(f"{where} write options as ?KEY=VALUE&KEY=VALUE") from None
+    for key, value in pairs:
+        if key not in scheme.options:
+            takes = f"only {', '.join(scheme.options)}" if scheme.options else "no options"
+            raise UsageError(f"{where} {name}:// takes {takes}, not {key!r}")
+        FIELDS[key].check(value, f"{where} {key}")
+    options = dict(pairs)
+    if len(options) < len(pairs):
+        raise UsageError(f"{where} give each option once")
+    return name, target, options
+
+
+def check_host_url(url: str) -> None:
+    """An --iso-host URL, every field allow-listed. A host is a machine whose kernel the suite
+    reads: a container's URL (a pod's above all, reached from inside only) is refused."""
+    scheme, sep, _ = url.partition("://")
+    if sep and scheme in NOT_HOSTS:
+        thing, machine = NOT_HOSTS[scheme]
+        raise UsageError(f"--iso-host {url!r}: a {thing} is not a host: the suite must read the host's kernel; "
+                         f"name the {machine} with ssh:// or run the suite on it, and give the {thing} "
+                         "as --iso-container")
+    _parse_url(url, "host", HOST_URLS)
+
+
+def check_image(image: str) -> str:
+    return IMAGE.check(image, "--iso-image")
 
 
 class TargetError(Exception):
@@ -51,15 +197,15 @@ class HostTarget:
     """
 
     def __init__(self, url: str, ssh_config: str | None = None, ssh_identity_file: str | None = None):
-        scheme = url.split("://", 1)[0] if "://" in url else ""
-        if scheme not in HOST_SCHEMES + (POD,):
-            raise UsageError(
-                f"--iso-host {url!r}: unknown host URL; use one of "
-                + ", ".join(f"{s}://" for s in HOST_SCHEMES)
-            )
-        self.url, self.scheme = url, scheme
-        self.options = {key: value for key, value in (("ssh_config", ssh_config),
-                                                      ("ssh_identity_file", ssh_identity_file)) if value}
+        if url.startswith(f"{POD}://"):  # no host, but `observe_pod` reaches a pod through testinfra too
+            parse_container_url(url)
+        else:
+            check_host_url(url)
+        self.url, self.scheme = url, url.partition("://")[0]
+        # testinfra's --ssh-config and --ssh-identity-file, for every ssh host
+        self.options = {key: FILE.check(value, f"--{key.replace('_', '-')}")
+                        for key, value in (("ssh_config", ssh_config), ("ssh_identity_file", ssh_identity_file))
+                        if value}
         self.round_trips = 0  # commands run on the host: what batching keeps small
         self._testinfra = None
         self._private_dir: str | None = None
@@ -124,7 +270,8 @@ def expand_host_urls(urls: tuple[str, ...]) -> list[str]:
                              f"(needs ansible-core installed): {' '.join(str(exc).split())[:200]}") from None
         if not backends:
             raise UsageError(f"--iso-host {url!r}: the Ansible inventory names no such hosts")
-        names = [getattr(backend.host, "name", backend.host) for backend in backends]
+        names = [FIELDS["GROUP"].check(getattr(backend.host, "name", backend.host),
+                                       f"--iso-host {url!r}: the inventory's host") for backend in backends]
         expanded.extend(f"ansible://{name}" + (f"?{query}" if query else "") for name in names)
     return expanded
 
@@ -135,7 +282,7 @@ def vagrant_ssh_config(url: str, directory: str) -> tuple[str, str]:
     parsed = urllib.parse.urlparse(url)
     name = parsed.netloc or "default"
     query = urllib.parse.parse_qs(parsed.query)
-    root = query.pop("root", [os.getcwd()])[0]
+    root = os.path.expanduser(query.pop("root", [os.getcwd()])[0])
     passed_on = urllib.parse.urlencode(query, doseq=True)  # sudo=true and the like, for the ssh host
     if shutil.which("vagrant") is None:
         raise TargetError(f"{url}: Vagrant is not installed here; install it, or name the VM with ssh://")
@@ -188,38 +335,16 @@ class ContainerSpec:
 
 
 def parse_container_url(url: str) -> ContainerSpec:
-    scheme, sep, rest = url.partition("://")
-    ref, _, query = rest.partition("?")
-    if not sep or scheme not in ENGINES + (PROCESS, POD):
-        raise UsageError(
-            f"--iso-container {url!r}: unknown container URL; use "
-            + ", ".join(f"{e}://NAME-or-ID" for e in ENGINES)
-            + f", {ENGINES[0]}://*, {PROCESS}://PID or {POD}://POD?namespace=NS&container=C"
-        )
-    if scheme == POD:
-        allowed = {"namespace", "container", "kubeconfig", "context"}
-        fields = urllib.parse.parse_qs(query)
-        if not _CONTAINER_REF.fullmatch(ref) or set(fields) - allowed or \
-                not all(_CONTAINER_REF.fullmatch(v[0]) or key == "kubeconfig" for key, v in fields.items()):
-            raise UsageError(f"--iso-container {url!r}: use {POD}://POD?namespace=NS&container=C")
-        return ContainerSpec(url, scheme, ref)
-    if scheme == PROCESS:
-        if not (ref.isdigit() and int(ref) > 0) or query:
-            raise UsageError(f"--iso-container {url!r}: {ref!r} is not a process ID")
-        return ContainerSpec(url, scheme, ref)
-    if ref == "*":
-        label = query.removeprefix("label=") if query.startswith("label=") else None
-        if query and not (label and _LABEL_FILTER.fullmatch(label)):
-            raise UsageError(f"--iso-container {url!r}: select with {scheme}://* or {scheme}://*?label=KEY=VALUE")
-        return ContainerSpec(url, scheme, ref, label)
-    if query or not _CONTAINER_REF.fullmatch(ref):
-        raise UsageError(f"--iso-container {url!r}: {ref!r} is not a container name or ID")
-    return ContainerSpec(url, scheme, ref)
+    """An --iso-container URL, every field allow-listed."""
+    scheme, ref, options = _parse_url(url, "container", CONTAINER_URLS)
+    if "label" in options and ref != "*":
+        raise UsageError(f"--iso-container {url!r}: only {scheme}://* takes ?label=KEY=VALUE")
+    return ContainerSpec(url, scheme, ref, options.get("label"))
 
 
 def select_containers(host: HostTarget, spec: ContainerSpec) -> list[tuple[str, str]]:
     """The running containers `spec` selects on `host`, as (ID, name), the suite's own left out."""
-    label = f" --filter label={spec.label_filter}" if spec.label_filter else ""
+    label = f" --filter {shlex.quote(f'label={spec.label_filter}')}" if spec.label_filter else ""
     rc, out, _ = host.run(
         f"{spec.engine} ps --no-trunc --format '{{{{.ID}}}} {{{{.Names}}}}'{label} 2>&1 && echo --- && "
         f"{spec.engine} ps -q --no-trunc --filter label={LABEL}=managed 2>&1")
@@ -294,7 +419,7 @@ class ManagedContainer:
         command = (
             f"{self.engine} run -d -i -t --name {self.name} "
             f"--label {LABEL}=managed --label {SESSION_LABEL}={self.session} "
-            + "".join(f"--label {label} " for label in self.labels)
+            + "".join(f"--label {shlex.quote(label)} " for label in self.labels)
             + f"{shlex.quote(self.image)} 2>&1"
         )
         rc, out, _ = self.host.run(command)

@@ -1,24 +1,50 @@
 """Waivers: accepted failures, each with a reason, an owner and an expiry date.
 
-A waived failure is reported as `waived`, never as a pass. An expired waiver
-waives nothing and says so; a waiver that matches no property on any target
-is reported, so that stale ones get noticed. The file is TOML or YAML:
+A waived failure is reported as `waived`, never as a pass. A waiver selects
+containers by what the operator controls — the container's ID, its image's
+ID, a label — or by a glob over target labels, which are names whoever starts
+a container chooses; when it gives several selectors, all must match. With
+`accept` it waives a failure only when every finding of it is accepted. An
+expired waiver waives nothing and says so; a waiver that matches no property
+on any target is reported, so that stale ones get noticed. The file is TOML
+or YAML:
 
-    [[waiver]]                        waivers:
-    property = "caps"                   - property: caps
-    target = "docker://vpn-*"             target: "docker://vpn-*"
-    reason = "needs NET_ADMIN"            reason: needs NET_ADMIN
-    owner = "net-team@example.com"        owner: net-team@example.com
-    expires = 2027-03-31                  expires: 2027-03-31
+    [[waiver]]                              waivers:
+    property = "caps"                         - property: caps
+    container = "3f2a9c81d0e4"                  container: "3f2a9c81d0e4"
+    accept = ["NET_ADMIN"]                      accept: [NET_ADMIN]
+    reason = "needs NET_ADMIN"                  reason: needs NET_ADMIN
+    owner = "net-team@example.com"              owner: net-team@example.com
+    expires = 2027-03-31                        expires: 2027-03-31
 """
 
 import datetime
 import fnmatch
 import re
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FIELDS = ("property", "target", "reason", "owner", "expires")
+import yaml
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python < 3.11
+    import tomli as tomllib
+
+REQUIRED = ("property", "reason", "owner", "expires")
+PINS = ("container", "image", "label")  # what the operator controls, and the container's creator does not name
+SELECTORS = PINS + ("target",)
+FIELDS = REQUIRED + SELECTORS + ("accept",)
+TEXT_FIELDS = ("property", "reason", "owner") + SELECTORS
+ANY_TARGET = "*"
+PIN_FORMATS = {
+    "container": (re.compile(r"[0-9a-f]{12,64}"),
+                  "a container ID: 12 to 64 lowercase hex digits of `docker ps --no-trunc`"),
+    "image": (re.compile(r"sha256:[0-9a-f]{64}"),
+              "an image ID: sha256: and 64 hex digits, as `docker inspect -f '{{.Image}}' CONTAINER` shows it"),
+    "label": (re.compile(r"[^=\s]+=.*"), "a label as KEY=VALUE"),
+}
 
 
 class WaiverError(ValueError):
@@ -26,51 +52,127 @@ class WaiverError(ValueError):
 
 
 @dataclass(frozen=True)
+class Identity:
+    """What waivers match a target against: its label, which whoever starts the container
+    chooses, and what its engine says it is (nothing, where there is no engine: pid://)."""
+
+    target: str
+    container: str | None = None  # the full ID
+    image: str | None = None  # sha256:<64 hex>
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, target: str, inspect: dict | None) -> "Identity":
+        """From the engine's inspect document; podman writes the image ID without `sha256:`."""
+        if not inspect:
+            return cls(target)
+        image = inspect.get("Image") or None
+        if image and re.fullmatch(r"[0-9a-f]{64}", image):
+            image = f"sha256:{image}"
+        return cls(target, inspect.get("Id") or None, image, (inspect.get("Config") or {}).get("Labels") or {})
+
+
+@dataclass(frozen=True)
 class Waiver:
     property: str
-    target: str  # a glob over target labels, e.g. docker://web-*
     reason: str
     owner: str
     expires: datetime.date
     line: int
+    target: str = ANY_TARGET  # a glob over target labels, e.g. docker://web-*
+    container: str | None = None  # a container ID, or a prefix of it of 12 hex digits or more
+    image: str | None = None  # sha256:<64 hex>
+    label: str | None = None  # KEY=VALUE
+    accept: tuple[str, ...] | None = None  # the findings it accepts; None: the whole failure
 
-    def matches(self, property_id: str, target: str) -> bool:
-        return self.property == property_id and fnmatch.fnmatchcase(target, self.target)
+    def selects(self, who: Identity) -> bool:
+        """Whether every selector it gives matches: a pin never matches a target without an engine."""
+        key, _, value = (self.label or "").partition("=")
+        return (fnmatch.fnmatchcase(who.target, self.target)
+                and (self.container is None or (who.container or "").startswith(self.container))
+                and (self.image is None or who.image == self.image)
+                and (self.label is None or who.labels.get(key) == value))
+
+    def matches(self, property_id: str, who: Identity) -> bool:
+        return self.property == property_id and self.selects(who)
 
     def expired(self, today: datetime.date) -> bool:
         return today > self.expires
 
+    def declines(self, findings: tuple[str, ...], today: datetime.date) -> str | None:
+        """Why it does not waive a failure with these findings; None when it does."""
+        if self.expired(today):
+            return f"waiver expired on {self.expires}: {self.reason}; owner {self.owner}"
+        if self.accept is None:
+            return None
+        accepts = f"waiver at line {self.line} accepts {', '.join(self.accept)} only"
+        if not findings:
+            return f"{accepts}, and this failure names no finding to compare"
+        beyond = [finding for finding in findings if finding not in self.accept]
+        return f"{accepts}; not accepted: {', '.join(beyond)}" if beyond else None
+
     def as_record(self, today: datetime.date) -> dict:
-        return {"property": self.property, "target": self.target, "reason": self.reason,
-                "owner": self.owner, "expires": self.expires.isoformat(),
+        return {"property": self.property, "target": self.target, "container": self.container,
+                "image": self.image, "label": self.label,
+                "accept": list(self.accept) if self.accept is not None else None,
+                "reason": self.reason, "owner": self.owner, "expires": self.expires.isoformat(),
                 "expired": self.expired(today), "line": self.line}
+
+
+def selection(record: dict) -> str:
+    """What a waiver record selects, as reports say it: each selector it gives."""
+    given = [f"{name} {record[name]}" for name in PINS if record[name] is not None]
+    if record["target"] != ANY_TARGET or not given:
+        given.append(f"target {record['target']}")
+    return " and ".join(given)
+
+
+def _toml_error(path: Path, message: str) -> str:
+    """tomllib ends its messages with `(at line N, column M)`: put the line where the others have it."""
+    found = re.fullmatch(r"(.*) \(at line (\d+), column \d+\)", message, re.DOTALL)
+    return f"{path}:{found[2]}: {found[1]}" if found else f"{path}: {message}"
 
 
 def _entries_toml(text: str, path: Path) -> list[tuple[dict, int]]:
     try:
-        import tomllib
-    except ModuleNotFoundError:  # Python < 3.11
-        import tomli as tomllib
-    try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise WaiverError(f"{path}: {exc}") from None
+        raise WaiverError(_toml_error(path, str(exc))) from None
     lines = [n + 1 for n, line in enumerate(text.splitlines()) if re.match(r"\s*\[\[\s*waiver\s*\]\]", line)]
     entries = document.get("waiver", [])
-    if set(document) - {"waiver"} or not isinstance(entries, list):
+    if set(document) - {"waiver"} or not isinstance(entries, list) or len(entries) != len(lines):
         raise WaiverError(f"{path}:1: expected only [[waiver]] tables")
     return list(zip(entries, lines))
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML would keep the last, silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<` may be overridden: that is its purpose
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, Hashable):  # the safe loader refuses the others itself
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(None, None, f"{key!r} is given twice",
+                                                            key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def _entries_yaml(text: str, path: Path) -> list[tuple[dict, int]]:
-    import yaml
+    loader = _UniqueKeyLoader(text)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        document = yaml.safe_load(text)
+        root = loader.get_single_node()
+        document = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
         raise WaiverError(f"{path}{where}: {getattr(exc, 'problem', None) or exc}") from None
+    finally:
+        loader.dispose()
     if document is None:
         return []
     if not isinstance(document, dict) or set(document) != {"waivers"} or not isinstance(document["waivers"], list):
@@ -79,29 +181,47 @@ def _entries_yaml(text: str, path: Path) -> list[tuple[dict, int]]:
     return [(entry, node.start_mark.line + 1) for entry, node in zip(document["waivers"], nodes)]
 
 
+def _expiry(value, where: str) -> datetime.date:
+    if isinstance(value, str):
+        try:
+            value = datetime.date.fromisoformat(value)
+        except ValueError:
+            raise WaiverError(f"{where}: expires {value!r} is not a date (YYYY-MM-DD)") from None
+    if isinstance(value, datetime.datetime):
+        value = value.date()
+    if not isinstance(value, datetime.date):
+        raise WaiverError(f"{where}: expires must be a date (YYYY-MM-DD)")
+    return value
+
+
 def _waiver(entry, line: int, path: Path, known: set[str]) -> Waiver:
     where = f"{path}:{line}"
     if not isinstance(entry, dict):
         raise WaiverError(f"{where}: a waiver is a table of {', '.join(FIELDS)}")
-    missing = [name for name in FIELDS if entry.get(name) in (None, "")]
-    unknown = sorted(set(entry) - set(FIELDS))
+    missing = [name for name in REQUIRED if entry.get(name) in (None, "")]
+    unknown = sorted(str(name) for name in entry if name not in FIELDS)
     if missing or unknown:
         raise WaiverError(f"{where}: " + "; ".join(
             ([f"missing {', '.join(missing)}"] if missing else []) + ([f"unknown {', '.join(unknown)}"] if unknown else [])))
+    for name in TEXT_FIELDS:
+        if name in entry and not (isinstance(entry[name], str) and entry[name]):
+            raise WaiverError(f"{where}: {name} must be a non-empty string, not {entry[name]!r}")
+    if not any(name in entry for name in SELECTORS):
+        raise WaiverError(f"{where}: no selector: give container, image or label (or a target glob); "
+                          "when several are given, all must match")
     if entry["property"] not in known:
         raise WaiverError(f"{where}: no property {entry['property']!r}; known: {', '.join(sorted(known))}")
-    expires = entry["expires"]
-    if isinstance(expires, str):
-        try:
-            expires = datetime.date.fromisoformat(expires)
-        except ValueError:
-            raise WaiverError(f"{where}: expires {expires!r} is not a date (YYYY-MM-DD)") from None
-    if isinstance(expires, datetime.datetime):
-        expires = expires.date()
-    if not isinstance(expires, datetime.date):
-        raise WaiverError(f"{where}: expires must be a date (YYYY-MM-DD)")
-    return Waiver(str(entry["property"]), str(entry["target"]), str(entry["reason"]), str(entry["owner"]),
-                  expires, line)
+    for name, (pattern, what) in PIN_FORMATS.items():
+        if name in entry and not pattern.fullmatch(entry[name]):
+            raise WaiverError(f"{where}: {name} {entry[name]!r} is not {what}")
+    accept = entry.get("accept")
+    if "accept" in entry and not (isinstance(accept, list) and accept
+                                  and all(isinstance(item, str) and item for item in accept)):
+        raise WaiverError(f"{where}: accept must be a list of the findings it accepts, "
+                          f"e.g. [\"NET_ADMIN\"], not {accept!r}")
+    return Waiver(entry["property"], entry["reason"], entry["owner"], _expiry(entry["expires"], where), line,
+                  entry.get("target", ANY_TARGET), entry.get("container"), entry.get("image"), entry.get("label"),
+                  tuple(accept) if accept is not None else None)
 
 
 def load(path: Path, known_properties: set[str]) -> list[Waiver]:
@@ -121,10 +241,10 @@ class Waivers:
     waivers: list[Waiver]
     today: datetime.date = field(default_factory=datetime.date.today)
 
-    def find(self, property_id: str, target: str) -> Waiver | None:
-        """The first waiver for this property on this target."""
-        return next((w for w in self.waivers if w.matches(property_id, target)), None)
+    def matching(self, property_id: str, who: Identity) -> list[Waiver]:
+        """Every waiver for this property on this target, in the file's order."""
+        return [w for w in self.waivers if w.matches(property_id, who)]
 
-    def unmatched(self, judged: set[tuple[str, str]]) -> list[Waiver]:
-        """Waivers that match none of the judged (property, target) pairs: stale, or mistyped."""
-        return [w for w in self.waivers if not any(w.matches(p, t) for p, t in judged)]
+    def unmatched(self, matched_lines: set[int]) -> list[Waiver]:
+        """Waivers that matched no judged property on any target: stale, or mistyped."""
+        return [w for w in self.waivers if w.line not in matched_lines]

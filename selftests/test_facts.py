@@ -89,25 +89,36 @@ def test_namespaces_from_ls_keep_only_well_formed_links():
     assert facts.Namespaces("/proc/1").parse(text) == {"pid": "pid:[4026531836]", "user": "user:[4026531837]"}
 
 
-def test_uid_map_ranges():
-    assert facts.UidMap("/proc/1").parse("         0     100000      65536\n") == [(0, 100000, 65536)]
+def test_id_map_ranges():
+    assert facts.IdMap("/proc/1").parse("         0     100000      65536\n") == [(0, 100000, 65536)]
+    assert facts.IdMap("/proc/1", "gid").command == "dump /proc/1/gid_map"
 
 
-def test_process_table_joins_namespaces_and_names():
-    text = ("4026531836 /proc/1/ns/pid\n4026532183 /proc/4242/ns/pid\n4026532183 /proc/4300/ns/pid\n--\n"
-            "1 init\n4242 sh\n4300 my worker\n")
-    assert facts.ProcessTable().parse(text) == [(1, 4026531836, "init"), (4242, 4026532183, "sh"),
-                                               (4300, 4026532183, "my worker")]
+def test_process_table_joins_namespaces_and_status():
+    text = ("4026531836 /proc/1/ns/pid\n4026532183 /proc/4242/ns/pid\n4026532183 /proc/4300/ns/pid\n"
+            "4026532183 /proc/4400/ns/pid\n--\n"
+            "1 1 0 init\n4242 1 0 sh\n4300 7 1000 my worker\n")  # 4400 exited in between: left out
+    assert facts.ProcessTable().parse(text) == [
+        facts.HostProcess(1, 4026531836, 1, 0, "init"), facts.HostProcess(4242, 4026532183, 1, 0, "sh"),
+        facts.HostProcess(4300, 4026532183, 7, 1000, "my worker")]
 
 
-def test_inspect_of_many_containers_finds_each_by_name_or_id():
-    docs = ('0123456789abcdef' * 4 + ' /web 4242 {"State": {"Pid": 4242, "Running": true}}\n'
-            'Error: No such container: gone\n')
-    found = facts.Inspect("docker", ["web", "gone"], 60).read(docs, 1).value
-    assert facts.Inspect.find(found, "web")[0] == 4242
-    assert facts.Inspect.find(found, "0123456789ab")[0] == 4242
-    assert facts.Inspect.find(found, "gone") is None
-    assert facts.Inspect("docker", ["x"], 60).read("[]<garbage>", 0).value == {}
+def test_containers_are_resolved_and_inspected_each_on_its_own():
+    full = "0123456789abcdef" * 4
+    text = (f"ref web {full}\nref gone missing\nref 01 ambiguous {full},{'01' * 32}\n"
+            f'{full} 4242 {{"State": {{"Pid": 4242, "Running": true}}}}\n'
+            f'{"ab" * 32} 99 {{"State": {{"Pid": 99, "Runn\n')  # cut at the bound: unreadable alone
+    found = facts.Containers("docker", ["web", "gone", "01"]).read(text, 0).value
+    assert found["refs"] == {"web": facts.Resolution(full), "gone": facts.Resolution(None),
+                             "01": facts.Resolution(None, (full, "01" * 32))}
+    assert found["details"][full][0] == 4242
+    assert found["details"]["ab" * 32] == (99, None)
+    assert facts.Containers("docker", ["x"]).read("[]<garbage>", 0).value == {"refs": {}, "details": {}}
+
+
+def test_pid_2_is_the_kernel_thread_only_with_the_kernels_flag():
+    assert facts.KernelThread().parse("2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0") is True
+    assert facts.KernelThread().parse("2 (kthreadd) S 1 2 2 0 -1 4194560 0 0 0") is False  # a process named so
 
 
 @pytest.mark.parametrize("fact, garbage", [
@@ -119,7 +130,9 @@ def test_inspect_of_many_containers_finds_each_by_name_or_id():
     (facts.FileIdentity("/"), "12:34 extra"),
     (facts.Namespaces("/proc/1"), "pid 4026531836"),
     (facts.Mounts("/proc/1"), "1 2 3"),
-    (facts.UidMap("/proc/1"), "0 0"),
+    (facts.IdMap("/proc/1"), "0 0"),
+    (facts.KernelThread(), "2 kthreadd"),
+    (facts.Sameness("true"), "1"),
     (facts.ProcessTable(), "1 init"),
     (facts.ProcessId("pid=1"), "none"),
 ])

@@ -2,12 +2,13 @@
 
 import datetime
 import json
+import secrets
 
 import jsonschema
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, SESSION_LABEL
 from isoverify.plugin import EXIT_UNOBSERVABLE
 from isoverify.report import SCHEMA
 
@@ -47,8 +48,10 @@ def test_results_follow_the_documented_schema(suite):
     assert host["host"] == "local://" and host["kernel"] and host["engine"].startswith("docker ")
 
 
-def waiver_toml(property_id: str, target: str, expires: datetime.date) -> str:
-    return (f'[[waiver]]\nproperty = "{property_id}"\ntarget = "{target}"\n'
+def waiver_toml(property_id: str, expires: datetime.date = NEXT_YEAR, **selectors) -> str:
+    """One [[waiver]] table: its selectors (and `accept`), then a reason, an owner and the expiry."""
+    fields = "".join(f"{name} = {json.dumps(value)}\n" for name, value in selectors.items())
+    return (f'[[waiver]]\nproperty = "{property_id}"\n{fields}'
             f'reason = "needs it for the selftest"\nowner = "selftests@example.com"\nexpires = {expires}\n')
 
 
@@ -59,7 +62,7 @@ def ptrace(canary):
 
 def test_waived_failure_is_waived_never_pass(ptrace, suite, tmp_path):
     waivers = tmp_path / "waivers.toml"
-    waivers.write_text(waiver_toml("caps", "docker://isoverify-selftest-*", NEXT_YEAR))
+    waivers.write_text(waiver_toml("caps", target="docker://isoverify-selftest-*"))
     run = suite(f"--iso-container=docker://{ptrace.name}", f"--iso-waivers={waivers}", "-k", "caps")
     assert run.exit_code == 0, run.output
     [record] = run.results
@@ -77,7 +80,7 @@ def test_yaml_waivers_work_the_same(ptrace, suite, tmp_path):
 
 def test_expired_waiver_waives_nothing_and_says_so(ptrace, suite, tmp_path):
     waivers = tmp_path / "waivers.toml"
-    waivers.write_text(waiver_toml("caps", f"docker://{ptrace.name}", LAST_YEAR))
+    waivers.write_text(waiver_toml("caps", LAST_YEAR, target=f"docker://{ptrace.name}"))
     run = suite(f"--iso-container=docker://{ptrace.name}", f"--iso-waivers={waivers}", "-k", "caps")
     assert run.exit_code == 1
     [record] = run.results
@@ -85,25 +88,32 @@ def test_expired_waiver_waives_nothing_and_says_so(ptrace, suite, tmp_path):
     assert f"waiver expired on {LAST_YEAR}" in record["summary"]
 
 
-def test_waiver_matching_nothing_is_reported(suite, tmp_path):
+def test_waiver_matching_nothing_is_reported_by_its_selectors(suite, tmp_path):
     waivers = tmp_path / "waivers.toml"
-    waivers.write_text(waiver_toml("pid", "docker://no-such-*", NEXT_YEAR))
+    waivers.write_text(waiver_toml("pid", target="docker://no-such-*") + waiver_toml("pid", container="0" * 12)
+                       + waiver_toml("pid", label=SESSION_LABEL))  # the managed container's: it matches
     run = suite(f"--iso-waivers={waivers}", "-k", "pid and not limit")
     assert run.exit_code == 0
-    document = json.loads((run.reports / "isolation.json").read_text())
-    assert [w["line"] for w in document["unmatched_waivers"]] == [1]
-    assert "matched nothing" in run.output
+    assert [w["line"] for w in run.document()["unmatched_waivers"]] == [1, 7]
+    assert "waiver at line 1 (pid on target docker://no-such-*) matched nothing" in run.output
+    assert "waiver at line 7 (pid on container 000000000000) matched nothing" in run.output
 
 
 @pytest.mark.parametrize("name, text, words", [
-    ("syntax.toml", '[[waiver]]\nproperty = "caps\n', "line 2"),
+    ("syntax.toml", '[[waiver]]\nproperty = "caps\n', "syntax.toml:2:"),
     ("missing.toml", '[[waiver]]\nproperty = "caps"\ntarget = "*"\nreason = "r"\nexpires = 2030-01-01\n',
      "missing.toml:1: missing owner"),
-    ("unknown.toml", waiver_toml("caps", "*", NEXT_YEAR) + waiver_toml("no-such", "*", NEXT_YEAR),
+    ("unknown.toml", waiver_toml("caps", target="*") + waiver_toml("no-such", target="*"),
      "unknown.toml:7: no property 'no-such'"),
     ("date.yaml", "waivers:\n  - property: caps\n    target: '*'\n    reason: r\n    owner: o\n    expires: soon\n",
      "date.yaml:2: expires 'soon' is not a date"),
     ("syntax.yaml", "waivers:\n  - property: [caps\n", "syntax.yaml:3"),
+    ("twice.yaml", "waivers:\n  - property: caps\n    target: 'docker://vpn-1'\n    target: '*'\n",
+     "twice.yaml:4: 'target' is given twice"),
+    ("list.yaml", "waivers:\n  - property: [caps]\n    target: '*'\n    reason: r\n    owner: o\n"
+     "    expires: 2030-01-01\n", "list.yaml:2: property must be a non-empty string"),
+    ("twice.toml", waiver_toml("caps", target="*") + 'owner = "someone else"\n', "twice.toml:7:"),
+    ("pinned.toml", waiver_toml("caps", container="vpn-1"), "pinned.toml:1: container 'vpn-1' is not a container ID"),
 ])
 def test_malformed_waiver_file_is_a_usage_error_naming_the_line(suite, tmp_path, name, text, words):
     waivers = tmp_path / name
@@ -112,6 +122,67 @@ def test_malformed_waiver_file_is_a_usage_error_naming_the_line(suite, tmp_path,
     assert run.exit_code == 4
     assert words in run.output, run.output
     assert "Traceback" not in run.output
+
+
+def test_a_waiver_pinned_to_a_container_waives_no_other_of_the_same_name_or_glob(canary, suite, tmp_path):
+    pinned, other = canary(cap_add=["SYS_PTRACE"]), canary(cap_add=["SYS_PTRACE"])
+    other.rename(f"{pinned.name}-evil")
+    waivers = tmp_path / "waivers.toml"
+    waivers.write_text(waiver_toml("caps", container=pinned.id[:12], target=f"docker://{pinned.name}*"))
+    run = suite(f"--iso-container=docker://{pinned.name}", f"--iso-container=docker://{pinned.name}-evil",
+                f"--iso-waivers={waivers}", "-k", "caps")
+    assert run.exit_code == 1, run.output
+    assert run.verdicts(f"docker://{pinned.name}") == {"caps": "waived"}
+    assert run.verdicts(f"docker://{pinned.name}-evil") == {"caps": "fail"}
+
+
+def test_a_waiver_pinned_to_an_image_waives_the_containers_running_it(canary, suite, tmp_path, shell_less_image):
+    busybox, other = canary(cap_add=["SYS_PTRACE"]), canary(image=shell_less_image, cap_add=["SYS_PTRACE"])
+    waivers = tmp_path / "waivers.toml"
+    waivers.write_text(waiver_toml("caps", image=busybox.attrs["Image"]))
+    run = suite(f"--iso-container=docker://{busybox.name}", f"--iso-container=docker://{other.name}",
+                f"--iso-waivers={waivers}", "-k", "caps")
+    assert run.exit_code == 1, run.output
+    assert run.verdicts(f"docker://{busybox.name}") == {"caps": "waived"}
+    assert run.verdicts(f"docker://{other.name}") == {"caps": "fail"}
+
+
+def test_accept_waives_the_findings_it_names_and_no_more(canary, suite, tmp_path):
+    label = {"io.isoverify.selftest.waiver": "tunnel"}
+    net = canary(cap_add=["NET_ADMIN"], labels=label)
+    more = canary(cap_add=["NET_ADMIN", "SYS_ADMIN"], labels=label)
+    waivers = tmp_path / "waivers.toml"
+    waivers.write_text(waiver_toml("caps", label="io.isoverify.selftest.waiver=tunnel", accept=["NET_ADMIN"]))
+    run = suite(f"--iso-container=docker://{net.name}", f"--iso-container=docker://{more.name}",
+                f"--iso-waivers={waivers}", "-k", "caps")
+    assert run.exit_code == 1, run.output
+    waived, failed = (next(r for r in run.results if r["target"] == f"docker://{c.name}") for c in (net, more))
+    assert waived["verdict"] == "waived" and waived["findings"] == ["NET_ADMIN"]
+    assert failed["verdict"] == "fail" and failed["findings"] == ["NET_ADMIN", "SYS_ADMIN"]
+    assert "(waiver at line 1 accepts NET_ADMIN only; not accepted: SYS_ADMIN)" in failed["summary"]
+    jsonschema.validate(run.document(), json.loads(SCHEMA.read_text()))
+
+
+def test_a_pinned_waiver_for_the_vpn_does_not_waive_a_container_named_like_it(canary, suite, tmp_path):
+    """The attack: a waiver for `vpn-*` waived a container someone named vpn-evil."""
+    tag = secrets.token_hex(4)
+    tunnel = canary(cap_add=["NET_ADMIN"])
+    evil = canary(cap_add=["NET_ADMIN", "SYS_ADMIN", "SYS_MODULE", "SYS_PTRACE"], security_opt=["seccomp=unconfined"])
+    tunnel.rename(f"isoverify-selftest-vpn-{tag}-tunnel")
+    evil.rename(f"isoverify-selftest-vpn-{tag}-evil")
+    targets = [f"--iso-container=docker://isoverify-selftest-vpn-{tag}-{name}" for name in ("tunnel", "evil")]
+    by_name = tmp_path / "by-name.toml"
+    by_name.write_text("".join(waiver_toml(p, target=f"docker://isoverify-selftest-vpn-{tag}-*")
+                               for p in ("caps", "seccomp")))
+    assert suite(*targets, f"--iso-waivers={by_name}", "-k", "caps or seccomp").exit_code == 0  # the README's caveat
+    pinned = tmp_path / "pinned.toml"
+    pinned.write_text(waiver_toml("caps", container=tunnel.id, accept=["NET_ADMIN"])
+                      + waiver_toml("seccomp", container=tunnel.id))
+    run = suite(*targets, f"--iso-waivers={pinned}", "-k", "caps or seccomp")
+    assert run.exit_code == 1, run.output
+    assert run.verdicts(f"docker://isoverify-selftest-vpn-{tag}-tunnel") == {"caps": "waived", "seccomp": "pass"}
+    assert run.verdicts(f"docker://isoverify-selftest-vpn-{tag}-evil") == {"caps": "fail", "seccomp": "fail"}
+    assert run.document()["unmatched_waivers"] == []
 
 
 REPORTS = {"reports/isolation.html", "reports/isolation.xml", "reports/isolation.json"}

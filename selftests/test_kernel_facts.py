@@ -32,7 +32,7 @@ def test_declared_capabilities(host_config, expected):
 
 
 def cgroup_facts(recording: str) -> ContainerFacts:
-    fact = facts.Cgroups("1")
+    fact = facts.Cgroups()
     reading = fact.read((DATA / recording).read_text(), 0)
     target = ContainerTarget(HostTarget("local://"), "docker", "recorded", "docker://recorded")
     return ContainerFacts(target, {"cgroups": reading}, None, "recorded")
@@ -64,7 +64,7 @@ def test_a_cgroup_without_the_controller_is_an_error_not_a_pass():
 
 
 def test_device_rules_are_kept_line_by_line():
-    rules = facts.Cgroups("1").parse((DATA / "cgroups.v1.txt").read_text())["devices.list"]
+    rules = facts.Cgroups().parse((DATA / "cgroups.v1.txt").read_text())["devices.list"]
     assert set(rules) == linux.DEFAULT_DEVICE_RULES
 
 
@@ -86,8 +86,11 @@ def test_container_mounts_map_back_to_host_paths(container_mount, expected):
 
 
 def test_device_nodes_from_stat_output():
-    text = "1 3 21b6 /proc/42/root/dev/null\n8 0 61b0 /proc/42/root/dev/sda\n88 0 2190 /proc/42/root/dev/pts/0\n"
-    devices = facts.Devices("/proc/42").parse(text)
-    assert [(d.kind, d.major, d.minor, d.path) for d in devices] == [
-        ("c", 1, 3, "/dev/null"), ("b", 8, 0, "/dev/sda"), ("c", 136, 0, "/dev/pts/0")]
-    assert [linux.is_default_device(d) for d in devices] == [True, False, True]
+    text = ("1 3 21b6 /proc/42/root/dev/null\n8 0 61b0 /proc/42/root/dev/sda\n88 0 2190 /proc/42/root/dev/pts/0\n"
+            "1 5 21b6 /proc/42/root/dev/new\\nline\nmore 3000\n")
+    listed = facts.Devices().parse(text)
+    assert [(d.kind, d.major, d.minor, d.path) for d in listed.nodes] == [
+        ("c", 1, 3, "/dev/null"), ("b", 8, 0, "/dev/sda"), ("c", 136, 0, "/dev/pts/0"),
+        ("c", 1, 5, "/dev/new\\nline")]
+    assert listed.more == 3000
+    assert [linux.is_default_device(d) for d in listed.nodes] == [True, False, True, True]

@@ -18,7 +18,7 @@ def test_default_run_verifies_the_managed_busybox_and_writes_three_reports(suite
     assert all(verdicts[p] == "pass" for p in BASELINE), verdicts
     assert all(r["target"] == "busybox:latest (managed)" for r in run.results)
     pid = next(r for r in run.results if r["property"] == "pid")
-    inside_ps = next(e["text"] for e in pid["evidence"]["container"] if e["label"] == "$ ps aux")
+    inside_ps = next(e["text"] for e in pid["evidence"]["container"] if e["label"].startswith("$ ps"))
     first = inside_ps.splitlines()[1].split()
     assert first[0] == "1" and first[-1] == "sh", inside_ps  # the lesson: sh is PID 1
     assert (run.reports / "isolation.html").stat().st_size > 0
@@ -79,10 +79,16 @@ def test_two_containers_make_two_sets_of_tests(canary, suite):
 
 def test_container_without_a_shell_is_judged_from_the_host(canary, suite, shell_less_image):
     container = canary(image=shell_less_image, tty=False, stdin_open=False)
-    run = suite(f"--iso-container=docker://{container.name}")
-    assert run.exit_code == 0, run.output
-    assert run.verdicts()["pid"] == "pass"
-    views = [e for r in run.results for e in r["evidence"]["container"] if e["label"] == "(no view)"]
+    by_host = suite(f"--iso-container=docker://{container.name}")
+    assert by_host.exit_code == 0, by_host.output
+    pid = next(r for r in by_host.results if r["property"] == "pid")
+    assert pid["verdict"] == "pass"
+    inside_ps = next(e["text"] for e in pid["evidence"]["container"] if e["label"].startswith("$ ps"))
+    assert inside_ps.splitlines()[1].split()[-1] == "busybox"  # read by the host: it needs no shell
+    by_exec = suite(f"--iso-container=docker://{container.name}", "--iso-inside=exec")
+    assert by_exec.exit_code == 0, by_exec.output
+    assert by_exec.verdicts()["pid"] == "pass"
+    views = [e for r in by_exec.results for e in r["evidence"]["container"] if e["label"] == "(no view)"]
     assert views and all("no shell" in e["text"] for e in views)
 
 

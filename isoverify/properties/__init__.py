@@ -5,10 +5,12 @@ versions by it), a title, the controls it evidences, and a check in one of
 the modules beside this one.
 """
 
+import datetime
 from dataclasses import dataclass, replace
 
 from ..observe import ContainerFacts, HostFacts
 from ..untrusted import bounded, one_line
+from ..waivers import Waiver
 from . import drift, filesystem, lesson, privileges, resources
 from .base import CIS, NIST, PSS, Control, Evidence, Property, Unobservable, shown
 from .namespaces import namespace_check
@@ -112,16 +114,24 @@ class Verdict:
     summary: str
     host: tuple[Evidence, ...] = ()
     container: tuple[Evidence, ...] = ()
-    waiver: dict | None = None  # the waiver that matched a failure, waived or expired
+    items: tuple[str, ...] = ()  # the finding's specific things found wrong (Finding.items)
+    waiver: dict | None = None  # the waiver that decided a failure: waived, or declined (the summary says why)
+    matching_waivers: tuple[int, ...] = ()  # the lines of all waivers matching it: the others are stale
 
-    def waived(self, waiver: dict) -> "Verdict":
-        """This failure under a waiver: `waived` while it holds, still `fail` once expired."""
-        if self.status != FAIL:
-            return self
-        if waiver["expired"]:
-            note = f" (waiver expired on {waiver['expires']}: {waiver['reason']}; owner {waiver['owner']})"
-            return replace(self, summary=self.summary + note, waiver=waiver)
-        return replace(self, status=WAIVED, waiver=waiver)
+    def under(self, waivers: list[Waiver], today: datetime.date) -> "Verdict":
+        """This verdict under the waivers matching its property and target: a failure is
+        waived by the first that holds and accepts every finding, else it still fails, saying why."""
+        noted = replace(self, matching_waivers=tuple(w.line for w in waivers))
+        if self.status != FAIL or not waivers:
+            return noted
+        declined = []
+        for waiver in waivers:
+            why = waiver.declines(self.items, today)
+            if why is None:
+                return replace(noted, status=WAIVED, waiver=waiver.as_record(today))
+            declined.append(why)
+        note = one_line("; ".join(declined), SUMMARY_CHARS)
+        return replace(noted, summary=f"{self.summary} ({note})", waiver=waivers[0].as_record(today))
 
     def __repr__(self):  # tracebacks show it: keep the evidence out
         return f"<Verdict {self.property.id} on {self.target}: {self.status}>"
@@ -135,7 +145,9 @@ class Verdict:
             "enforced": self.enforced,
             "summary": self.summary,
             "controls": [str(control) for control in self.property.controls],
+            "findings": list(self.items),
             "waiver": self.waiver,
+            "matching_waivers": list(self.matching_waivers),
             "evidence": {
                 side: [{"label": e.label, "text": e.text} for e in evidence]
                 for side, evidence in (("host", self.host), ("container", self.container))
@@ -169,4 +181,4 @@ def judge(prop: Property, target: str, enforced: bool, host: HostFacts, ctr: Con
         return Verdict(prop, target, ERROR, enforced, str(exc), (), declared(prop, ctr))
     status = PASS if finding.holds else FAIL if enforced else ADVISORY
     return Verdict(prop, target, status, enforced, one_line(finding.summary, SUMMARY_CHARS), finding.host,
-                   finding.container + declared(prop, ctr))
+                   finding.container + declared(prop, ctr), finding.items)

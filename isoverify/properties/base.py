@@ -35,6 +35,9 @@ class Finding:
     summary: str
     host: tuple[Evidence, ...]
     container: tuple[Evidence, ...]
+    # The specific things found wrong, in a stable vocabulary (a capability name, a host path,
+    # a device as "c 10:200"), so that a waiver can accept exactly these and no others.
+    items: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,7 @@ def namespaces(kind: str, host: HostFacts, ctr: ContainerFacts) -> tuple[str, st
     c = value(ctr.outside["ns"], "the container's namespaces").get(kind)
     if h is None or c is None:
         raise Unobservable(f"the kernel does not show a {kind} namespace for both sides")
-    return (h, c, Evidence(f"$ readlink /proc/$$/ns/{kind}", h),
+    return (h, c, Evidence(f"$ readlink /proc/2/ns/{kind}  (kthreadd: the host's initial namespaces)", h),
             kernel(ctr, f"$ readlink /proc/{ctr.pid}/ns/{kind}", c))
 
 

@@ -71,14 +71,14 @@ def check_masked_paths(host: HostFacts, ctr: ContainerFacts) -> Finding:
         host, ctr, linux.MASKED_PATHS, lambda m: m.fstype not in ("proc", "sysfs"), "masked")
     summary = (f"all {count} of the kernel's sensitive /proc and /sys paths are masked"
                if not exposed else "exposed inside: " + ", ".join(exposed))
-    return Finding(not exposed, summary, (host_ev,), (ctr_ev,))
+    return Finding(not exposed, summary, (host_ev,), (ctr_ev,), tuple(exposed))
 
 
 def check_readonly_paths(host: HostFacts, ctr: ContainerFacts) -> Finding:
     writable, count, host_ev, ctr_ev = _unprotected(host, ctr, linux.READONLY_PATHS, _read_only, "read-only")
     summary = (f"all {count} kernel tunables and triggers are read-only inside"
                if not writable else "writable inside: " + ", ".join(writable))
-    return Finding(not writable, summary, (host_ev,), (ctr_ev,))
+    return Finding(not writable, summary, (host_ev,), (ctr_ev,), tuple(writable))
 
 
 def check_readonly_rootfs(host: HostFacts, ctr: ContainerFacts) -> Finding:
@@ -100,7 +100,7 @@ def check_host_mounts(host: HostFacts, ctr: ContainerFacts) -> Finding:
                    f"{path} at {m.mount_point}" + (" (read-only)" if _read_only(m) else "")
                    for m, path in sensitive))
     return Finding(not sensitive, summary, (Evidence("sensitive host paths", " ".join(linux.SENSITIVE_HOST_PATHS)),),
-                   (_mount_table(ctr, rows),))
+                   (_mount_table(ctr, rows),), tuple(dict.fromkeys(path for _, path in sensitive)))
 
 
 def _sockets(host: HostFacts) -> list[str]:
@@ -112,16 +112,18 @@ def check_runtime_socket(host: HostFacts, ctr: ContainerFacts) -> Finding:
     """A socket is reachable when it, or a directory above it on the same filesystem, is mounted in."""
     sockets = _sockets(host)
     own = value(host["mounts"], "the host's mounts")
-    reachable = []
+    reachable = []  # (socket, the host path mounted in, where)
     for mount, path in host_mounts_in(host, ctr):
         for socket in sockets:
             home = nearest_mount(own, socket)
             if _is_below(socket, path) and home is not None and home.major_minor == mount.major_minor:
-                reachable.append(f"{socket} (host {path} at {mount.mount_point})")
+                reachable.append((socket, path, mount.mount_point))
     summary = ("no container runtime socket is reachable inside" if not reachable
-               else "runtime socket reachable inside: " + ", ".join(reachable))
+               else "runtime socket reachable inside: " + ", ".join(
+                   f"{socket} (host {path} at {point})" for socket, path, point in reachable))
     return Finding(not reachable, summary, (shown(host["sockets"]),),
-                   (_mount_table(ctr, host_mounts_in(host, ctr)),))
+                   (_mount_table(ctr, host_mounts_in(host, ctr)),),
+                   tuple(dict.fromkeys(socket for socket, _, _ in reachable)))
 
 
 def check_propagation(host: HostFacts, ctr: ContainerFacts) -> Finding:
@@ -130,7 +132,8 @@ def check_propagation(host: HostFacts, ctr: ContainerFacts) -> Finding:
                else "shared mount propagation: " + ", ".join(m.mount_point for m in shared))
     lines = "\n".join(f"{m.mount_point}: {m.propagation or 'private'}" for m in mounts(ctr))
     return Finding(not shared, summary, (),
-                   (kernel(ctr, f"propagation of each mount in /proc/{ctr.pid}/mountinfo", lines),))
+                   (kernel(ctr, f"propagation of each mount in /proc/{ctr.pid}/mountinfo", lines),),
+                   tuple(dict.fromkeys(m.mount_point for m in shared)))
 
 
 def check_devices(host: HostFacts, ctr: ContainerFacts) -> Finding:
@@ -139,7 +142,8 @@ def check_devices(host: HostFacts, ctr: ContainerFacts) -> Finding:
     In a user namespace of its own the cgroup's rules do not matter: the kernel
     lets no user namespace but the host's create device nodes.
     """
-    nodes = value(ctr.outside["devices"], "the container's devices")
+    listed = value(ctr.outside["devices"], "the container's devices")
+    nodes = listed.nodes
     extra = [d for d in nodes if not linux.is_default_device(d)]
     rules = (ctr.outside["cgroups"].value or {}).get("devices.list")
     own_userns = value(host["ns"], "the host's namespaces").get("user") != \
@@ -152,14 +156,20 @@ def check_devices(host: HostFacts, ctr: ContainerFacts) -> Finding:
             + (f", {linux.DANGEROUS_DEVICES[(d.kind, d.major, d.minor)]}" if (d.kind, d.major, d.minor)
                in linux.DANGEROUS_DEVICES else ", block device" if d.kind == "b" else "") + ")"
             for d in extra[:20]) + (f" and {len(extra) - 20} more" if len(extra) > 20 else ""))
+    if listed.more:  # a default /dev holds a dozen nodes: hundreds more are not the default
+        problems.append(f"{listed.more} more device nodes, not listed")
     if extra_rules:
         problems.append("device cgroup allows beyond the default: " + ", ".join(extra_rules))
     summary = "; ".join(problems) or "only the default device nodes, and the default device cgroup rules"
-    node_text = "\n".join(f"{d.kind} {d.major}:{d.minor} {d.path}" for d in nodes)
+    node_text = "\n".join(f"{d.kind} {d.major}:{d.minor} {d.path}" for d in nodes) + (
+        f"\n… and {listed.more} more, not listed" if listed.more else "")
     rules_text = ("\n".join(rules) if rules is not None
                   else "cgroup v2: the rules are an eBPF program the host does not list here")
     if own_userns:
         rules_text += "\n(not counted: in its own user namespace it can create no device node)"
+    found = tuple(dict.fromkeys(f"{d.kind} {d.major}:{d.minor}" for d in extra)) + tuple(extra_rules)
+    if listed.more:  # unseen: a waiver accepting the listed ones does not cover these
+        found += (f"{listed.more} device nodes not listed",)
     return Finding(not problems, summary, (),
                    (kernel(ctr, f"device nodes in /proc/{ctr.pid}/root/dev", node_text),
-                    kernel(ctr, "devices.list of its cgroup", rules_text)))
+                    kernel(ctr, "devices.list of its cgroup", rules_text)), found)

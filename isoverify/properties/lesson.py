@@ -45,7 +45,7 @@ def check_rootfs(host: HostFacts, ctr: ContainerFacts) -> Finding:
         summary = f"the container's / is a {c.fstype} mount, not a copy-on-write one"
     return Finding(
         holds, one_line(summary, 300),
-        (shown(host["df"]), Evidence("/ in /proc/$$/mountinfo", mount_line(h))),
+        (shown(host["df"]), Evidence("/ in /proc/self/mountinfo", mount_line(h))),
         (inside(ctr, "df"), kernel(ctr, f"/ in /proc/{ctr.pid}/mountinfo", mount_line(c))),
     )
 

@@ -46,7 +46,7 @@ def check_caps(host: HostFacts, ctr: ContainerFacts) -> Finding:
                    + ", ".join(beyond))
         if dangerous:
             summary += "; dangerous: " + ", ".join(dangerous)
-    return Finding(not beyond, summary, (host_ev,), (_caps_evidence(ctr, sets),))
+    return Finding(not beyond, summary, (host_ev,), (_caps_evidence(ctr, sets),), tuple(beyond))
 
 
 def _seccomp_mode(ctr: ContainerFacts) -> str:
@@ -71,7 +71,7 @@ def check_privileged(host: HostFacts, ctr: ContainerFacts) -> Finding:
     nearly_all_caps = len(set(missing) - linux.NEWER_CAPABILITIES) <= 2
     seccomp_off = _seccomp_mode(ctr) == "0"
     all_devices = _device_cgroup_allows_all(ctr)
-    extra_devices = [d.path for d in value(ctr.outside["devices"], "the container's devices")
+    extra_devices = [d.path for d in value(ctr.outside["devices"], "the container's devices").nodes
                      if not linux.is_default_device(d)]
     device_access = all_devices if all_devices is not None else bool(extra_devices)
     signs = {
