@@ -80,9 +80,9 @@ def main() -> None:
                 while len(started) - 1 < size:
                     started.append(client.containers.run(IMAGE, detach=True, tty=True, stdin_open=True,
                                                          labels={LABEL: "bench", key: value}))
-                rows.append((size, "-n 0, nsenter", verify(directory, run_label)))
+                rows.append((size, "-n 0, host view", verify(directory, run_label)))
             rows.append((SIZES[-1], "-n 0, docker exec", verify(directory, run_label, "--iso-inside=exec")))
-            rows.append((SIZES[-1], "-n 2, nsenter", verify(directory, run_label, "-n", "2")))
+            rows.append((SIZES[-1], "-n 2, host view", verify(directory, run_label, "-n", "2")))
             default, done = median_seconds(suite_command(directory), cwd=REPO)
     finally:
         for container in started:
@@ -97,11 +97,11 @@ def main() -> None:
         print(f"{size:>3}  {mode:<18} {row['seconds']:>7.2f} {row['targets']:>7} {row['results']:>7} "
               f"{row['round_trips']:>11} {row['execs']:>9.0f}")
     one = next(r for s, m, r in rows if s == SIZES[0])
-    many = next(r for s, m, r in rows if s == SIZES[-1] and m == "-n 0, nsenter")
+    many = next(r for s, m, r in rows if s == SIZES[-1] and m == "-n 0, host view")
     by_exec = next(r for s, m, r in rows if m == "-n 0, docker exec")
     marginal = (many["seconds"] - one["seconds"]) / (SIZES[-1] - SIZES[0])
     marginal_exec = (by_exec["seconds"] - one["seconds"]) / (SIZES[-1] - SIZES[0])
-    parallel = next(r for s, m, r in rows if m == "-n 2, nsenter")
+    parallel = next(r for s, m, r in rows if m == "-n 2, host view")
     print(f"\nmarginal cost per container (N {SIZES[0]} -> {SIZES[-1]}): {marginal * 1000:.1f} ms = "
           f"{marginal / bare_exec:.2f}x one bare docker exec (goal <= 0.50x); "
           f"through docker exec instead: {marginal_exec * 1000:.1f} ms = {marginal_exec / bare_exec:.2f}x")

@@ -88,6 +88,7 @@ build_rootfs() {
 }
 
 recipe_hash() {
+    # shellcheck disable=SC2086 # one word per package, as every cached box was hashed
     { echo "$SUITE $DISK_GB $CMDLINE"; echo $PACKAGES; declare -f build_rootfs; } | sha256sum | cut -c1-16
 }
 
@@ -103,7 +104,9 @@ build_box() {
     ssh-keygen -q -t ed25519 -N '' -C isoverify-lab -f "$work/id_ed25519"
     build_rootfs "$work/rootfs" "$work/id_ed25519.pub"
     # Direct kernel boot: the kernel and initrd stay on the host, beside the box.
+    # shellcheck disable=SC2012 # Debian's kernel file names: versions, no odd characters
     cp "$(ls "$work"/rootfs/boot/vmlinuz-* | sort -V | tail -1)" "$work/vmlinuz"
+    # shellcheck disable=SC2012
     cp "$(ls "$work"/rootfs/boot/initrd.img-* | sort -V | tail -1)" "$work/initrd.img"
     truncate -s "${DISK_GB}G" "$work/root.img"
     mkfs.ext4 -q -F -L lab-root -d "$work/rootfs" "$work/root.img" >>"$LOG" 2>&1

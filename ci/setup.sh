@@ -10,7 +10,7 @@ set -eu
 SELFTEST=false
 [ "${1:-}" = --selftest ] && SELFTEST=true
 
-REPO=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
+REPO=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
 VENV=${ISOVERIFY_VENV:-$REPO/.venv}
 IMAGE=${ISOVERIFY_IMAGE:-busybox:latest}
 DOCKERD_LOG=${ISOVERIFY_DOCKERD_LOG:-/var/log/isoverify-dockerd.log}
@@ -77,7 +77,7 @@ ensure_venv() {
     # downloaded beside the repo: `pip download -r requirements.txt setuptools -d wheelhouse`.
     offline=
     [ -d "$REPO/wheelhouse" ] && offline="--no-index --find-links $REPO/wheelhouse"
-    # shellcheck disable=SC2086
+    # shellcheck disable=SC2086,SC2046 # one word per option and per requirements file
     { "$VENV/bin/pip" install --disable-pip-version-check $offline $(printf -- '-r %s ' $requirements) &&
       "$VENV/bin/pip" install --disable-pip-version-check $offline --no-deps -e "$REPO"; } >"$log" 2>&1 ||
         { tail -n 30 "$log" >&2; die "pip failed; full log in $log"; }
@@ -129,7 +129,8 @@ ensure_image
 if $SELFTEST; then
     # vagrant validates the lab's Vagrantfile, chromium renders the report, sshd serves
     # a remote test host in a network namespace, podman runs the podman targets (rootless
-    # ones through uidmap, for a user the tests reach with sudo).
-    apt_install vagrant chromium chromium-driver openssh-server podman uidmap sudo
+    # ones through uidmap, for a user the tests reach with sudo), gcc builds the trap
+    # containers' static helper, shellcheck reads the probe's shell.
+    apt_install vagrant chromium chromium-driver openssh-server podman uidmap sudo gcc libc6-dev shellcheck
 fi
 say "ready: engine $(docker version -f '{{.Server.Version}}'), image $IMAGE, venv $VENV"

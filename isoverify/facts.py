@@ -8,6 +8,7 @@ recorded as unreadable, never guessed.
 """
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -29,10 +30,14 @@ class Reading:
         return self.value is not None
 
 
+SECTION_LIMIT = 16 * 1024 * 1024  # bytes of one host-wide reading that containers can make grow
+
+
 class Fact:
     """One reading: its shell command (a line, or a function of isoverify/shell/*.sh)."""
 
     label = ""
+    limit: int | None = None  # bytes beyond which the host cuts the output: unreadable, not half-read
 
     def __init__(self, command: str, label: str | None = None):
         self.command = command
@@ -43,6 +48,8 @@ class Fact:
         return text.strip()
 
     def read(self, output: str, rc: int) -> Reading:
+        if self.limit is not None and len(output) > self.limit:
+            return Reading(self.label or self.command, f"(over {self.limit} bytes: cut, not read)", rc, None)
         try:
             value = self.parse(output) if rc == 0 else None
         except ValueError:
@@ -145,6 +152,8 @@ def _unescape_octal(field: str) -> str:
 
 class Mounts(Fact):
     """`/proc/<pid>/mountinfo`: every mount the process sees, as the kernel keeps it."""
+
+    limit = SECTION_LIMIT  # the host's grows with every volume a container has
 
     def __init__(self, proc: str):
         super().__init__(f"dump {proc}/mountinfo", f"cat {proc}/mountinfo")
@@ -370,6 +379,8 @@ class ProcessTable(Fact):
     namespace — what it can see, counted by the host, so it can hide none.
     """
 
+    limit = SECTION_LIMIT  # a container without a pids limit can fork many
+
     def __init__(self):
         super().__init__(
             "stat -L -c '%i %n' /proc/[0-9]*/ns/pid 2>/dev/null; echo --; "
@@ -421,20 +432,19 @@ class Containers(Fact):
         return Reading(self.label, output, rc, self.parse(output))
 
     def parse(self, text):
-        """{"refs": {REF: Resolution}, "details": {ID: (PID, document or None)}}."""
+        """{"refs": {REF: Resolution}, "details": {ID: (PID, document or None)}}; each
+        details line is "ID PID ROOTFS {json}" (ROOTFS: where the engine mounts its root)."""
         refs, details = {}, {}
         for line in text.splitlines():
             fields = line.split(" ", 3)
-            if fields[0] != "ref":
-                fields = line.split(" ", 2)
             if fields[0] == "ref" and len(fields) >= 3:
                 ids = fields[3].split(",") if fields[2] == "ambiguous" and len(fields) == 4 else []
                 found = fields[2] if re.fullmatch(r"[0-9a-f]{12,64}", fields[2]) else None
                 refs[fields[1]] = Resolution(found, tuple(ids))
-            elif len(fields) == 3 and re.fullmatch(r"[0-9a-f]{64}", fields[0]) and fields[1].isdigit():
+            elif len(fields) == 4 and re.fullmatch(r"[0-9a-f]{64}", fields[0]) and fields[1].isdigit():
                 document = None
                 try:
-                    document = json.loads(fields[2])
+                    document = json.loads(fields[3])
                 except ValueError:
                     pass  # cut at the bound, or not JSON: unreadable for that container alone
                 if not (isinstance(document, dict) and isinstance(document.get("State"), dict)):
@@ -541,11 +551,14 @@ class Device:
     major: int
     minor: int
     path: str  # as the container names it, non-printable bytes escaped
+    on: str = ""  # major:minor of the filesystem holding the node
+    root: str = ""  # the PID whose root it was listed from
 
 
 class Devices(Fact):
     """The device nodes under a container's /dev, listed from the host through /proc/<pid>/root
-    without following links (`read_devices` in container.sh): at most 200, names escaped."""
+    of its namespace's root and its main process (where they differ), without following
+    links (`read_devices` in container.sh): at most 200, names escaped."""
 
     def __init__(self):
         super().__init__("read_devices", "find /proc/PID/root/dev -type b -o -type c")
@@ -553,17 +566,18 @@ class Devices(Fact):
     def parse(self, text):
         devices, more = [], 0
         for line in text.splitlines():
-            fields = line.split(" ", 3)
+            fields = line.split(" ", 4)
             if fields[0] == "more" and len(fields) == 2 and fields[1].isdigit():
                 more = int(fields[1])
                 continue
-            if len(fields) != 4:
+            if len(fields) != 5 or not fields[0].isdigit():
                 raise ValueError(line)
-            major, minor, mode, path = fields
+            filesystem, major, minor, mode, path = fields
             kind = {0o020000: "c", 0o060000: "b"}.get(int(mode, 16) & 0o170000)
-            inside = re.sub(r"^/proc/[^/]+/root", "", path)
+            root, inside = (re.match(r"/proc/(\d+)/root(/.*)", path) or re.match(r"()(.*)", path)).groups()
+            on = f"{os.major(int(filesystem))}:{os.minor(int(filesystem))}"
             if kind:
-                devices.append(Device(kind, int(major, 16), int(minor, 16), inside))
+                devices.append(Device(kind, int(major, 16), int(minor, 16), inside, on, root))
         return DeviceList(tuple(devices), more)
 
 

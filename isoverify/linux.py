@@ -64,9 +64,14 @@ DANGEROUS_DEVICES = {
 
 
 def is_default_device(device) -> bool:
-    """A node every container has: the standard character devices or its own devpts."""
+    """A node every container has, judged by its numbers (a path is the container's word):
+    the standard character devices, or a pseudo-terminal (its own devpts, its console)."""
     return ((device.kind, device.major, device.minor) in DEFAULT_DEVICES
-            or device.path.startswith("/dev/pts/") or device.path == "/dev/console")
+            or device.kind == "c" and device.major in PTY_MAJORS)
+
+
+# Unix98 pseudo-terminal slaves (Documentation/admin-guide/devices.txt: 136-143).
+PTY_MAJORS = range(136, 144)
 
 
 # The device cgroup rules a default Docker container has (cgroup v1 devices.list).

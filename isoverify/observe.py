@@ -83,7 +83,8 @@ def kernel_view(inside: str) -> dict[str, facts.Fact]:
         "locate": facts.ProcessId("read_locate", "the container's main process, checked to be its own"),
         "ns": facts.Namespaces(proc),
         "root_id": facts.FileIdentity(f"{proc}/root/"),
-        "mounts": facts.Mounts(proc),
+        "mounts": facts.Mounts("/proc/$root_pid"),
+        "process_mounts": facts.Mounts(proc),
         "status": facts.Status(proc),
         "cmdline": facts.Cmdline(proc),
         "uid_map": facts.IdMap(proc),
@@ -92,7 +93,7 @@ def kernel_view(inside: str) -> dict[str, facts.Fact]:
         "cgroups": facts.Cgroups(),
         "links": facts.Links(f"{enter} -n ip -o link", "nsenter -t $pid -n ip link  (the host's ip)", sysfs=False),
         "hostname": facts.Hostname(f"{enter} -u ", "nsenter -t $pid -u hostname  (the host's hostname)"),
-        "ls": facts.Listing(f"ls -1b {proc}/root/", f"ls {proc}/root/  (the host's ls)"),
+        "ls": facts.Listing("ls -1b /proc/$root_pid/root/", "ls /proc/$root_pid/root/  (the host's ls)"),
         "devices": facts.Devices(),
     }
     if inside == "exec":
@@ -150,31 +151,44 @@ class Script:
     def text(self) -> str:
         inside_script = probe.script({name: fact.command for name, fact in inside_facts().items()},
                                      self.inside_nonce)
-        view = "container_view() {\npid=$1 engine=$2 id=$3 located=\n" + "\n".join(
+        view = "container_view() {\npid=$1 engine=$2 id=$3 rootfs=$4 located=\n" + "\n".join(
             [probe.section("locate", self.view["locate"].command, self.container_nonce),
              '[ -n "$located" ] || return 0']
             + [probe.section(name, fact.command, self.container_nonce)
                for name, fact in self.view.items() if name != "locate"]) + "\n}\n"
-        settings = (f"iso_timeout={int(self.timeout)} iso_limit={CONTAINER_LIMIT} "
-                    f"iso_inside_limit={INSIDE_LIMIT}\n")
+        settings = (f"iso_timeout={int(self.timeout)} iso_container_timeout={self.container_timeout} "
+                    f"iso_limit={CONTAINER_LIMIT} iso_inside_limit={INSIDE_LIMIT}\n")
         parts = [
             settings + _shell("common.sh") + _shell("host.sh"),
             _heredoc("iso_container_functions", settings + _shell("common.sh") + _shell("container.sh") + view,
                      self.nonce),
             _heredoc("iso_inside_script", inside_script, self.inside_nonce),
+            _heredoc("iso_anchor", _shell("anchor.py"), self.inside_nonce),
             "cg_memory=$(mount_of memory) cg_pids=$(mount_of pids) cg_cpu=$(mount_of cpu) "
             "cg_devices=$(mount_of devices) cg_unified=$(mount_of '') iso_prober_uid=$(id -u)\n"
-            "export iso_inside_script cg_memory cg_pids cg_cpu cg_devices cg_unified iso_prober_uid\n",
+            "export iso_inside_script iso_anchor cg_memory cg_pids cg_cpu cg_devices cg_unified iso_prober_uid\n",
         ]
         calls = {f"c{n}": f"observe_container {t.engine if t.has_engine else '-'} {shlex.quote(t.ref)}"
                  for n, t in enumerate(self.targets)}
-        return probe.script({**{name: fact.command for name, fact in self.host.items()}, **calls},
+        return probe.script({**{name: _bounded(fact) for name, fact in self.host.items()}, **calls},
                             self.nonce, tuple(parts))
+
+    @property
+    def container_timeout(self) -> int:
+        """Seconds one container's readings may take: its exec's timeout, and as long again."""
+        return 2 * int(self.timeout) + 5
 
     @property
     def limit(self) -> int:
         """Every container's readings are bounded on their own; the whole, by their sum (base64: 4/3)."""
         return probe.OUTPUT_LIMIT + len(self.targets) * (CONTAINER_LIMIT * 4 // 3 + 4)
+
+
+def _bounded(fact: facts.Fact) -> str:
+    """The fact's command, its output cut by the host's `head` just past the fact's bound."""
+    if fact.limit is None:
+        return fact.command
+    return f"{{ {fact.command}\n}} 2>&1 | head -c {fact.limit + 1}"
 
 
 def _heredoc(variable: str, text: str, nonce: str) -> str:
@@ -187,7 +201,8 @@ def observe(host: HostTarget, engines: tuple[str, ...], targets: list[ContainerT
             ) -> tuple[HostFacts, dict[ContainerTarget, ContainerFacts | TargetError]]:
     """The host and all of `targets` on it, in one round trip."""
     script = Script(engines, targets, timeout, inside)
-    sections = _run(host, script.text(), script.nonce, script.names, timeout * (3 + len(targets)), script.limit)
+    sections = _run(host, script.text(), script.nonce, script.names,
+                    timeout * 3 + script.container_timeout * len(targets), script.limit)
     own = {name.removeprefix("host."): fact.read(sections[name].output, sections[name].rc)
            for name, fact in script.host.items()}
     _check_vantage(host, own)
@@ -275,10 +290,14 @@ def _container(target: ContainerTarget, output: str, script: Script, own: dict[s
         if "before finishing section" in str(exc):
             stopped = str(exc).rsplit(" ", 1)[-1]
             raise TargetError(f"{target.label} on {where}: reading `{script.view[stopped].label}` did not finish "
-                              f"within --iso-timeout={script.timeout}s (it hangs, or it was killed)") from None
+                              f"within {script.container_timeout}s (it hangs, or it was killed)") from None
         raise TargetError(f"{target.label} on {where}: its readings cannot be trusted: {exc}") from None
-    pid = sections["locate"].output.split()[0]
-    mine = {name: _named(script.view[name].read(s.output, s.rc), pid) for name, s in sections.items()}
+    pid, _, root_pid = (sections["locate"].output.split() + ["", "", "-"])[:3]
+    mine = {name: _named(script.view[name].read(s.output, s.rc), pid, root_pid) for name, s in sections.items()}
+    if root_pid == "-":
+        for name in AT_NAMESPACE_ROOT:
+            mine[name] = Reading(mine[name].label, "its main process does not stand at the root of its container "
+                                 "(a chroot?), and the host has no python3 to read that root from", 1, None)
     if not mine["end"].readable:
         raise TargetError(f"{target.label} on {where}: its process exited or was replaced while it was being observed")
     if not mine["ns"].readable:
@@ -296,9 +315,18 @@ def _container(target: ContainerTarget, output: str, script: Script, own: dict[s
     return ContainerFacts(target, mine, seen, error, declared)
 
 
-def _named(reading: Reading, pid: str) -> Reading:
-    """The reading, its label naming the container's process by its number."""
-    return Reading(reading.label.replace("$pid", pid), reading.output, reading.rc, reading.value)
+def _named(reading: Reading, pid: str, root_pid: str) -> Reading:
+    """The reading, its label naming the container's process by its number, and the anchor
+    standing at its namespace's root, where that is another process."""
+    label = reading.label
+    if "$root_pid" in label and root_pid != pid:
+        label += "  (an anchor at the root of its mount namespace: its main process stands elsewhere)"
+    return Reading(label.replace("$root_pid", root_pid).replace("$pid", pid), reading.output, reading.rc,
+                   reading.value)
+
+
+# The readings taken through the root of its mount namespace (read_locate's $root_pid).
+AT_NAMESPACE_ROOT = ("mounts", "ls", "devices")
 
 
 def _located(raw: bytes, nonce: str) -> probe.Section | None:

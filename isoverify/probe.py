@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .untrusted import decode, one_line
 
-OUTPUT_LIMIT = 8 * 1024 * 1024
+OUTPUT_LIMIT = 40 * 1024 * 1024
 MARK = "@@isoverify"
 
 

@@ -343,19 +343,20 @@ def parse_container_url(url: str) -> ContainerSpec:
 
 
 def select_containers(host: HostTarget, spec: ContainerSpec) -> list[tuple[str, str]]:
-    """The running containers `spec` selects on `host`, as (ID, name), the suite's own left out."""
+    """The running containers `spec` selects on `host`, as (ID, name).
+
+    None is left out for a label it carries, the suite's own included: whoever starts a
+    container chooses its labels, so a label proves nothing. (This run's own container
+    does not exist yet when targets are selected.)"""
     label = f" --filter {shlex.quote(f'label={spec.label_filter}')}" if spec.label_filter else ""
-    rc, out, _ = host.run(
-        f"{spec.engine} ps --no-trunc --format '{{{{.ID}}}} {{{{.Names}}}}'{label} 2>&1 && echo --- && "
-        f"{spec.engine} ps -q --no-trunc --filter label={LABEL}=managed 2>&1")
+    rc, out, _ = host.run(f"{spec.engine} ps --no-trunc --format '{{{{.ID}}}} {{{{.Names}}}}'{label} 2>&1")
     text = out.decode("utf-8", "replace")
-    if rc != 0 or "---" not in text:
+    if rc != 0:
         raise TargetError(explain_engine_failure(spec.engine, host, text))
-    listed, _, managed = text.partition("---")
     found = []
-    for line in listed.splitlines():
+    for line in text.splitlines():
         container_id, _, name = line.partition(" ")
-        if re.fullmatch(r"[0-9a-f]{12,64}", container_id) and container_id not in managed.split():
+        if re.fullmatch(r"[0-9a-f]{12,64}", container_id):
             found.append((container_id, name.strip()))
     return sorted(found, key=lambda found_one: found_one[1])
 

@@ -48,7 +48,7 @@ def start_canary(client, *cli_args, **options):
     Options go to the Docker SDK; `cli_args` instead to `docker run`, for the
     few options only the CLI knows (--security-opt systempaths=unconfined).
     """
-    name = f"isoverify-selftest-{secrets.token_hex(4)}"
+    name = options.pop("name", f"isoverify-selftest-{secrets.token_hex(4)}")
     if cli_args:
         labels = [f"--label={LABEL}=selftest", f"--label={SESSION_LABEL}"]
         subprocess.run(["docker", "run", "-dit", f"--name={name}", *labels, *cli_args, IMAGE],
@@ -102,11 +102,12 @@ class SuiteRun:
         return {p for p, v in self.verdicts(target).items() if v in ("fail", "advisory")}
 
 
-def run_suite(directory: Path, *args, env=None, timeout=180) -> SuiteRun:
-    """Run the isolation suite the way users do — `pytest` in the repo root — in a subprocess."""
+def run_suite(directory: Path, *args, env=None, timeout=180, wrapper: tuple[str, ...] = ()) -> SuiteRun:
+    """Run the isolation suite the way users do — `pytest` in the repo root — in a subprocess
+    (started through `wrapper`, e.g. `unshare --net`, where one is given)."""
     json_path = directory / "isolation.json"
     json_path.unlink(missing_ok=True)
-    command = [sys.executable, "-m", "pytest", f"--iso-json={json_path}", LABEL_ARG,
+    command = [*wrapper, sys.executable, "-m", "pytest", f"--iso-json={json_path}", LABEL_ARG,
                f"--html={directory / 'isolation.html'}", f"--junitxml={directory / 'isolation.xml'}",
                *args]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout,
@@ -201,13 +202,14 @@ def busybox_rootfs(docker_client, open_tmp) -> Path:
 
 @pytest.fixture
 def handmade(busybox_rootfs, open_tmp):
-    """Start hand-made containers (unshare + overlay + pivot_root); yield their PID 1s' host PIDs."""
+    """Start hand-made containers (unshare + overlay + pivot_root); yield their PID 1s' host PIDs.
+    Each container's writable layer is the `upper` directory of a fresh directory under open_tmp."""
     started = []
 
-    def start(*namespaces: str, as_uid: int | None = None) -> int:
+    def start(*namespaces: str, as_uid: int | None = None, rootfs: Path | None = None) -> int:
         work = Path(tempfile.mkdtemp(dir=open_tmp))
         command = ["unshare", "--fork", *namespaces, "sh", str(REPO / "selftests/helpers/handmade-container.sh"),
-                   str(busybox_rootfs), str(work)]
+                   str(rootfs or busybox_rootfs), str(work)]
         if as_uid is not None:  # rootless: an ordinary user maps itself to root inside
             os.chown(work, as_uid, as_uid)
             command = ["setpriv", f"--reuid={as_uid}", f"--regid={as_uid}", "--clear-groups",
@@ -344,10 +346,10 @@ def podman_canary(podman_image):
     would add its own network and firewall rules); all removed after the test."""
     started = []
 
-    def start(*options: str) -> str:
+    def start(*options: str, image: str = podman_image) -> str:
         name = f"isoverify-selftest-{secrets.token_hex(4)}"
         subprocess.run(["podman", "run", "-dit", f"--name={name}", f"--label={LABEL}=selftest",
-                        f"--label={SESSION_LABEL}", *PODMAN_RUN, *options, podman_image],
+                        f"--label={SESSION_LABEL}", *PODMAN_RUN, *options, image],
                        check=True, capture_output=True)
         started.append(name)
         return name
@@ -355,3 +357,31 @@ def podman_canary(podman_image):
     yield start
     for name in started:
         subprocess.run(["podman", "rm", "-f", "-t", "0", name], capture_output=True)
+
+
+ROOTLESS_USER = "isoverify-rootless"
+
+
+@pytest.fixture(scope="session")
+def rootless(docker_client):
+    """An ordinary user with rootless podman and the busybox image: run(*args) as that user."""
+    if shutil.which("sudo") is None or shutil.which("newuidmap") is None:
+        pytest.fail("sudo and uidmap are missing: `sudo ci/setup.sh --selftest` installs them", pytrace=False)
+    if subprocess.run(["id", ROOTLESS_USER], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", ROOTLESS_USER], check=True)
+    for ids in ("/etc/subuid", "/etc/subgid"):  # useradd adds these where login.defs asks it to
+        if not any(line.startswith(f"{ROOTLESS_USER}:") for line in Path(ids).read_text().splitlines()):
+            with open(ids, "a") as table:
+                table.write(f"{ROOTLESS_USER}:200000:65536\n")
+
+    def run(*args, **kwargs):
+        return subprocess.run(["sudo", "-u", ROOTLESS_USER, "--", *args], capture_output=True,
+                              cwd="/", **kwargs)
+
+    if run("podman", "image", "exists", IMAGE).returncode != 0:
+        helper = docker_client.containers.create(IMAGE, labels={LABEL: "selftest"})
+        try:
+            run("podman", "import", "--change", 'CMD ["sh"]', "-", IMAGE, input=b"".join(helper.export()), check=True)
+        finally:
+            helper.remove(force=True)
+    return run

@@ -140,7 +140,7 @@ def replace_shell(script: str) -> list[str]:
 def test_hanging_command_inside_hits_the_timeout(canary, suite):
     container = canary(command=replace_shell("sleep 600"))
     start = time.monotonic()
-    run = suite(f"--iso-container=docker://{container.name}", "--iso-timeout=3")
+    run = suite(f"--iso-container=docker://{container.name}", "--iso-timeout=3", "--iso-inside=exec")
     assert time.monotonic() - start < 30
     assert run.verdicts()["pid"] == "pass"  # the kernel's view stands; the inside view says why it is missing
     record = next(r for r in run.results if r["property"] == "pid")
@@ -150,7 +150,7 @@ def test_hanging_command_inside_hits_the_timeout(canary, suite):
 
 def test_flooding_output_is_cut(canary, suite):
     container = canary(command=replace_shell("yes 0123456789 | head -c 3000000"))
-    run = suite(f"--iso-container=docker://{container.name}")
+    run = suite(f"--iso-container=docker://{container.name}", "--iso-inside=exec")
     assert run.verdicts()["pid"] == "pass"
     record = next(r for r in run.results if r["property"] == "pid")
     [missing] = [e["text"] for e in record["evidence"]["container"] if e["label"] == "(no view)"]

@@ -1,5 +1,7 @@
 """Kernel data decoded on recorded files: capabilities, cgroup v1 and v2 limits, mounts."""
 
+import os
+
 import pytest
 
 from conftest import DATA
@@ -86,11 +88,14 @@ def test_container_mounts_map_back_to_host_paths(container_mount, expected):
 
 
 def test_device_nodes_from_stat_output():
-    text = ("1 3 21b6 /proc/42/root/dev/null\n8 0 61b0 /proc/42/root/dev/sda\n88 0 2190 /proc/42/root/dev/pts/0\n"
-            "1 5 21b6 /proc/42/root/dev/new\\nline\nmore 3000\n")
+    tmpfs = os.makedev(0, 54)
+    text = (f"{tmpfs} 1 3 21b6 /proc/42/root/dev/null\n{tmpfs} 8 0 61b0 /proc/42/root/dev/sda\n"
+            f"{os.makedev(0, 26)} 88 0 2190 /proc/42/root/dev/pts/0\n{tmpfs} a e8 2180 /proc/42/root/dev/console\n"
+            f"{tmpfs} 1 5 21b6 /proc/42/root/dev/new\\nline\nmore 3000\n")
     listed = facts.Devices().parse(text)
-    assert [(d.kind, d.major, d.minor, d.path) for d in listed.nodes] == [
-        ("c", 1, 3, "/dev/null"), ("b", 8, 0, "/dev/sda"), ("c", 136, 0, "/dev/pts/0"),
-        ("c", 1, 5, "/dev/new\\nline")]
+    assert [(d.kind, d.major, d.minor, d.path, d.on) for d in listed.nodes] == [
+        ("c", 1, 3, "/dev/null", "0:54"), ("b", 8, 0, "/dev/sda", "0:54"), ("c", 136, 0, "/dev/pts/0", "0:26"),
+        ("c", 10, 232, "/dev/console", "0:54"), ("c", 1, 5, "/dev/new\\nline", "0:54")]
     assert listed.more == 3000
-    assert [linux.is_default_device(d) for d in listed.nodes] == [True, False, True, True]
+    # judged by numbers, never by name: /dev/kvm mounted as /dev/console is no console
+    assert [linux.is_default_device(d) for d in listed.nodes] == [True, False, True, False, True]

@@ -1,15 +1,9 @@
 """podman:// containers, checked through their host's podman CLI: rootful, and rootless."""
 
 import secrets
-import shutil
-import subprocess
-from pathlib import Path
 
-import pytest
-
-from conftest import IMAGE
+from conftest import IMAGE, ROOTLESS_USER
 from isoverify.properties import BASELINE
-from isoverify.targets import LABEL
 
 
 def test_podman_container_passes_and_a_host_pid_one_fails_pid(podman_canary, suite):
@@ -28,34 +22,6 @@ def test_every_running_podman_container_is_selected(podman_canary, suite):
     run = suite("--iso-container=podman://*", "-k", "pid and not limit")
     targets = {r["target"] for r in run.results}
     assert all(any(t.startswith(f"podman://{name} (") for t in targets) for name in names), targets
-
-
-ROOTLESS_USER = "isoverify-rootless"
-
-
-@pytest.fixture(scope="module")
-def rootless(docker_client):
-    """An ordinary user with rootless podman and the busybox image: run(*args) as that user."""
-    if shutil.which("sudo") is None or shutil.which("newuidmap") is None:
-        pytest.fail("sudo and uidmap are missing: `sudo ci/setup.sh --selftest` installs them", pytrace=False)
-    if subprocess.run(["id", ROOTLESS_USER], capture_output=True).returncode != 0:
-        subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", ROOTLESS_USER], check=True)
-    for ids in ("/etc/subuid", "/etc/subgid"):  # useradd adds these where login.defs asks it to
-        if not any(line.startswith(f"{ROOTLESS_USER}:") for line in Path(ids).read_text().splitlines()):
-            with open(ids, "a") as table:
-                table.write(f"{ROOTLESS_USER}:200000:65536\n")
-
-    def run(*args, **kwargs):
-        return subprocess.run(["sudo", "-u", ROOTLESS_USER, "--", *args], capture_output=True,
-                              cwd="/", **kwargs)
-
-    if run("podman", "image", "exists", IMAGE).returncode != 0:
-        helper = docker_client.containers.create(IMAGE, labels={LABEL: "selftest"})
-        try:
-            run("podman", "import", "--change", 'CMD ["sh"]', "-", IMAGE, input=b"".join(helper.export()), check=True)
-        finally:
-            helper.remove(force=True)
-    return run
 
 
 def test_rootless_podman_through_its_user(rootless, suite):

@@ -65,7 +65,7 @@ def test_report_shows_summary_matrix_and_evidence_side_by_side(browser, canary, 
     cells = row.find_elements(By.CSS_SELECTOR, "td.iso-side")
     host_side, container_side = cells[0].text, cells[1].text
     assert "$ readlink /proc/2/ns/pid" in host_side
-    assert "$ ps aux" in container_side and "(on the host)" in container_side
+    assert "$ ps, as the host reads" in container_side and "(on the host)" in container_side
     assert "HostConfig.PidMode: host" in container_side
     assert "FAIL" in row.find_element(By.CLASS_NAME, "col-verdict").text
     assert "CIS Docker Benchmark v1.6.0 5.16" in row.find_element(By.CLASS_NAME, "col-property").text

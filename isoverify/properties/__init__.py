@@ -156,12 +156,13 @@ class Verdict:
 
 
 def declared(prop: Property, ctr: ContainerFacts) -> tuple[Evidence, ...]:
-    """The declared values of the property's fields, shown beside the kernel's."""
+    """Which container was judged (its full ID: a name or a short ID may mean another to a
+    reader), and the declared values of the property's fields, shown beside the kernel's."""
     inspect = ctr.declared
-    if not prop.declared or not inspect:
+    if not inspect:
         return ()
     lines = []
-    for path in prop.declared:
+    for path in ("Id", "Name", "Image") + prop.declared:
         node = inspect
         for key in path.split("."):
             node = node.get(key) if isinstance(node, dict) else None

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..facts import Mount, Reading
+from ..facts import Mount, Reading, root_mount
 from ..observe import ContainerFacts, HostFacts
 from ..untrusted import bounded, one_line
 
@@ -136,7 +136,24 @@ def status(ctr: ContainerFacts) -> dict[str, str]:
 
 
 def mounts(ctr: ContainerFacts) -> list[Mount]:
+    """Every mount of its mount namespace: what any of its processes can reach."""
     return value(ctr.outside["mounts"], "the container's mounts")
+
+
+def mount_views(ctr: ContainerFacts) -> list[tuple[str, list[Mount]]]:
+    """The mounts as seen from the root of its mount namespace, and — where its main process
+    stands elsewhere (a chroot) — as seen from that process's root too: paths resolve
+    differently from each, and the container can use both."""
+    views = [("", mounts(ctr))]
+    process = ctr.outside["process_mounts"]
+    if process.readable and process.output != ctr.outside["mounts"].output:
+        views.append(("its main process's root: ", process.value))
+    return views
+
+
+def own_root(ctr: ContainerFacts) -> Mount:
+    """The mount its main process sees at / (it may have chrooted away from the namespace's)."""
+    return root_mount(value(ctr.outside["process_mounts"], "its main process's mounts"))
 
 
 def nearest_mount(all_mounts: list[Mount], path: str) -> Mount | None:

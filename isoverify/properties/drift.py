@@ -6,9 +6,8 @@ field is one row, declared beside observed; every disagreement is a finding.
 """
 
 from .. import linux
-from ..facts import root_mount
 from ..observe import ContainerFacts, HostFacts
-from .base import Finding, Unobservable, kernel, mounts, status, value
+from .base import Finding, Unobservable, kernel, own_root, status, value
 from .privileges import capability_sets
 
 NAMESPACE_MODES = (("pid", "PidMode"), ("net", "NetworkMode"), ("uts", "UTSMode"),
@@ -104,7 +103,7 @@ def check_drift(host: HostFacts, ctr: ContainerFacts) -> Finding:
     rows.append(("HostConfig.SecurityOpt no-new-privileges", "on" if nnp else "off",
                  "on" if proc.get("NoNewPrivs") == "1" else "off", (proc.get("NoNewPrivs") == "1") == nnp))
 
-    read_only = "ro" in root_mount(mounts(ctr)).options.split(",")
+    read_only = "ro" in own_root(ctr).options.split(",")
     rows.append(("HostConfig.ReadonlyRootfs", str(bool(config.get("ReadonlyRootfs"))).lower(),
                  str(read_only).lower(), bool(config.get("ReadonlyRootfs")) == read_only))
 

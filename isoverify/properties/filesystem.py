@@ -10,9 +10,10 @@ import posixpath
 import re
 
 from .. import linux
-from ..facts import Mount, root_mount
+from ..facts import Mount
 from ..observe import ContainerFacts, HostFacts
-from .base import Evidence, Finding, kernel, mount_line, mounts, nearest_mount, shown, value
+from .base import (Evidence, Finding, kernel, mount_line, mount_views, mounts, nearest_mount, own_root, shown,
+                   value)
 
 
 def host_path(mount: Mount, host_mounts: list[Mount]) -> str | None:
@@ -43,7 +44,7 @@ def _is_below(path: str, top: str) -> bool:
 
 def _mount_table(ctr: ContainerFacts, rows: list[tuple[Mount, str]]) -> Evidence:
     text = "\n".join(f"{m.mount_point}  <-  host {path}  ({m.fstype}, {m.options})" for m, path in rows)
-    return kernel(ctr, f"mounts in /proc/{ctr.pid}/mountinfo that are host paths", text or "(none)")
+    return kernel(ctr, f"the host paths among its mounts: {ctr.outside['mounts'].label}", text or "(none)")
 
 
 def _read_only(mount: Mount) -> bool:
@@ -54,16 +55,16 @@ def _unprotected(host: HostFacts, ctr: ContainerFacts, paths: tuple[str, ...], p
                  ) -> tuple[list[str], int, Evidence, Evidence]:
     """Which of `paths` (those this kernel has) the mount covering each inside leaves unprotected."""
     expected = sorted(value(host["kernel_paths"], "the host's /proc and /sys paths") & set(paths))
-    table = mounts(ctr)
     failing, lines = [], []
-    for path in expected:
-        cover = nearest_mount(table, path)
-        safe = cover is not None and protects(cover)
-        lines.append(f"{path}: {how if safe else 'EXPOSED'} ({mount_line(cover) if cover else 'no mount'})")
-        if not safe:
-            failing.append(path)
+    for view, table in mount_views(ctr):
+        for path in expected:
+            cover = nearest_mount(table, path)
+            safe = cover is not None and protects(cover)
+            lines.append(f"{view}{path}: {how if safe else 'EXPOSED'} ({mount_line(cover) if cover else 'no mount'})")
+            if not safe and path not in failing:
+                failing.append(path)
     return (failing, len(expected), shown(host["kernel_paths"]),
-            kernel(ctr, f"what covers each path in /proc/{ctr.pid}/mountinfo", "\n".join(lines)))
+            kernel(ctr, f"what covers each path: {ctr.outside['mounts'].label}", "\n".join(lines)))
 
 
 def check_masked_paths(host: HostFacts, ctr: ContainerFacts) -> Finding:
@@ -82,7 +83,7 @@ def check_readonly_paths(host: HostFacts, ctr: ContainerFacts) -> Finding:
 
 
 def check_readonly_rootfs(host: HostFacts, ctr: ContainerFacts) -> Finding:
-    root = root_mount(mounts(ctr))
+    root = own_root(ctr)
     read_only = _read_only(root)
     summary = ("the container's / is mounted read-only" if read_only
                else f"the container's / is writable ({root.options})")
@@ -143,7 +144,17 @@ def check_devices(host: HostFacts, ctr: ContainerFacts) -> Finding:
     lets no user namespace but the host's create device nodes.
     """
     listed = value(ctr.outside["devices"], "the container's devices")
-    nodes = listed.nodes
+
+    def seen_from(device) -> list:  # the mounts of the root it was listed from
+        if device.root == str(ctr.pid):
+            return value(ctr.outside["process_mounts"], "its main process's mounts")
+        return mounts(ctr)
+
+    # A node on another filesystem than the container's mount at its path was reached
+    # through a link swapped in while /dev was listed: the host's, not the container's.
+    swapped = [d for d in listed.nodes
+               if d.on != getattr(nearest_mount(seen_from(d), d.path), "major_minor", d.on)]
+    nodes = [d for d in listed.nodes if d not in swapped]
     extra = [d for d in nodes if not linux.is_default_device(d)]
     rules = (ctr.outside["cgroups"].value or {}).get("devices.list")
     own_userns = value(host["ns"], "the host's namespaces").get("user") != \
@@ -156,6 +167,9 @@ def check_devices(host: HostFacts, ctr: ContainerFacts) -> Finding:
             + (f", {linux.DANGEROUS_DEVICES[(d.kind, d.major, d.minor)]}" if (d.kind, d.major, d.minor)
                in linux.DANGEROUS_DEVICES else ", block device" if d.kind == "b" else "") + ")"
             for d in extra[:20]) + (f" and {len(extra) - 20} more" if len(extra) > 20 else ""))
+    if swapped:
+        problems.append("its /dev changed while it was read (links swapped in, pointing out of its root): "
+                        + ", ".join(d.path for d in swapped[:5]))
     if listed.more:  # a default /dev holds a dozen nodes: hundreds more are not the default
         problems.append(f"{listed.more} more device nodes, not listed")
     if extra_rules:
@@ -168,6 +182,8 @@ def check_devices(host: HostFacts, ctr: ContainerFacts) -> Finding:
     if own_userns:
         rules_text += "\n(not counted: in its own user namespace it can create no device node)"
     found = tuple(dict.fromkeys(f"{d.kind} {d.major}:{d.minor}" for d in extra)) + tuple(extra_rules)
+    if swapped:
+        found += ("its /dev changed while it was read",)
     if listed.more:  # unseen: a waiver accepting the listed ones does not cover these
         found += (f"{listed.more} device nodes not listed",)
     return Finding(not problems, summary, (),

@@ -6,8 +6,8 @@ import os
 from ..facts import root_mount
 from ..observe import ContainerFacts, HostFacts
 from ..untrusted import one_line
-from .base import (Evidence, Finding, inside, inside_value, kernel, kernel_or_inside, mount_line,
-                   mounts, namespaces, shown, status, value)
+from .base import (Evidence, Finding, inside, inside_value, kernel, kernel_or_inside, mount_line, own_root,
+                   namespaces, shown, status, value)
 
 COPY_ON_WRITE = {"overlay", "fuse.fuse-overlayfs", "aufs", "btrfs", "zfs"}
 
@@ -33,7 +33,7 @@ def check_root(host: HostFacts, ctr: ContainerFacts) -> Finding:
 
 def check_rootfs(host: HostFacts, ctr: ContainerFacts) -> Finding:
     h = root_mount(value(host["mounts"], "the host's mounts"))
-    c = root_mount(mounts(ctr))
+    c = own_root(ctr)
     copy_on_write = c.fstype in COPY_ON_WRITE
     own_device = c.major_minor != h.major_minor
     holds = copy_on_write and own_device
