@@ -363,7 +363,7 @@ class Cmdline(Fact):
 
 @dataclass(frozen=True)
 class HostProcess:
-    """A process as the host numbers it, with what the kernel says of it in /proc/PID/status."""
+    """A process as the host numbers it, with what the kernel says of it in /proc/PID."""
 
     pid: int
     pid_namespace: int  # the inode of its PID namespace
@@ -376,35 +376,37 @@ class ProcessTable(Fact):
     """Every process on the host: its PID namespace, its PID there, its uid and name.
 
     Read once per host; each container's processes are those sharing its PID
-    namespace — what it can see, counted by the host, so it can hide none.
+    namespace — what it can see, counted by the host, so it can hide none. The file
+    names go through xargs (a builtin's printf has no argument limit), and grep and
+    stat go on past a process that exits meanwhile.
     """
 
     limit = SECTION_LIMIT  # a container without a pids limit can fork many
+    FIELDS = ("Name", "Uid", "NSpid")
 
     def __init__(self):
         super().__init__(
-            "stat -L -c '%i %n' /proc/[0-9]*/ns/pid 2>/dev/null; echo --; "
-            "awk '/^Name:/ { name = substr($0, 7) } /^Uid:/ { uid = $2 } "
-            "/^NSpid:/ { split(FILENAME, part, \"/\"); print part[3], $NF, uid, name; nextfile }' "
-            "/proc/[0-9]*/status 2>/dev/null; true",
-            "stat -L -c '%i %n' /proc/*/ns/pid; cat /proc/*/status",
+            "printf '%s\\n' /proc/[0-9]*/ns/pid | xargs stat -L -c '%i %n' 2>/dev/null; echo --; "
+            "printf '%s\\n' /proc/[0-9]*/status | xargs grep -H -E '^(Name|Uid|NSpid):' 2>/dev/null; true",
+            "stat -L -c '%i %n' /proc/*/ns/pid; grep -E '^(Name|Uid|NSpid):' /proc/*/status",
         )
 
     def parse(self, text):
         namespaces_part, sep, status_part = text.partition("\n--\n")
         if not sep:
             raise ValueError("no process table")
-        described = {}
+        described: dict[str, dict[str, str]] = {}
         for line in status_part.splitlines():
-            found = re.fullmatch(r"(\d+) (\d+) (\d+) (.*)", line)
+            found = re.fullmatch(r"/proc/(\d+)/status:(\w+):\s*(.*)", line)
             if found:
-                described[found[1]] = (int(found[2]), int(found[3]), found[4])
+                described.setdefault(found[1], {})[found[2]] = found[3]
         table = []
         for line in namespaces_part.splitlines():
             found = re.fullmatch(r"(\d+) /proc/(\d+)/ns/pid", line)
-            if found and found[2] in described:
-                inner, uid, name = described[found[2]]
-                table.append(HostProcess(int(found[2]), int(found[1]), inner, uid, name))
+            fields = described.get(found[2], {}) if found else {}
+            if found and all(fields.get(name) for name in self.FIELDS):
+                table.append(HostProcess(int(found[2]), int(found[1]), int(fields["NSpid"].split()[-1]),
+                                         int(fields["Uid"].split()[0]), fields["Name"]))
         if not table:
             raise ValueError("no processes")
         return table
@@ -482,6 +484,48 @@ class EngineVersion(Fact):
         return {"version": str(server["Version"]), "components": components}
 
 
+class Capacity(Fact):
+    """What the host has: its memory, online CPUs and highest PID. A limit at or above it
+    limits nothing."""
+
+    def __init__(self):
+        super().__init__("awk '/^MemTotal:/ { print $2 }' /proc/meminfo; getconf _NPROCESSORS_ONLN; "
+                         "cat /proc/sys/kernel/pid_max",
+                         "MemTotal in /proc/meminfo; getconf _NPROCESSORS_ONLN; cat /proc/sys/kernel/pid_max")
+
+    def parse(self, text):
+        numbers = text.split()
+        if len(numbers) != 3 or not all(n.isdigit() for n in numbers):
+            raise ValueError(text)
+        kibibytes, cpus, pid_max = map(int, numbers)
+        return {"memory": kibibytes * 1024, "cpus": cpus, "pid_max": pid_max}
+
+
+@dataclass(frozen=True)
+class Listener:
+    path: str  # "@name" for an abstract socket, reachable from its network namespace only
+    process: str
+
+
+class UnixListeners(Fact):
+    """`ss -xlp`: the host's listening unix sockets and the process behind each."""
+
+    limit = SECTION_LIMIT
+
+    def __init__(self):
+        super().__init__("ss -xlpn 2>/dev/null", "ss -xlp")
+
+    def parse(self, text):
+        found = []
+        for line in text.splitlines():
+            listener = re.match(r'u_(?:str|seq)\s+LISTEN\s+\d+\s+\d+\s+(\S+)\s+\d+\s.*?users:\(\("([^"]*)"', line)
+            if listener:
+                found.append(Listener(listener[1], listener[2]))
+        if not found and "LISTEN" not in text and "State" not in text:
+            raise ValueError("ss printed no socket table")
+        return found
+
+
 class LsmSupport(Fact):
     """Which Linux security modules that confine containers (AppArmor, SELinux) the kernel runs."""
 
@@ -523,6 +567,25 @@ class SecurityLabel(Fact):
     def __init__(self, proc: str):
         super().__init__(f"dump {proc}/attr/apparmor/current 2>/dev/null || dump {proc}/attr/current",
                          f"cat {proc}/attr/current")
+
+
+class CgroupPaths(Fact):
+    """`/proc/<pid>/cgroup`: the process's cgroup in each hierarchy, as the host names it."""
+
+    def __init__(self, proc: str):
+        super().__init__(f"dump {proc}/cgroup", f"cat {proc}/cgroup")
+
+    def parse(self, text):
+        paths = {}
+        for line in text.splitlines():
+            number, sep, rest = line.partition(":")
+            controllers, sep2, path = rest.partition(":")
+            if not (sep and sep2 and number.isdigit() and path.startswith("/")):
+                raise ValueError(line)
+            paths[controllers] = path
+        if not paths:
+            raise ValueError("no cgroup")
+        return paths
 
 
 class Cgroups(Fact):

@@ -6,6 +6,8 @@ devices.txt; the defaults are those the runtimes document (Docker's
 capabilities exist is never taken from here: the host's cap_last_cap says.
 """
 
+import re
+
 CAPABILITIES = (
     "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
     "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
@@ -89,13 +91,36 @@ MASKED_PATHS = (
 )
 READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 
-# Host directories that, mounted into a container, hand it the host.
-SENSITIVE_HOST_PATHS = (
-    "/", "/boot", "/dev", "/etc", "/lib", "/proc", "/sys", "/usr", "/root",
-    "/var/lib/docker", "/var/lib/containers", "/var/lib/kubelet",
+# What a host mount hands a container, judged in properties/filesystem.py (host-mounts):
+# - any path of a filesystem that is one of the kernel's control surfaces;
+KERNEL_FILESYSTEMS = frozenset({
+    "proc", "sysfs", "cgroup", "cgroup2", "securityfs", "debugfs", "tracefs", "bpf", "configfs",
+    "efivarfs", "pstore", "binfmt_misc", "fusectl", "devtmpfs", "devpts", "hugetlbfs", "mqueue",
+})
+# - the system's own trees, anything under them, and any directory holding one (the
+#   host's / itself, not all below it: that is the rest of this list);
+SYSTEM_TREES = (
+    "/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/root",
+    "/run", "/sbin", "/sys", "/usr", "/var/lib", "/var/run",
 )
-# Where a file below the path is as sensitive as the path itself.
-SENSITIVE_TREES = ("/etc", "/root", "/boot")
+# - every container engine's and runtime's state (also outside those trees, where a data
+#   root is moved: the engine's own rootfs path shows it); their volumes' data are the
+#   users' (an advisory), and the files the engine makes for this container its own.
+ENGINE_STATE = (
+    "/var/lib/docker", "/var/lib/containers", "/var/lib/containerd", "/var/lib/kubelet", "/var/lib/crio",
+    "/run/docker", "/run/containerd", "/run/containers", "/run/crio", "/run/podman", "/run/runc",
+    "/run/libpod", "/var/lib/lxd", "/var/lib/incus", "/var/lib/libvirt", "/run/libvirt",
+)
+VOLUME_DATA = re.compile(r"/volumes/[^/]+/_data(/|$)")
+OWN_ENGINE_FILES = ("hosts", "hostname", "resolv.conf", ".containerenv", "shm", "secrets")
+
+# The processes that speak for an engine or runtime: a unix socket one of them listens on,
+# reachable from a container, hands it the host (ss shows each listener's command, cut at
+# 15 characters by the kernel).
+ENGINE_PROCESSES = (
+    "dockerd", "containerd", "containerd-shim", "docker-proxy", "podman", "conmon", "crio", "cri-dockerd",
+    "kubelet", "buildkitd", "libvirtd", "virtqemud", "lxd", "incusd", "runc", "crun",
+)
 
 # Shell patterns: the rootless ones live under each user's runtime directory.
 RUNTIME_SOCKETS = (

@@ -69,9 +69,11 @@ def host_facts(engines: tuple[str, ...], refs: dict[str, list[str]], timeout: in
         "id": facts.Identity(),
         "uid_map": facts.IdMap("/proc/self"),
         "cap_last_cap": facts.Fact("cat /proc/sys/kernel/cap_last_cap"),
+        "capacity": facts.Capacity(),
         "lsm": facts.LsmSupport(),
         "kernel_paths": facts.ExistingPaths(linux.MASKED_PATHS + linux.READONLY_PATHS),
         "sockets": facts.ExistingPaths(linux.RUNTIME_SOCKETS),
+        "listeners": facts.UnixListeners(),
     }
 
 
@@ -90,6 +92,7 @@ def kernel_view(inside: str) -> dict[str, facts.Fact]:
         "uid_map": facts.IdMap(proc),
         "gid_map": facts.IdMap(proc, "gid"),
         "label": facts.SecurityLabel(proc),
+        "cgroup": facts.CgroupPaths(proc),
         "cgroups": facts.Cgroups(),
         "links": facts.Links(f"{enter} -n ip -o link", "nsenter -t $pid -n ip link  (the host's ip)", sysfs=False),
         "hostname": facts.Hostname(f"{enter} -u ", "nsenter -t $pid -u hostname  (the host's hostname)"),

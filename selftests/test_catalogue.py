@@ -20,10 +20,10 @@ ALL_CAPS = dict(cap_add=["ALL"], cap_drop=["SYS_RESOURCE"])  # see PRIVILEGED_RE
 # name: (docker run options: SDK keywords or CLI arguments, properties it breaks, properties it hardens)
 CANARIES = {
     "pid=host": (dict(pid_mode="host"), {"pid"}, set()),
-    # Docker gives a --net=host container the host's hostname in a UTS namespace of its
-    # own: the namespace is separate, the name is the host's, so `uts` fails too. And
-    # sysfs belongs to a network namespace: its /sys is the host's sysfs itself.
-    "net=host": (dict(network_mode="host"), {"net", "uts", "host-mounts"}, set()),
+    # Docker gives a --net=host container the host's hostname, but in a UTS namespace of
+    # its own: it cannot rename the host, and `uts` holds. sysfs belongs to a network
+    # namespace: its /sys is the host's sysfs itself.
+    "net=host": (dict(network_mode="host"), {"net", "host-mounts"}, set()),
     "uts=host": (dict(uts_mode="host"), {"uts"}, set()),
     "ipc=host": (dict(ipc_mode="host"), {"ipc"}, set()),
     "cgroupns=host": (dict(cgroupns="host"), {"cgroupns"}, set()),
@@ -43,8 +43,9 @@ CANARIES = {
     "read-only root": (dict(read_only=True), set(), {"readonly-rootfs"}),
     "limits": (dict(mem_limit="64m", pids_limit=64, nano_cpus=500_000_000), set(),
                {"memory-limit", "pids-limit", "cpu-limit"}),
+    # read-only at /host, but not its submounts: the host's /proc shows at /host/proc
     "host / mounted": (dict(volumes={"/": {"bind": "/host", "mode": "ro"}}),
-                       {"host-mounts", "runtime-socket"}, set()),
+                       {"host-mounts", "runtime-socket", "masked-paths", "readonly-paths"}, set()),
     "docker socket mounted": (dict(volumes={"/var/run/docker.sock": {"bind": "/var/run/docker.sock"}}),
                               {"runtime-socket"}, set()),
     "device": (dict(devices=[f"{DEVICE}:{DEVICE}"]) if DEVICE else None, {"devices"}, set()),

@@ -97,7 +97,10 @@ def test_id_map_ranges():
 def test_process_table_joins_namespaces_and_status():
     text = ("4026531836 /proc/1/ns/pid\n4026532183 /proc/4242/ns/pid\n4026532183 /proc/4300/ns/pid\n"
             "4026532183 /proc/4400/ns/pid\n--\n"
-            "1 1 0 init\n4242 1 0 sh\n4300 7 1000 my worker\n")  # 4400 exited in between: left out
+            "/proc/1/status:Name:\tinit\n/proc/1/status:Uid:\t0\t0\t0\t0\n/proc/1/status:NSpid:\t1\n"
+            "/proc/4242/status:Name:\tsh\n/proc/4242/status:Uid:\t0\t0\t0\t0\n/proc/4242/status:NSpid:\t4242\t1\n"
+            "/proc/4300/status:Name:\tmy worker\n/proc/4300/status:Uid:\t1000\t1000\t1000\t1000\n"
+            "/proc/4300/status:NSpid:\t4300\t7\n")  # 4400 exited in between: left out
     assert facts.ProcessTable().parse(text) == [
         facts.HostProcess(1, 4026531836, 1, 0, "init"), facts.HostProcess(4242, 4026532183, 1, 0, "sh"),
         facts.HostProcess(4300, 4026532183, 7, 1000, "my worker")]

@@ -7,7 +7,7 @@ import pytest
 from conftest import DATA
 from isoverify import facts, linux
 from isoverify.facts import Mount, Reading
-from isoverify.observe import ContainerFacts
+from isoverify.observe import ContainerFacts, HostFacts
 from isoverify.properties import drift, filesystem, resources
 from isoverify.targets import ContainerTarget, HostTarget
 
@@ -33,11 +33,20 @@ def test_declared_capabilities(host_config, expected):
     assert drift.declared_capabilities({"HostConfig": host_config}, "docker", 40) == expected
 
 
-def cgroup_facts(recording: str) -> ContainerFacts:
+def cgroup_facts(recording: str, text: str | None = None) -> ContainerFacts:
     fact = facts.Cgroups()
-    reading = fact.read((DATA / recording).read_text(), 0)
+    reading = fact.read(text if text is not None else (DATA / recording).read_text(), 0)
     target = ContainerTarget(HostTarget("local://"), "docker", "recorded", "docker://recorded")
     return ContainerFacts(target, {"cgroups": reading}, None, "recorded")
+
+
+def host_with(memory: int = 24 * 2 ** 30, cpus: int = 2, pid_max: int = 4194304) -> HostFacts:
+    """A host that has this much: what a limit must stay below."""
+    capacity = facts.Capacity().read(f"{memory // 1024}\n{cpus}\n{pid_max}\n", 0)
+    return HostFacts(HostTarget("local://"), {"capacity": capacity})
+
+
+HOST = host_with()
 
 
 @pytest.mark.parametrize("recording, memory, pids, cpu", [
@@ -48,21 +57,33 @@ def cgroup_facts(recording: str) -> ContainerFacts:
 ])
 def test_resource_limits_from_recorded_cgroups(recording, memory, pids, cpu):
     ctr = cgroup_facts(recording)
-    assert resources.check_memory_limit(None, ctr).holds is memory
-    assert resources.check_pids_limit(None, ctr).holds is pids
-    assert resources.check_cpu_limit(None, ctr).holds is cpu
+    assert resources.check_memory_limit(HOST, ctr).holds is memory
+    assert resources.check_pids_limit(HOST, ctr).holds is pids
+    assert resources.check_cpu_limit(HOST, ctr).holds is cpu
 
 
 def test_limits_say_how_much():
-    assert "64 MiB" in resources.check_memory_limit(None, cgroup_facts("cgroups.v1.txt")).summary
-    assert "1.50 CPUs" in resources.check_cpu_limit(None, cgroup_facts("cgroups.v2.txt")).summary
+    assert "64 MiB" in resources.check_memory_limit(HOST, cgroup_facts("cgroups.v1.txt")).summary
+    assert "1.50 CPUs" in resources.check_cpu_limit(HOST, cgroup_facts("cgroups.v2.txt")).summary
+
+
+@pytest.mark.parametrize("limit, host, property_check, says", [
+    ("memory.limit_in_bytes 1073741824000", host_with(memory=24 * 2 ** 30), resources.check_memory_limit,
+     "limits nothing: the host has 24576 MiB"),
+    ("memory.max 25769803776", host_with(memory=24 * 2 ** 30), resources.check_memory_limit, "limits nothing"),
+    ("cpu.max 200000 100000", host_with(cpus=2), resources.check_cpu_limit, "limits nothing: the host has 2"),
+    ("pids.max 4194304", host_with(pid_max=4194304), resources.check_pids_limit, "pid_max is 4194304"),
+])
+def test_a_limit_at_or_above_what_the_host_has_limits_nothing(limit, host, property_check, says):
+    finding = property_check(host, cgroup_facts("", f"dir /sys/fs/cgroup/x\n{limit}\n"))
+    assert not finding.holds and says in finding.summary, finding.summary
 
 
 def test_a_cgroup_without_the_controller_is_an_error_not_a_pass():
     ctr = cgroup_facts("cgroups.v2.txt")
     empty = ContainerFacts(ctr.target, {"cgroups": Reading("cgroups", "", 0, {})}, None, "")
     with pytest.raises(resources.Unobservable):
-        resources.check_memory_limit(None, empty)
+        resources.check_memory_limit(HOST, empty)
 
 
 def test_device_rules_are_kept_line_by_line():

@@ -79,7 +79,7 @@ CATALOGUE: tuple[Property, ...] = (
     Property("memory-limit", "Memory is limited",
              (CIS("5.11"), NIST("4.4.3")), resources.check_memory_limit, ("HostConfig.Memory",)),
     Property("cpu-limit", "CPU time is limited",
-             (CIS("5.12"), NIST("4.4.3")), resources.check_cpu_limit,
+             (NIST("4.4.3"),), resources.check_cpu_limit,
              ("HostConfig.NanoCpus", "HostConfig.CpuQuota", "HostConfig.CpuShares")),
     Property("pids-limit", "The number of processes is limited",
              (CIS("5.29"), NIST("4.4.3")), resources.check_pids_limit, ("HostConfig.PidsLimit",)),

@@ -8,6 +8,7 @@ declared configuration says.
 
 import posixpath
 import re
+from dataclasses import dataclass
 
 from .. import linux
 from ..facts import Mount
@@ -51,18 +52,35 @@ def _read_only(mount: Mount) -> bool:
     return "ro" in mount.options.split(",")
 
 
+def _where_seen(path: str, table: list[Mount]) -> list[str]:
+    """Every place in a mount table where the kernel's `path` (/proc/... or /sys/...) shows:
+    under each proc or sysfs mount that holds it — the container's own at /proc, and any
+    other, such as the host's /proc/sys bind-mounted at /hostsys."""
+    fstype, _, below = path.lstrip("/").partition("/")
+    fstype = {"proc": "proc", "sys": "sysfs"}[fstype]
+    inside = "/" + below
+    seen = []
+    for mount in table:
+        if mount.fstype == fstype and _is_below(inside, mount.root):
+            seen.append(posixpath.normpath(posixpath.join(mount.mount_point, inside[len(mount.root):].lstrip("/"))))
+    return list(dict.fromkeys(seen))
+
+
 def _unprotected(host: HostFacts, ctr: ContainerFacts, paths: tuple[str, ...], protects, how: str
                  ) -> tuple[list[str], int, Evidence, Evidence]:
-    """Which of `paths` (those this kernel has) the mount covering each inside leaves unprotected."""
+    """Which of `paths` (those this kernel has), wherever a proc or sysfs mount shows them,
+    the mount covering them there leaves unprotected."""
     expected = sorted(value(host["kernel_paths"], "the host's /proc and /sys paths") & set(paths))
     failing, lines = [], []
     for view, table in mount_views(ctr):
         for path in expected:
-            cover = nearest_mount(table, path)
-            safe = cover is not None and protects(cover)
-            lines.append(f"{view}{path}: {how if safe else 'EXPOSED'} ({mount_line(cover) if cover else 'no mount'})")
-            if not safe and path not in failing:
-                failing.append(path)
+            for place in _where_seen(path, table):
+                cover = nearest_mount(table, place)
+                safe = cover is not None and protects(cover)
+                shown_as = place if place == path else f"{place} (the kernel's {path})"
+                lines.append(f"{view}{shown_as}: {how if safe else 'EXPOSED'} ({mount_line(cover)})")
+                if not safe and shown_as not in failing:
+                    failing.append(shown_as)
     return (failing, len(expected), shown(host["kernel_paths"]),
             kernel(ctr, f"what covers each path: {ctr.outside['mounts'].label}", "\n".join(lines)))
 
@@ -91,40 +109,133 @@ def check_readonly_rootfs(host: HostFacts, ctr: ContainerFacts) -> Finding:
                    (kernel(ctr, f"/ in /proc/{ctr.pid}/mountinfo", mount_line(root)),))
 
 
+@dataclass(frozen=True)
+class Exposure:
+    """A container mount that is a piece of a host filesystem, and what it hands over."""
+
+    mount: Mount
+    path: str  # the host path it shows
+    kind: str  # one of EXPOSURES
+    why: str
+
+    @property
+    def shown(self) -> str:
+        access = "read-only" if _read_only(self.mount) else "READ-WRITE"
+        return f"{self.path} at {self.mount.mount_point} ({access}: {self.why})"
+
+
+# What each kind of host mount gives the container: the first three fail host-mounts.
+EXPOSURES = {
+    "kernel": "fails: a control surface of the host's kernel",
+    "engine": "fails: a container engine's or runtime's state",
+    "system": "fails: the system's own files",
+    "data": "an advisory: host data, not the system's",
+    "own": "its own: made by its engine for it",
+    "device": "device nodes: judged by `devices`",
+    "socket": "an engine's socket: judged by `runtime-socket`",
+    "ipc": "the host's shared memory or message queues: judged by `ipc`",
+}
+FAILING = ("kernel", "engine", "system")
+
+
+def _engine_roots(ctr: ContainerFacts) -> tuple[str, ...]:
+    """Where engines keep their state: the usual places, and the data root its engine mounts
+    its rootfs under (a moved data root shows there)."""
+    merged = (((ctr.declared or {}).get("GraphDriver") or {}).get("Data") or {}).get("MergedDir") or ""
+    moved = re.match(r"(/.+)/(overlay2|overlay|fuse-overlayfs|vfs|btrfs|zfs|aufs)/", merged)
+    return linux.ENGINE_STATE + ((moved[1],) if moved else ())
+
+
+def _classify(mount: Mount, path: str, ctr: ContainerFacts, sockets: list[str]) -> tuple[str, str]:
+    """(kind, why) of one host mount: the rules of host-mounts, in order."""
+    if path in sockets:
+        return "socket", "an engine's socket: judged by `runtime-socket`"
+    if mount.fstype in ("cgroup", "cgroup2"):
+        own = value(ctr.outside["cgroup"], "its cgroups").values()
+        if any(_is_below(mount.root, mine) for mine in own):
+            return ("own", "its own cgroup") if _read_only(mount) else \
+                ("kernel", "its own cgroup, writable: it can lift its own limits")
+        return "kernel", f"the host's cgroup tree at {mount.root}: it can leave its cgroup, or move others"
+    if mount.fstype == "devtmpfs" and mount.root != "/":
+        return "device", "nodes of the host's /dev"
+    if path in ("/dev/shm", "/dev/mqueue"):
+        return "ipc", "the host's shared memory or message queues: judged by `ipc`"
+    if mount.fstype in linux.KERNEL_FILESYSTEMS:
+        return "kernel", f"the host's {mount.fstype}"
+    engines = _engine_roots(ctr)
+    in_engine = any(_is_below(path, root) for root in engines)
+    container_id = (ctr.declared or {}).get("Id", "")
+    if in_engine and container_id and f"/{container_id}/" in path \
+            and posixpath.basename(path) in linux.OWN_ENGINE_FILES:
+        return "own", "made by its engine for it"
+    if in_engine and linux.VOLUME_DATA.search(path):
+        return "data", "a volume's data"
+    if in_engine:
+        return "engine", "an engine's state: other containers' files, sockets, configuration"
+    if path == "/" or any(_is_below(path, tree) or _is_below(tree, path)
+                          for tree in linux.SYSTEM_TREES + engines if tree != "/"):
+        return "system", "the system's own files, or a directory holding them"
+    return "data", "host data"
+
+
+def exposures(host: HostFacts, ctr: ContainerFacts) -> list[Exposure]:
+    """Every host mount it has but its own root (judged by `root` and `rootfs`), classified."""
+    sockets, _, _ = _engine_sockets(host)
+    return [Exposure(mount, path, *_classify(mount, path, ctr, sockets))
+            for mount, path in host_mounts_in(host, ctr) if mount.mount_point != "/"]
+
+
 def check_host_mounts(host: HostFacts, ctr: ContainerFacts) -> Finding:
-    rows = host_mounts_in(host, ctr)
-    sensitive = [(m, path) for m, path in rows
-                 if any(_is_below(s, path) for s in linux.SENSITIVE_HOST_PATHS)
-                 or any(_is_below(path, tree) for tree in linux.SENSITIVE_TREES)]
-    summary = ("no sensitive host directory is mounted in" if not sensitive else
-               "host paths mounted in: " + ", ".join(
-                   f"{path} at {m.mount_point}" + (" (read-only)" if _read_only(m) else "")
-                   for m, path in sensitive))
-    return Finding(not sensitive, summary, (Evidence("sensitive host paths", " ".join(linux.SENSITIVE_HOST_PATHS)),),
-                   (_mount_table(ctr, rows),), tuple(dict.fromkeys(path for _, path in sensitive)))
+    """Judged by what each mounted host path really is (the kernel mapped it, links resolved),
+    never by the name it was asked for: kernel filesystems, the system's trees, engines' state."""
+    found = exposures(host, ctr)
+    failing = [e for e in found if e.kind in FAILING]
+    data = [e for e in found if e.kind == "data"]
+    summary = ("no host filesystem that hands over the host is mounted in" if not failing else
+               "host paths mounted in: " + "; ".join(e.shown for e in failing))
+    if data:
+        summary += "; also from the host (an advisory): " + "; ".join(e.shown for e in data)
+    rules = "\n".join(f"{kind}: {meaning}" for kind, meaning in EXPOSURES.items())
+    table = "\n".join(f"{e.mount.mount_point}  <-  host {e.path}  ({e.mount.fstype}, {e.mount.options}): {e.kind}"
+                      for e in found)
+    return Finding(not failing, summary, (Evidence("how each host mount is judged", rules),),
+                   (kernel(ctr, f"the host paths among its mounts: {ctr.outside['mounts'].label}",
+                           table or "(none)"),),
+                   tuple(dict.fromkeys(e.path for e in failing)))
 
 
-def _sockets(host: HostFacts) -> list[str]:
-    found = value(host["sockets"], "the host's runtime sockets")
-    return sorted({re.sub(r"^/var/run/", "/run/", path) for path in found})
+def _engine_sockets(host: HostFacts) -> tuple[list[str], list[str], Evidence]:
+    """The host's sockets that speak for an engine or runtime: those an engine's process
+    listens on (ss), and the well-known paths that exist; abstract ones apart."""
+    listeners = host["listeners"].value or []
+    speaking = [l for l in listeners if any(l.process.startswith(p) for p in linux.ENGINE_PROCESSES)]
+    known = value(host["sockets"], "the host's runtime sockets")
+    paths = sorted({re.sub(r"^/var/run/", "/run/", p) for p in
+                    [l.path for l in speaking if not l.path.startswith("@")] + list(known)})
+    abstract = sorted({l.path for l in speaking if l.path.startswith("@")})
+    shown_text = "\n".join(f"{l.path}  ({l.process})" for l in speaking) or "(ss showed none)"
+    return paths, abstract, Evidence(f"$ {host['listeners'].label}: the engines' listening sockets", shown_text)
 
 
 def check_runtime_socket(host: HostFacts, ctr: ContainerFacts) -> Finding:
-    """A socket is reachable when it, or a directory above it on the same filesystem, is mounted in."""
-    sockets = _sockets(host)
+    """A socket is reachable when it, or a directory above it on the same filesystem, is
+    mounted in; an abstract one when the container shares the host's network namespace."""
+    sockets, abstract, listeners_ev = _engine_sockets(host)
     own = value(host["mounts"], "the host's mounts")
-    reachable = []  # (socket, the host path mounted in, where)
+    reachable = []  # (socket, how)
     for mount, path in host_mounts_in(host, ctr):
         for socket in sockets:
             home = nearest_mount(own, socket)
             if _is_below(socket, path) and home is not None and home.major_minor == mount.major_minor:
-                reachable.append((socket, path, mount.mount_point))
-    summary = ("no container runtime socket is reachable inside" if not reachable
-               else "runtime socket reachable inside: " + ", ".join(
-                   f"{socket} (host {path} at {point})" for socket, path, point in reachable))
-    return Finding(not reachable, summary, (shown(host["sockets"]),),
+                reachable.append((socket, f"host {path} at {mount.mount_point}"))
+    host_net = value(host["ns"], "the host's namespaces").get("net")
+    if abstract and host_net == value(ctr.outside["ns"], "its namespaces").get("net"):
+        reachable += [(socket, "it shares the host's network namespace") for socket in abstract]
+    summary = ("no container engine's or runtime's socket is reachable inside" if not reachable
+               else "runtime socket reachable inside: " + ", ".join(f"{s} ({how})" for s, how in reachable))
+    return Finding(not reachable, summary, (listeners_ev, shown(host["sockets"])),
                    (_mount_table(ctr, host_mounts_in(host, ctr)),),
-                   tuple(dict.fromkeys(socket for socket, _, _ in reachable)))
+                   tuple(dict.fromkeys(socket for socket, _ in reachable)))
 
 
 def check_propagation(host: HostFacts, ctr: ContainerFacts) -> Finding:

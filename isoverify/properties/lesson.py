@@ -106,24 +106,28 @@ def check_net(host: HostFacts, ctr: ContainerFacts) -> Finding:
 
 
 def check_uts(host: HostFacts, ctr: ContainerFacts) -> Finding:
+    """The namespace decides: in one of its own, a container that carries the host's name
+    (Docker gives --net=host containers the host's) still cannot rename the host."""
     h, c, h_ev, c_ev = namespaces("uts", host, ctr)
     host_name = value(host["hostname"], "the host's hostname")
     name = kernel_or_inside(ctr, "hostname", "its hostname")
-    problems = []
-    if h == c:
-        problems.append(f"it shares the host's UTS namespace {h}")
-    if name == host_name:
-        problems.append(f"its hostname is the host's, {one_line(name, 64)}")
-    summary = (f"its own hostname {one_line(name, 64)} in a UTS namespace of its own"
-               if not problems else "; ".join(problems))
+    same_name = " (the same name as the host's)" if name == host_name else ""
+    summary = (f"its own hostname {one_line(name, 64)}{same_name} in a UTS namespace of its own" if h != c
+               else f"it shares the host's UTS namespace {h}: its hostname is the host's, {one_line(name, 64)}")
     return Finding(
-        not problems, summary,
+        h != c, summary,
         (shown(host["hostname"]), h_ev),
         (inside(ctr, "hostname"), shown(ctr.outside["hostname"]), c_ev),
     )
 
 
+# Host uids up to this one belong to the system's own accounts (login.defs' SYS_UID_MAX).
+SYSTEM_UID_MAX = 999
+
+
 def check_user(host: HostFacts, ctr: ContainerFacts) -> Finding:
+    """Root inside must be an ordinary host uid: a user namespace that maps its root to host
+    root (or to a system account) isolates nothing."""
     h, c, h_ev, c_ev = namespaces("user", host, ctr)
     uids = status(ctr).get("Uid", "?")
     host_uid = uids.split()[0]
@@ -131,10 +135,16 @@ def check_user(host: HostFacts, ctr: ContainerFacts) -> Finding:
     seen = inside_value(ctr, "id")
     inside_uid = seen["uid"] if seen else None
     who = f"uid {inside_uid} inside" if inside_uid is not None else "its main process"
-    if h != c:
-        outside = next((o for i, o, n in uid_map if i <= 0 < i + n), None)
-        summary = (f"a user namespace of its own: root inside is host uid {outside}, not the host's root"
-                   if outside is not None else "a user namespace of its own, with no mapping for root")
+    root_outside = next((o for i, o, n in uid_map if i <= 0 < i + n), None)
+    holds = h != c and (root_outside is None or root_outside > SYSTEM_UID_MAX)
+    if h != c and root_outside == 0:
+        summary = "a user namespace of its own, but it maps its root to host uid 0: root inside IS the host's root"
+    elif h != c and root_outside is not None and root_outside <= SYSTEM_UID_MAX:
+        summary = (f"a user namespace of its own, but root inside is host uid {root_outside}, "
+                   f"a system account's (uid <= {SYSTEM_UID_MAX})")
+    elif h != c:
+        summary = (f"a user namespace of its own: root inside is host uid {root_outside}, not the host's root"
+                   if root_outside is not None else "a user namespace of its own, with no mapping for root")
     elif host_uid == "0":
         summary = f"root inside IS the host's root: {who} is host uid 0, in the host's user namespace {h}"
     else:
@@ -142,7 +152,7 @@ def check_user(host: HostFacts, ctr: ContainerFacts) -> Finding:
                    "no user namespace")
     maps = "\n".join(" ".join(str(x) for x in r) for r in uid_map)
     return Finding(
-        h != c, summary,
+        holds, summary,
         (shown(host["id"]), h_ev, shown(host["uid_map"])),
         (inside(ctr, "id"), c_ev, kernel(ctr, f"$ cat /proc/{ctr.pid}/uid_map", maps),
          kernel(ctr, f"Uid in /proc/{ctr.pid}/status", uids)),
