@@ -178,6 +178,39 @@ class Mounts(Fact):
         return mounts
 
 
+@dataclass(frozen=True)
+class MountView:
+    """The mounts as seen from one root: an anchor's (the root of a mount namespace), or a
+    process's that stands elsewhere (chrooted)."""
+
+    kind: str  # "anchor" or "process"
+    pid: str
+    mounts: tuple[Mount, ...]
+
+
+class MountViews(Fact):
+    """Every view of a container's mounts (`read_mounts` in container.sh): blocks of
+    /proc/PID/mountinfo, each after a "view KIND PID" line."""
+
+    def __init__(self):
+        super().__init__("read_mounts", "cat /proc/ANCHOR/mountinfo, at the root of each of its mount namespaces")
+
+    def parse(self, text):
+        views, lines, head = [], [], None
+        for line in text.splitlines() + ["view end -"]:
+            found = re.fullmatch(r"view (anchor|process|end) (\d+|-)", line)
+            if not found:
+                lines.append(line)
+                continue
+            if head is not None:  # a process chrooted into a plain directory sees no mount at all
+                block = "\n".join(lines)
+                views.append(MountView(head[1], head[2], tuple(Mounts.parse(self, block)) if block.strip() else ()))
+            head, lines = found, []
+        if not views:
+            raise ValueError("no view of its mounts")
+        return views
+
+
 def root_mount(mounts: list[Mount]) -> Mount:
     """The mount a process sees at `/`: the last one stacked there."""
     at_root = [m for m in mounts if m.mount_point == "/"]
@@ -434,8 +467,7 @@ class Containers(Fact):
         return Reading(self.label, output, rc, self.parse(output))
 
     def parse(self, text):
-        """{"refs": {REF: Resolution}, "details": {ID: (PID, document or None)}}; each
-        details line is "ID PID ROOTFS {json}" (ROOTFS: where the engine mounts its root)."""
+        """{"refs": {REF: Resolution}, "details": {ID: (PID, document or None)}}."""
         refs, details = {}, {}
         for line in text.splitlines():
             fields = line.split(" ", 3)
@@ -443,10 +475,10 @@ class Containers(Fact):
                 ids = fields[3].split(",") if fields[2] == "ambiguous" and len(fields) == 4 else []
                 found = fields[2] if re.fullmatch(r"[0-9a-f]{12,64}", fields[2]) else None
                 refs[fields[1]] = Resolution(found, tuple(ids))
-            elif len(fields) == 4 and re.fullmatch(r"[0-9a-f]{64}", fields[0]) and fields[1].isdigit():
+            elif len(fields) >= 3 and re.fullmatch(r"[0-9a-f]{64}", fields[0]) and fields[1].isdigit():
                 document = None
                 try:
-                    document = json.loads(fields[3])
+                    document = json.loads(line.split(" ", 2)[2])
                 except ValueError:
                     pass  # cut at the bound, or not JSON: unreadable for that container alone
                 if not (isinstance(document, dict) and isinstance(document.get("State"), dict)):
@@ -586,6 +618,47 @@ class CgroupPaths(Fact):
         if not paths:
             raise ValueError("no cgroup")
         return paths
+
+
+@dataclass(frozen=True)
+class Member:
+    """One of a container's other processes, as the kernel shows it to the host."""
+
+    pid: str
+    status: dict
+    namespaces: dict
+    root_id: str
+    uid_map: list
+    label: str
+
+
+class Members(Fact):
+    """A container's other processes (`read_members` in container.sh): lines of
+    /proc/PID/status, ns/*, root, uid_map and attr/current, each led by its file."""
+
+    def __init__(self):
+        super().__init__("read_members", "its other processes: /proc/PID/status, ns, root, uid_map, attr/current")
+
+    def parse(self, text):
+        found: dict[str, dict] = {}
+
+        def of(pid: str) -> dict:
+            return found.setdefault(pid, {"status": {}, "ns": {}, "root": "", "uid_map": [], "label": ""})
+
+        for line in text.splitlines():
+            if status := re.fullmatch(r"/proc/(\d+)/status:(\w+):\s*(.*)", line):
+                of(status[1])["status"][status[2]] = status[3]
+            elif link := re.fullmatch(r"'?/proc/(\d+)/ns/(\w+)'? -> '?(\w+:\[\d+\])'?", line):
+                if link[2] in NAMESPACES and link[3].startswith(f"{link[2]}:"):
+                    of(link[1])["ns"][link[2]] = link[3]
+            elif root := re.fullmatch(r"root (\d+:\d+) /proc/(\d+)/root/", line):
+                of(root[2])["root"] = root[1]
+            elif ids := re.fullmatch(r"/proc/(\d+)/uid_map:\s*(\d+)\s+(\d+)\s+(\d+)", line):
+                of(ids[1])["uid_map"].append((int(ids[2]), int(ids[3]), int(ids[4])))
+            elif label := re.fullmatch(r"/proc/(\d+)/attr/current:(.*)", line):
+                of(label[1])["label"] = label[2].strip()
+        return [Member(pid, facts["status"], facts["ns"], facts["root"], facts["uid_map"], facts["label"])
+                for pid, facts in found.items() if facts["status"].get("Uid") and facts["ns"]]
 
 
 class Cgroups(Fact):

@@ -24,7 +24,7 @@ that floods, hangs or prints hostile names costs its own verdicts only.
 import base64
 import binascii
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 
 from . import facts, linux, probe
@@ -85,7 +85,7 @@ def kernel_view(inside: str) -> dict[str, facts.Fact]:
         "locate": facts.ProcessId("read_locate", "the container's main process, checked to be its own"),
         "ns": facts.Namespaces(proc),
         "root_id": facts.FileIdentity(f"{proc}/root/"),
-        "mounts": facts.Mounts("/proc/$root_pid"),
+        "mounts": facts.MountViews(),
         "process_mounts": facts.Mounts(proc),
         "status": facts.Status(proc),
         "cmdline": facts.Cmdline(proc),
@@ -98,6 +98,7 @@ def kernel_view(inside: str) -> dict[str, facts.Fact]:
         "hostname": facts.Hostname(f"{enter} -u ", "nsenter -t $pid -u hostname  (the host's hostname)"),
         "ls": facts.Listing("ls -1b /proc/$root_pid/root/", "ls /proc/$root_pid/root/  (the host's ls)"),
         "devices": facts.Devices(),
+        "members": facts.Members(),
     }
     if inside == "exec":
         view["inside"] = facts.Fact("read_inside", "the lesson's commands, through the engine's exec")
@@ -133,11 +134,31 @@ class ContainerFacts:
     inside: dict[str, Reading] | None
     inside_error: str  # why the inside view is missing, or how it was read instead
     declared: dict | None = None  # the engine's inspect document, where there is an engine
+    inside_by_host: bool = False  # the inside view was read by the host, not said by the container
 
     @property
     def pid(self) -> int:
         """The container's main process, as the host numbers it."""
         return self.outside["locate"].value
+
+    def others(self) -> list["ContainerFacts"]:
+        """The same container, once for each of its other processes: what judging one
+        process needs, read of that process (a container is as weak as its weakest)."""
+        members = self.outside.get("members")
+        views = []
+        for member in (members.value or []) if members is not None else []:
+            readings = {
+                "locate": Reading(f"process {member.pid} of the container", member.pid, 0, int(member.pid)),
+                "status": Reading(f"cat /proc/{member.pid}/status", "", 0, member.status),
+                "ns": Reading(f"ls -l /proc/{member.pid}/ns/", "", 0, member.namespaces),
+                "root_id": Reading(f"stat -L -c %d:%i /proc/{member.pid}/root/", member.root_id, 0,
+                                   member.root_id or None),
+                "uid_map": Reading(f"cat /proc/{member.pid}/uid_map", "", 0, member.uid_map or None),
+                "label": Reading(f"cat /proc/{member.pid}/attr/current", member.label, 0, member.label),
+            }
+            views.append(replace(self, outside={**self.outside, **readings}, inside=None,
+                                 inside_error="another process of the container: its own view is not read"))
+        return views
 
 
 class Script:
@@ -154,7 +175,7 @@ class Script:
     def text(self) -> str:
         inside_script = probe.script({name: fact.command for name, fact in inside_facts().items()},
                                      self.inside_nonce)
-        view = "container_view() {\npid=$1 engine=$2 id=$3 rootfs=$4 located=\n" + "\n".join(
+        view = "container_view() {\npid=$1 engine=$2 id=$3 located=\n" + "\n".join(
             [probe.section("locate", self.view["locate"].command, self.container_nonce),
              '[ -n "$located" ] || return 0']
             + [probe.section(name, fact.command, self.container_nonce)
@@ -299,23 +320,24 @@ def _container(target: ContainerTarget, output: str, script: Script, own: dict[s
     mine = {name: _named(script.view[name].read(s.output, s.rc), pid, root_pid) for name, s in sections.items()}
     if root_pid == "-":
         for name in AT_NAMESPACE_ROOT:
-            mine[name] = Reading(mine[name].label, "its main process does not stand at the root of its container "
-                                 "(a chroot?), and the host has no python3 to read that root from", 1, None)
+            mine[name] = Reading(mine[name].label, "the root of its mount namespace is read through an anchor of the "
+                                 "host's python3, and there is none on the host (or it could not join)", 1, None)
     if not mine["end"].readable:
         raise TargetError(f"{target.label} on {where}: its process exited or was replaced while it was being observed")
     if not mine["ns"].readable:
         raise TargetError(f"cannot read /proc/{mine['locate'].value}/ns on {where}: the host-side view "
                           "needs root there (run as root, or add ?sudo=true to the --iso-host URL)")
-    mine["members"] = _members(mine, table)
+    mine["visible"] = _visible(mine, table)
     through_exec = mine.pop("inside", None)
     mine.pop("end")
-    if through_exec is not None and target.has_engine:
+    by_host = through_exec is None or not target.has_engine
+    if not by_host:
         seen, error = _inside(through_exec, script.inside_nonce, inside_facts())
     else:
         seen = _read_by_host(mine)
         error = ("read by the host's own tools, nothing run inside: --iso-inside=exec is not available "
                  "for a bare process, which no engine confines" if script.inside == "exec" else "")
-    return ContainerFacts(target, mine, seen, error, declared)
+    return ContainerFacts(target, mine, seen, error, declared, by_host)
 
 
 def _named(reading: Reading, pid: str, root_pid: str) -> Reading:
@@ -414,7 +436,7 @@ def _read_by_host(mine: dict[str, Reading]) -> dict[str, Reading]:
     return {
         "ls": mine["ls"],
         "df": _mount_table(mine["mounts"], pid),
-        "ps": _process_list(mine["members"]),
+        "ps": _process_list(mine["visible"]),
         "links": mine["links"],
         "hostname": mine["hostname"],
         "id": _identity(mine, pid),
@@ -426,7 +448,7 @@ def _mount_table(mounts: Reading, pid: int) -> Reading:
     if not mounts.readable:
         return Reading(label, mounts.output, 1, None)
     rows = [{"filesystem": m.source, "size": "-", "used": "-", "type": m.fstype, "mounted_on": m.mount_point}
-            for m in mounts.value]
+            for m in mounts.value[0].mounts]  # as seen from the root of its mount namespace
     text = "Filesystem  Type  Mounted on\n" + "\n".join(
         f"{r['filesystem']}  {r['type']}  {r['mounted_on']}" for r in rows)
     return Reading(label, text, 0, rows)
@@ -467,7 +489,7 @@ def _host_processes(own: dict[str, Reading], table: Reading) -> Reading:
     return Reading("processes in the host's PID namespace", str(count), table.rc, count)
 
 
-def _members(mine: dict[str, Reading], table: Reading) -> Reading:
+def _visible(mine: dict[str, Reading], table: Reading) -> Reading:
     """The host's processes in the container's PID namespace: what it can see."""
     inode = (mine["ns"].value or {}).get("pid")
     if not table.readable or inode is None:

@@ -52,7 +52,27 @@ def test_a_main_process_that_chroots_hides_no_mount(canary, suite, tmp_path):
     failed = run.failed()
     assert {"host-mounts", "runtime-socket"} <= failed, run.verdicts()
     mounts = next(r for r in run.results if r["property"] == "host-mounts")
-    assert any("root of its mount namespace" in e["label"] for e in mounts["evidence"]["container"])
+    assert any("at the root of each of its mount namespaces" in e["label"] for e in mounts["evidence"]["container"])
+
+
+def test_a_process_beside_the_main_one_is_judged_too(canary, suite):
+    """Its main process leaves the host's network namespace after forking another that
+    stays there: the container is as isolated as its least isolated process."""
+    split = canary(network_mode="host", cap_add=["SYS_ADMIN"], tty=False,
+                   command=["sh", "-c", "sleep infinity & exec unshare -n sleep infinity"])
+    run = suite(f"--iso-container=docker://{split.name}", "-k", "net and not limit")
+    [net] = run.results
+    assert net["verdict"] == "fail" and "not its main one" in net["summary"], net["summary"]
+
+
+def test_a_chroot_into_a_bind_of_its_own_root_hides_nothing(canary, suite):
+    """A bind of its own / has the device and inode of its root filesystem: only the root
+    of its mount namespace shows the host's / mounted at /host."""
+    script = "mkdir /x && mount --bind / /x && mount -o remount,ro,bind /x && exec chroot /x sleep infinity"
+    hidden = canary(cap_add=["SYS_ADMIN"], tty=False, volumes={"/": {"bind": "/host", "mode": "ro"}},
+                    command=["sh", "-c", script])
+    run = suite(f"--iso-container=docker://{hidden.name}", "-k", "host-mounts")
+    assert run.verdicts()["host-mounts"] == "fail", run.output
 
 
 def test_links_out_of_its_root_are_never_followed(canary, suite):

@@ -109,8 +109,8 @@ def test_process_table_joins_namespaces_and_status():
 def test_containers_are_resolved_and_inspected_each_on_its_own():
     full = "0123456789abcdef" * 4
     text = (f"ref web {full}\nref gone missing\nref 01 ambiguous {full},{'01' * 32}\n"
-            f'{full} 4242 /var/lib/docker/overlay2/x/merged {{"State": {{"Pid": 4242, "Running": true}}}}\n'
-            f'{"ab" * 32} 99 - {{"State": {{"Pid": 99, "Runn\n')  # cut at the bound: unreadable alone
+            f'{full} 4242 {{"State": {{"Pid": 4242, "Running": true}}}}\n'
+            f'{"ab" * 32} 99 {{"State": {{"Pid": 99, "Runn\n')  # cut at the bound: unreadable alone
     found = facts.Containers("docker", ["web", "gone", "01"]).read(text, 0).value
     assert found["refs"] == {"web": facts.Resolution(full), "gone": facts.Resolution(None),
                              "01": facts.Resolution(None, (full, "01" * 32))}

@@ -69,7 +69,7 @@ def garbage_facts(outputs: dict[str, str]) -> tuple[HostFacts, ContainerFacts]:
     host = {name: fact.read("!" + outputs.get(f"h.{name}", ""), 0) for name, fact in HOST_FACTS.items()}
     host["processes"] = Reading("processes", "!", 0, None)
     outside = {name: fact.read("!" + outputs.get(f"c.{name}", ""), 0) for name, fact in OUTSIDE.items()}
-    outside["members"] = Reading("members", "!", 0, None)
+    outside["visible"] = Reading("visible", "!", 0, None)
     return HostFacts(HOST, host), ContainerFacts(TARGET, outside, None, "fuzzed")
 
 

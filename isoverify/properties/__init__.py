@@ -12,52 +12,67 @@ from ..observe import ContainerFacts, HostFacts
 from ..untrusted import bounded, one_line
 from ..waivers import Waiver
 from . import drift, filesystem, lesson, privileges, resources
-from .base import CIS, NIST, PSS, Control, Evidence, Property, Unobservable, shown
+from .base import CIS, NIST, PSS, Control, Evidence, Finding, Property, Unobservable, shown
 from .namespaces import namespace_check
 
 CATALOGUE: tuple[Property, ...] = (
     # The lesson's six.
     Property("root", "The container's / is not the host's /",
-             (CIS("5.6"), NIST("4.5.4"), PSS("hostPath volumes")), lesson.check_root),
+             (CIS("5.6"), NIST("4.5.4"), PSS("hostPath volumes")), lesson.check_root,
+             each_process=lesson.check_root),
     Property("rootfs", "The container's / is a copy-on-write mount of its own",
              (CIS("5.6"), NIST("4.5.4")), lesson.check_rootfs, ("GraphDriver.Name",)),
     Property("pid", "Its own PID namespace, with its entrypoint as PID 1",
              (CIS("5.16"), NIST("4.4.3"), PSS("hostPID")), lesson.check_pid,
-             ("HostConfig.PidMode", "Path", "Args")),
+             ("HostConfig.PidMode", "Path", "Args"),
+             each_process=namespace_check("pid")),
     Property("net", "Its own network namespace, none of the host's interfaces",
-             (CIS("5.10"), NIST("4.4.2"), PSS("hostNetwork")), lesson.check_net, ("HostConfig.NetworkMode",)),
+             (CIS("5.10"), NIST("4.4.2"), PSS("hostNetwork")), lesson.check_net, ("HostConfig.NetworkMode",),
+             each_process=namespace_check("net")),
     Property("uts", "Its own UTS namespace and hostname",
-             (CIS("5.21"), NIST("4.4.3")), lesson.check_uts, ("HostConfig.UTSMode", "Config.Hostname")),
+             (CIS("5.21"), NIST("4.4.3")), lesson.check_uts, ("HostConfig.UTSMode", "Config.Hostname"),
+             each_process=namespace_check("uts")),
     Property("user", "Root inside is not the host's root (a user namespace)",
              (CIS("5.31"), NIST("4.4.3"), Control("Kubernetes", "hostUsers")), lesson.check_user,
-             ("HostConfig.UsernsMode", "Config.User")),
+             ("HostConfig.UsernsMode", "Config.User"),
+             each_process=lesson.check_user),
     # The other namespaces.
     Property("ipc", "Its own IPC namespace",
-             (CIS("5.17"), NIST("4.4.3"), PSS("hostIPC")), namespace_check("ipc"), ("HostConfig.IpcMode",)),
+             (CIS("5.17"), NIST("4.4.3"), PSS("hostIPC")), namespace_check("ipc"), ("HostConfig.IpcMode",),
+             each_process=namespace_check("ipc")),
     Property("cgroupns", "Its own cgroup namespace",
-             (NIST("4.4.3"),), namespace_check("cgroup"), ("HostConfig.CgroupnsMode",)),
+             (NIST("4.4.3"),), namespace_check("cgroup"), ("HostConfig.CgroupnsMode",),
+             each_process=namespace_check("cgroup")),
     Property("mntns", "Its own mount namespace",
-             (NIST("4.4.3"),), namespace_check("mnt")),
+             (NIST("4.4.3"),), namespace_check("mnt"),
+             each_process=namespace_check("mnt")),
     Property("timens", "Its own time namespace (informational)",
-             (NIST("4.4.3"),), namespace_check("time")),
+             (NIST("4.4.3"),), namespace_check("time"),
+             each_process=namespace_check("time")),
     # What its processes may do.
     Property("caps", "No capabilities beyond the runtime's default",
              (CIS("5.4"), NIST("4.4.3"), PSS("capabilities")), privileges.check_caps,
-             ("HostConfig.CapAdd", "HostConfig.CapDrop")),
+             ("HostConfig.CapAdd", "HostConfig.CapDrop"),
+             each_process=privileges.check_caps),
     Property("privileged", "Not privileged-equivalent, whatever the flag says",
              (CIS("5.5"), NIST("4.4.3"), PSS("privileged")), privileges.check_privileged,
-             ("HostConfig.Privileged",)),
+             ("HostConfig.Privileged",),
+             each_process=privileges.check_privileged),
     Property("seccomp", "A seccomp filter is on",
              (CIS("5.22"), NIST("4.4.3"), PSS("seccompProfile")), privileges.check_seccomp,
-             ("HostConfig.SecurityOpt",)),
+             ("HostConfig.SecurityOpt",),
+             each_process=privileges.check_seccomp),
     Property("nnp", "no_new_privs is set",
              (CIS("5.26"), NIST("4.4.3"), PSS("allowPrivilegeEscalation")), privileges.check_nnp,
-             ("HostConfig.SecurityOpt",)),
+             ("HostConfig.SecurityOpt",),
+             each_process=privileges.check_nnp),
     Property("lsm", "An AppArmor or SELinux label confines it",
              (CIS("5.2"), CIS("5.3"), NIST("4.4.3"), PSS("AppArmor"), PSS("SELinux")), privileges.check_lsm,
-             ("AppArmorProfile", "ProcessLabel")),
+             ("AppArmorProfile", "ProcessLabel"),
+             each_process=privileges.check_lsm),
     Property("nonroot", "Its processes do not run as the host's root",
-             (NIST("4.4.3"), PSS("runAsNonRoot")), privileges.check_nonroot, ("Config.User",)),
+             (NIST("4.4.3"), PSS("runAsNonRoot")), privileges.check_nonroot, ("Config.User",),
+             each_process=privileges.check_nonroot),
     # Filesystems and devices.
     Property("masked-paths", "Sensitive /proc and /sys paths are masked",
              (NIST("4.4.3"), PSS("procMount")), filesystem.check_masked_paths, ("HostConfig.MaskedPaths",)),
@@ -170,6 +185,20 @@ def declared(prop: Property, ctr: ContainerFacts) -> tuple[Evidence, ...]:
     return (Evidence(f"declared ({ctr.target.engine} inspect)", bounded("\n".join(lines))),)
 
 
+def _every_process(prop: Property, host: HostFacts, ctr: ContainerFacts, main: Finding) -> Finding:
+    """The main process's finding, unless another process of the container breaks it."""
+    for other in ctr.others():
+        found = prop.each_process(host, other)
+        if not found.holds:
+            name = other.outside["status"].value.get("Name", "?")
+            return Finding(False, f"its process {other.pid} ({name}), not its main one: {found.summary}",
+                           found.host, found.container, found.items)
+    count = len(ctr.others())
+    if count:
+        return replace(main, summary=f"{main.summary}; so do its {count} other process(es)")
+    return main
+
+
 def judge(prop: Property, target: str, enforced: bool, host: HostFacts, ctr: ContainerFacts) -> Verdict:
     if not ctr.outside:
         inside_view = tuple(shown(r) for r in (ctr.inside or {}).values())
@@ -178,6 +207,8 @@ def judge(prop: Property, target: str, enforced: bool, host: HostFacts, ctr: Con
                        "container's host; run the suite on the node, with docker:// or pid://", (), inside_view)
     try:
         finding = prop.check(host, ctr)
+        if finding.holds and prop.each_process is not None:
+            finding = _every_process(prop, host, ctr, finding)
     except (Unobservable, ValueError) as exc:
         return Verdict(prop, target, ERROR, enforced, str(exc), (), declared(prop, ctr))
     status = PASS if finding.holds else FAIL if enforced else ADVISORY

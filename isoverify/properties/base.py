@@ -77,6 +77,10 @@ class Property:
     controls: tuple[Control, ...]
     check: Callable[[HostFacts, ContainerFacts], Finding]
     declared: tuple[str, ...] = ()  # the inspect fields that declare it, shown beside the verdict
+    # What each of its other processes must hold too (None: the property is the container's
+    # as a whole — its mounts, cgroup, devices): a process the main one forked before it
+    # confined itself keeps what the container was started with.
+    each_process: Callable[[HostFacts, ContainerFacts], Finding] | None = None
 
 
 # -- reading facts into evidence ----------------------------------------------
@@ -136,19 +140,26 @@ def status(ctr: ContainerFacts) -> dict[str, str]:
 
 
 def mounts(ctr: ContainerFacts) -> list[Mount]:
-    """Every mount of its mount namespace: what any of its processes can reach."""
-    return value(ctr.outside["mounts"], "the container's mounts")
+    """Every mount of every view of it: what any of its processes can reach."""
+    return [mount for _, table in mount_views(ctr) for mount in table]
 
 
 def mount_views(ctr: ContainerFacts) -> list[tuple[str, list[Mount]]]:
-    """The mounts as seen from the root of its mount namespace, and — where its main process
-    stands elsewhere (a chroot) — as seen from that process's root too: paths resolve
-    differently from each, and the container can use both."""
-    views = [("", mounts(ctr))]
-    process = ctr.outside["process_mounts"]
-    if process.readable and process.output != ctr.outside["mounts"].output:
-        views.append(("its main process's root: ", process.value))
-    return views
+    """Its mounts as seen from each root they can be reached from: the root of each of its
+    mount namespaces, and the root of each of its processes that stands elsewhere (a
+    chroot): paths resolve differently from each, and the container can use them all."""
+    views = value(ctr.outside["mounts"], "the container's mounts")
+    first = views[0].pid
+    return [("" if view.pid == first else
+             f"seen from process {view.pid}'s root: " if view.kind == "process" else
+             f"seen from the root of another of its mount namespaces: ", list(view.mounts))
+            for view in views]
+
+
+def mounts_seen_from(ctr: ContainerFacts, pid: str) -> list[Mount]:
+    """The mounts of the view whose root is that of process (or anchor) `pid`."""
+    views = value(ctr.outside["mounts"], "the container's mounts")
+    return list(next((view.mounts for view in views if view.pid == pid), views[0].mounts))
 
 
 def own_root(ctr: ContainerFacts) -> Mount:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from .. import linux
 from ..facts import Mount
 from ..observe import ContainerFacts, HostFacts
-from .base import (Evidence, Finding, kernel, mount_line, mount_views, mounts, nearest_mount, own_root, shown,
-                   value)
+from .base import (Evidence, Finding, kernel, mount_line, mount_views, mounts, mounts_seen_from, nearest_mount,
+                   own_root, shown, value)
 
 
 def host_path(mount: Mount, host_mounts: list[Mount]) -> str | None:
@@ -255,16 +255,10 @@ def check_devices(host: HostFacts, ctr: ContainerFacts) -> Finding:
     lets no user namespace but the host's create device nodes.
     """
     listed = value(ctr.outside["devices"], "the container's devices")
-
-    def seen_from(device) -> list:  # the mounts of the root it was listed from
-        if device.root == str(ctr.pid):
-            return value(ctr.outside["process_mounts"], "its main process's mounts")
-        return mounts(ctr)
-
     # A node on another filesystem than the container's mount at its path was reached
     # through a link swapped in while /dev was listed: the host's, not the container's.
     swapped = [d for d in listed.nodes
-               if d.on != getattr(nearest_mount(seen_from(d), d.path), "major_minor", d.on)]
+               if d.on != getattr(nearest_mount(mounts_seen_from(ctr, d.root), d.path), "major_minor", d.on)]
     nodes = [d for d in listed.nodes if d not in swapped]
     extra = [d for d in nodes if not linux.is_default_device(d)]
     rules = (ctr.outside["cgroups"].value or {}).get("devices.list")

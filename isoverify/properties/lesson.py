@@ -55,7 +55,7 @@ def check_pid(host: HostFacts, ctr: ContainerFacts) -> Finding:
     nspid = status(ctr).get("NSpid", "").split()
     own_pid1 = len(nspid) > 1 and nspid[-1] == "1"
     entry = value(ctr.outside["cmdline"], "the container's command line")
-    members = value(ctr.outside["members"], "the processes of the container's PID namespace")
+    members = value(ctr.outside["visible"], "the processes of the container's PID namespace")
     problems = []
     if h == c:
         problems.append(f"it shares the host's PID namespace {h}")

@@ -1,9 +1,13 @@
-"""The namespaces the lesson does not show: one check each, by /proc/<pid>/ns/* inode."""
+"""A namespace of its own, by /proc/<pid>/ns/* inode: the check of the namespaces the
+lesson does not show, and of every other process's for those it does."""
 
 from ..observe import ContainerFacts, HostFacts
 from .base import Finding, namespaces
 
 WHAT_IT_ISOLATES = {
+    "pid": "the processes it can see and signal",
+    "net": "its interfaces, ports and routes",
+    "uts": "its hostname",
     "ipc": "System V IPC objects and POSIX message queues",
     "cgroup": "the cgroup tree it sees",
     "mnt": "the mounts it sees",

@@ -6,12 +6,12 @@
 # a link. Nothing of the container's is executed, loaded or followed with more
 # privilege than its own processes have; the engine's exec (read_inside) runs its own
 # binaries confined as the container is.
-# Set before these run: $pid, $engine, $id and $rootfs (the container's main process, its
-# engine, full ID and root filesystem as the engine mounts it on the host, "-" for a bare
-# process), iso_timeout, iso_inside_limit, iso_inside_script, iso_anchor (anchor.py),
-# iso_prober_uid, and the host's cgroup mount points cg_memory cg_pids cg_cpu cg_devices
-# cg_unified.
+# Set before these run: $pid, $engine and $id (the container's main process, its engine
+# and full ID, "-" for a bare process), iso_timeout, iso_inside_limit, iso_inside_script,
+# iso_anchor (anchor.py), iso_prober_uid, and the host's cgroup mount points cg_memory
+# cg_pids cg_cpu cg_devices cg_unified.
 # shellcheck disable=SC2154,SC2034 # set around these functions, and read by the readings
+# shellcheck disable=SC3013 # test -ef: dash, bash and busybox sh all have it
 
 # start_time: when $pid started (clock ticks after boot): a reused PID shows another.
 start_time() {
@@ -27,16 +27,34 @@ start_time() {
 belongs() {
     case $(dump "/proc/$pid/cgroup") in *"$id"*) return 0 ;; esac
     parent=$(awk '/^PPid:/ { print $2 }' "/proc/$pid/status")
-    # shellcheck disable=SC3013 # -ef: dash, bash and busybox sh all have it
     [ "/proc/$parent/root" -ef /proc/self/root ] || return 1
     case $(tr '\0' ' ' <"/proc/$parent/cmdline") in *"$id"*) return 0 ;; esac
     return 1
 }
 
-# read_locate: the PID, once the kernel shows it is the container's; sets $located, and
-# $root_pid: a process at the root of its mount namespace, through which the host reads the
-# namespace whole — the main process itself, unless it stands elsewhere (a chroot hides
-# every mount outside its new root), then an anchor (anchor.py) of the host's python3.
+# member_pids: its other processes, as the host lists them: every process in its cgroup
+# or below it, where that cgroup is the container's own (its path names its ID; a process
+# leaves it only with write access to the host's cgroup tree, which host-mounts fails);
+# else, with a PID namespace of its own, every process in that namespace. At most 200.
+member_pids() {
+    cgroup=$(awk -F: '$2 == "pids" { v1 = $3 } $1 == 0 && $2 == "" { v2 = $3 }
+        END { print (v1 != "" ? "v1 " v1 : "v2 " v2) }' "/proc/$pid/cgroup")
+    case $cgroup in v1*) dir=$cg_pids${cgroup#v1 } ;; *) dir=$cg_unified${cgroup#v2 } ;; esac
+    if [ "$id" != - ] && case $cgroup in *"$id"*) true ;; *) false ;; esac; then
+        find "$dir" -name cgroup.procs -exec cat {} + 2>/dev/null
+    elif ! [ "/proc/$pid/ns/pid" -ef /proc/self/ns/pid ]; then
+        for process in /proc/[0-9]*; do
+            [ "$process/ns/pid" -ef "/proc/$pid/ns/pid" ] && echo "${process#/proc/}"
+        done
+    fi | awk -v main="$pid" '$1 != main && !seen[$1]++' | head -n 200 | tr '\n' ' '
+}
+
+# read_locate: the PID, once the kernel shows it is the container's. Sets $located,
+# $members (its other processes) and $anchors ("PID ANCHOR" lines): for each mount
+# namespace among them, an anchor of the host's python3 standing at its root (anchor.py),
+# through which the host reads the namespace whole — any process may have chrooted
+# away from it, and its own /proc/PID/mountinfo then hides every mount outside.
+# $root_pid is the main process's anchor ("-" when the host has no python3).
 read_locate() {
     case $pid in '' | *[!0-9]*) echo "no process"; return 1 ;; esac
     started=$(start_time) || { echo "no process $pid"; return 1; }
@@ -47,28 +65,81 @@ read_locate() {
     # An unprivileged prober (a rootless engine's user) may enter only the namespaces its
     # user namespace owns: the container's user namespace first. Root enters none of it.
     enter_user=
-    # shellcheck disable=SC3013 # -ef: dash, bash and busybox sh all have it
     if [ "$iso_prober_uid" != 0 ] && ! [ "/proc/$pid/ns/user" -ef /proc/self/ns/user ]; then
         enter_user=-U
     fi
-    root_pid=$pid
-    # shellcheck disable=SC3013
-    if [ "$rootfs" = - ] || ! [ "/proc/$pid/root" -ef "$rootfs" ]; then
-        root_pid=$(python3 -c "$iso_anchor" "$pid" 2>/dev/null) || root_pid=-
-    fi
+    members=$(member_pids)
+    anchors=
+    for python in /usr/bin/python3 /usr/local/bin/python3 python3; do
+        if command -v "$python" >/dev/null; then
+            # shellcheck disable=SC2086 # one word per PID
+            anchors=$("$python" -I -S -c "$iso_anchor" "$pid" $members 2>/dev/null)
+            break
+        fi
+    done
+    root_pid=$(anchor_of "$pid")
     located=1
     echo "$pid $started $root_pid"
 }
 
-# read_devices: the device nodes under its /dev (at its namespace's root, and at its main
-# process's root where that is elsewhere), type and numbers from the host's stat;
+# anchor_of PID: the anchor standing at the root of PID's mount namespace, or "-".
+anchor_of() {
+    printf '%s\n' "$anchors" | while read -r process anchor; do
+        [ "$process" = "$1" ] && echo "$anchor" && return
+    done | grep . || echo -
+}
+
+# read_mounts: every view of its mounts, each after a "view KIND PID" line: at the root of
+# each of its mount namespaces (an anchor), and at the root of each of its processes that
+# stands elsewhere. Sets $views, the PIDs whose roots those are.
+read_mounts() {
+    views=
+    for anchor in $(printf '%s\n' "$anchors" | awk '$2 ~ /^[0-9]+$/ && !seen[$2]++ { print $2 }'); do
+        views="$views $anchor"
+        echo "view anchor $anchor"
+        dump "/proc/$anchor/mountinfo"
+    done
+    for process in $pid $members; do
+        anchor=$(anchor_of "$process")
+        if [ "$anchor" != - ] && ! [ "/proc/$process/root" -ef "/proc/$anchor/root" ] && ! seen_root "$process"; then
+            views="$views $process"
+            echo "view process $process"
+            dump "/proc/$process/mountinfo"
+        fi
+    done
+}
+
+# seen_root PID: whether PID's root is one of $views' already.
+seen_root() {
+    for view in $views; do
+        [ "/proc/$1/root" -ef "/proc/$view/root" ] && return 0
+    done
+    return 1
+}
+
+# read_members: what the kernel says of each of its other processes: status, namespaces,
+# root, uid map and security label, each line led by the file it came from.
+read_members() {
+    [ -n "$members" ] || return 0
+    for member in $members; do printf '/proc/%s/status\n' "$member"; done |
+        xargs grep -H -E '^(Name|Uid|Gid|NSpid|Cap(Inh|Prm|Eff|Bnd|Amb)|Seccomp|Seccomp_filters|NoNewPrivs):' 2>/dev/null
+    for member in $members; do printf '%s\n' "/proc/$member/ns/"*; done | xargs stat -c '%N' 2>/dev/null
+    for member in $members; do printf '/proc/%s/root/\n' "$member"; done | xargs stat -L -c 'root %d:%i %n' 2>/dev/null
+    for member in $members; do printf '/proc/%s/uid_map\n' "$member"; done | xargs grep -H '' 2>/dev/null
+    for member in $members; do printf '/proc/%s/attr/current\n' "$member"; done | xargs grep -H '' 2>/dev/null
+    true
+}
+
+# read_devices: the device nodes under its /dev, at the root of each of its views (see
+# read_mounts), type and numbers from the host's stat;
 # find does not follow links (a /dev that is a link to the host's lists nothing). stat
 # also gives the filesystem each node is on: one that is not the container's mount there
 # was reached through a link swapped in while it was listed. At most 200 nodes, each
 # line cut at 512 bytes, names escaped; "more N" counts the rest.
 read_devices() {
-    set -- "/proc/$root_pid/root/dev"
-    [ "$root_pid" = "$pid" ] || set -- "$@" "/proc/$pid/root/dev"
+    set --
+    for view in $views; do set -- "$@" "/proc/$view/root/dev"; done
+    [ $# -gt 0 ] || return 0
     QUOTING_STYLE=escape find "$@" \( -type b -o -type c \) \
         -exec stat -c '%d %t %T %f %N' {} + 2>/dev/null |
         awk 'NR <= 200 { print substr($0, 1, 512) } END { if (NR > 200) print "more", NR - 200 }'
@@ -111,8 +182,10 @@ read_inside() {
         head -c "$iso_inside_limit" | base64 -w0
 }
 
-# read_end: whether $pid is still the process that was located; the anchor is let go.
+# read_end: whether $pid is still the process that was located; the anchors are let go.
 read_end() {
-    [ "$root_pid" = "$pid" ] || [ "$root_pid" = - ] || kill "$root_pid"
+    printf '%s\n' "$anchors" | while read -r _ anchor; do
+        case $anchor in '' | *[!0-9]*) ;; *) kill "$anchor" 2>/dev/null ;; esac
+    done
     if [ "$(start_time)" = "$started" ]; then echo same; else echo "gone or replaced"; return 1; fi
 }

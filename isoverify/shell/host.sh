@@ -11,7 +11,7 @@
 # containers_of ENGINE REF...: each reference resolved as the engine resolves it among
 # all its containers — a full ID, else an exact name, else a unique ID prefix — then
 # the ones found inspected at once. Prints "ref REF ID|missing|ambiguous ID,ID…" lines,
-# then "ID PID ROOTFS {json}" lines, each cut at 64 KiB so that no container's configuration
+# then "ID PID {json}" lines, each cut at 64 KiB so that no container's configuration
 # floods the probe. Keeps both in $resolved and $inspected_ENGINE for find_container.
 containers_of() {
     engine=$1
@@ -44,16 +44,16 @@ containers_of() {
     # Only the fields the suite reads: a container's environment can be megabytes.
     # shellcheck disable=SC2086 # one word per ID
     details=$(timeout "$iso_timeout" "$engine" inspect --type container --format \
-        '{{.Id}} {{.State.Pid}} {{with .GraphDriver.Data.MergedDir}}{{.}}{{else}}-{{end}} {"Id":"{{.Id}}","Name":{{json .Name}},"Image":{{json .Image}},"Path":{{json .Path}},"Args":{{json .Args}},"State":{{json .State}},"HostConfig":{{json .HostConfig}},"GraphDriver":{{json .GraphDriver}},"AppArmorProfile":{{json .AppArmorProfile}},"ProcessLabel":{{json .ProcessLabel}},"Config":{"User":{{json .Config.User}},"Hostname":{{json .Config.Hostname}},"Labels":{{json .Config.Labels}}}}' \
+        '{{.Id}} {{.State.Pid}} {"Id":"{{.Id}}","Name":{{json .Name}},"Image":{{json .Image}},"Path":{{json .Path}},"Args":{{json .Args}},"State":{{json .State}},"HostConfig":{{json .HostConfig}},"GraphDriver":{{json .GraphDriver}},"AppArmorProfile":{{json .AppArmorProfile}},"ProcessLabel":{{json .ProcessLabel}},"Config":{"User":{{json .Config.User}},"Hostname":{{json .Config.Hostname}},"Labels":{{json .Config.Labels}}}}' \
         $ids 2>&1 | cut -b -65536)
     printf '%s\n' "$details"
-    eval "inspected_$engine=\$(printf '%s\n' \"\$details\" | cut -d' ' -f1-3)"
+    eval "inspected_$engine=\$(printf '%s\n' \"\$details\" | cut -d' ' -f1-2)"
 }
 
-# find_container ENGINE REF: sets $id, $pid and $rootfs from what containers_of kept
+# find_container ENGINE REF: sets $id and $pid from what containers_of kept
 # ("-" when the reference resolved to no single container, or the engine gave none).
 find_container() {
-    id=- pid=- rootfs=-
+    id=- pid=-
     eval "resolutions=\$resolved_$1 details=\$inspected_$1"
     # shellcheck disable=SC2154 # assigned by the eval above
     saved=$IFS
@@ -65,7 +65,7 @@ find_container() {
     done
     case $id in *[!0-9a-f]*) id=- ;; esac
     for line in $details; do
-        case $line in "$id "*) pid=${line#"$id "} rootfs=${pid#* } pid=${pid%% *} ;; esac
+        case $line in "$id "*) pid=${line#"$id "} ;; esac
     done
     IFS=$saved
     set +f
@@ -81,9 +81,9 @@ mount_of() {
 # timeout, cut at iso_limit bytes and base64-encoded: a container whose readings hang or
 # flood costs only its own verdicts, and nothing it shows can pass for the framing around it.
 observe_container() {
-    if [ "$1" = - ]; then id=- pid=$2 rootfs=-; else find_container "$1" "$2"; fi
+    if [ "$1" = - ]; then id=- pid=$2; else find_container "$1" "$2"; fi
     # shellcheck disable=SC2016 # expanded by the inner shell
     ISOVERIFY_VIEW=$iso_container_functions timeout -k 2 "$iso_container_timeout" \
-        sh -c 'eval "$ISOVERIFY_VIEW"; container_view "$@"' sh "$pid" "$1" "$id" "$rootfs" </dev/null 2>&1 |
+        sh -c 'eval "$ISOVERIFY_VIEW"; container_view "$@"' sh "$pid" "$1" "$id" </dev/null 2>&1 |
         head -c "$iso_limit" | base64 -w0
 }
