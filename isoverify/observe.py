@@ -42,13 +42,17 @@ def _shell(name: str) -> str:
     return resources.files("isoverify").joinpath("shell", name).read_text()
 
 
-def host_facts(engines: tuple[str, ...], refs: dict[str, list[str]], timeout: int) -> dict[str, facts.Fact]:
+def host_facts(engines: tuple[str, ...], refs: dict[str, list[str]], timeout: int,
+               containers: list[tuple[str, str]] = ()) -> dict[str, facts.Fact]:
     """The host's own view; `engines` are those whose containers this run verifies there,
-    `refs` the containers each engine is asked about (all at once)."""
+    `refs` the containers each engine is asked about (all at once), `containers` every
+    container as (engine or "-", reference), whose processes are found and anchored."""
     return {
         **{f"engine:{engine}": facts.EngineVersion(engine, timeout) for engine in engines},
         **{f"containers:{engine}": facts.Containers(engine, [shlex.quote(r) for r in names])
            for engine, names in refs.items() if names},
+        "anchors": facts.Fact("plant_anchors " + " ".join(f"{engine} {shlex.quote(ref)}" for engine, ref in containers),
+                              "each container's processes and the anchors at the roots of their mount namespaces"),
         "kernel": facts.Fact("uname -r"),
         # Where the probe stands: PID 2 must be kthreadd, and this shell in its namespaces.
         "kthread": facts.KernelThread(),
@@ -141,12 +145,15 @@ class ContainerFacts:
         """The container's main process, as the host numbers it."""
         return self.outside["locate"].value
 
-    def others(self) -> list["ContainerFacts"]:
+    def others(self) -> list["ContainerFacts"] | None:
         """The same container, once for each of its other processes: what judging one
-        process needs, read of that process (a container is as weak as its weakest)."""
+        process needs, read of that process (a container is as weak as its weakest);
+        None when they could not be found."""
         members = self.outside.get("members")
+        if members is None or not members.readable:
+            return None
         views = []
-        for member in (members.value or []) if members is not None else []:
+        for member in members.value:
             readings = {
                 "locate": Reading(f"process {member.pid} of the container", member.pid, 0, int(member.pid)),
                 "status": Reading(f"cat /proc/{member.pid}/status", "", 0, member.status),
@@ -167,7 +174,8 @@ class Script:
     def __init__(self, engines: tuple[str, ...], targets: list[ContainerTarget], timeout: int, inside: str):
         self.nonce, self.container_nonce, self.inside_nonce = (probe.new_nonce() for _ in range(3))
         refs = {engine: list(dict.fromkeys(t.ref for t in targets if t.engine == engine)) for engine in engines}
-        self.host = {f"host.{name}": fact for name, fact in host_facts(engines, refs, timeout).items()}
+        containers = [(t.engine if t.has_engine else "-", t.ref) for t in targets]
+        self.host = {f"host.{name}": fact for name, fact in host_facts(engines, refs, timeout, containers).items()}
         self.view = kernel_view(inside)
         self.targets, self.timeout, self.inside = targets, timeout, inside
         self.names = list(self.host) + [f"c{n}" for n in range(len(targets))]
@@ -187,15 +195,15 @@ class Script:
             _heredoc("iso_container_functions", settings + _shell("common.sh") + _shell("container.sh") + view,
                      self.nonce),
             _heredoc("iso_inside_script", inside_script, self.inside_nonce),
-            _heredoc("iso_anchor", _shell("anchor.py"), self.inside_nonce),
+            _heredoc("iso_anchor_program", _shell("anchors.py"), self.inside_nonce),
             "cg_memory=$(mount_of memory) cg_pids=$(mount_of pids) cg_cpu=$(mount_of cpu) "
             "cg_devices=$(mount_of devices) cg_unified=$(mount_of '') iso_prober_uid=$(id -u)\n"
-            "export iso_inside_script iso_anchor cg_memory cg_pids cg_cpu cg_devices cg_unified iso_prober_uid\n",
+            "export iso_inside_script cg_memory cg_pids cg_cpu cg_devices cg_unified iso_prober_uid\n",
         ]
         calls = {f"c{n}": f"observe_container {t.engine if t.has_engine else '-'} {shlex.quote(t.ref)}"
                  for n, t in enumerate(self.targets)}
         return probe.script({**{name: _bounded(fact) for name, fact in self.host.items()}, **calls},
-                            self.nonce, tuple(parts))
+                            self.nonce, tuple(parts)) + "release_anchors >/dev/null 2>&1\n"
 
     @property
     def container_timeout(self) -> int:
@@ -320,14 +328,15 @@ def _container(target: ContainerTarget, output: str, script: Script, own: dict[s
     mine = {name: _named(script.view[name].read(s.output, s.rc), pid, root_pid) for name, s in sections.items()}
     if root_pid == "-":
         for name in AT_NAMESPACE_ROOT:
-            mine[name] = Reading(mine[name].label, "the root of its mount namespace is read through an anchor of the "
-                                 "host's python3, and there is none on the host (or it could not join)", 1, None)
+            mine[name] = Reading(mine[name].label, "its processes and the roots of its mount namespaces are found "
+                                 "by the host's python3, and there is none on the host (or it could not join)", 1, None)
     if not mine["end"].readable:
         raise TargetError(f"{target.label} on {where}: its process exited or was replaced while it was being observed")
     if not mine["ns"].readable:
         raise TargetError(f"cannot read /proc/{mine['locate'].value}/ns on {where}: the host-side view "
                           "needs root there (run as root, or add ?sudo=true to the --iso-host URL)")
     mine["visible"] = _visible(mine, table)
+    mine["held"] = _held(own["anchors"], pid)
     through_exec = mine.pop("inside", None)
     mine.pop("end")
     by_host = through_exec is None or not target.has_engine
@@ -351,7 +360,7 @@ def _named(reading: Reading, pid: str, root_pid: str) -> Reading:
 
 
 # The readings taken through the root of its mount namespace (read_locate's $root_pid).
-AT_NAMESPACE_ROOT = ("mounts", "ls", "devices")
+AT_NAMESPACE_ROOT = ("mounts", "ls", "devices", "members")
 
 
 def _located(raw: bytes, nonce: str) -> probe.Section | None:
@@ -487,6 +496,15 @@ def _host_processes(own: dict[str, Reading], table: Reading) -> Reading:
     inode = own["ns"].value.get("pid", "") if own["ns"].readable else ""
     count = sum(1 for p in table.value or () if f"pid:[{p.pid_namespace}]" == inode) if table.readable else None
     return Reading("processes in the host's PID namespace", str(count), table.rc, count)
+
+
+def _held(anchors: Reading, pid: str) -> Reading:
+    """What its processes hold on mounts gone from their namespace (anchors.py): (process,
+    descriptor, major:minor of the filesystem)."""
+    held = [tuple(line.split()[2:5]) for line in anchors.output.splitlines()
+            if line.startswith(f"held {pid} ") and len(line.split()) == 5]
+    return Reading("directories and files its processes hold outside their mounts (/proc/PID/fdinfo)",
+                   "\n".join(" ".join(item) for item in held), 0, held)
 
 
 def _visible(mine: dict[str, Reading], table: Reading) -> Reading:

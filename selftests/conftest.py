@@ -139,6 +139,24 @@ def pytest_sessionfinish(session):
     if names:
         sys.stderr.write(f"\nselftests: containers of the suite left behind: {', '.join(names)}\n")
         session.exitstatus = 1
+    anchors = left_anchors()
+    for pid in anchors:
+        os.kill(pid, signal.SIGKILL)
+    if anchors:
+        sys.stderr.write(f"\nselftests: anchors of the suite left behind: {anchors}\n")
+        session.exitstatus = 1
+
+
+def left_anchors() -> list[int]:
+    """The suite's anchors (isoverify/shell/anchors.py) still alive: every run lets its own go."""
+    found = []
+    for process in Path("/proc").iterdir():
+        try:
+            if process.name.isdigit() and b'"""Each container\'s processes, and anchors' in (process / "cmdline").read_bytes():
+                found.append(int(process.name))
+        except OSError:
+            continue
+    return found
 
 
 @pytest.fixture(scope="session")

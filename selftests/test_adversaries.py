@@ -75,6 +75,17 @@ def test_a_chroot_into_a_bind_of_its_own_root_hides_nothing(canary, suite):
     assert run.verdicts()["host-mounts"] == "fail", run.output
 
 
+@pytest.mark.parametrize("hold", ["exec 3</host", "cd /host"], ids=["descriptor", "working directory"])
+def test_a_host_directory_held_after_unmounting_it_is_seen(canary, suite, hold):
+    """`-v /:/host`, then a descriptor (or its working directory) kept on it and the mount
+    lazily unmounted: no mount of its namespace shows the host's / any more, but it holds it."""
+    held = canary(cap_add=["SYS_ADMIN"], tty=False, volumes={"/": {"bind": "/host", "mode": "ro"}},
+                  command=["sh", "-c", f"{hold} && umount -l /host && exec sleep infinity"])
+    run = suite(f"--iso-container=docker://{held.name}", "-k", "host-mounts")
+    [record] = run.results
+    assert record["verdict"] == "fail" and "outside every mount of its namespace" in record["summary"], record
+
+
 def test_links_out_of_its_root_are_never_followed(canary, suite):
     """Absolute links in its /dev and /etc point at the host's disk, root and files: the
     host lists them as links, reads nothing through them, and no verdict changes."""

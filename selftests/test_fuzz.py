@@ -70,6 +70,7 @@ def garbage_facts(outputs: dict[str, str]) -> tuple[HostFacts, ContainerFacts]:
     host["processes"] = Reading("processes", "!", 0, None)
     outside = {name: fact.read("!" + outputs.get(f"c.{name}", ""), 0) for name, fact in OUTSIDE.items()}
     outside["visible"] = Reading("visible", "!", 0, None)
+    outside["held"] = Reading("held", "!", 0, None)
     return HostFacts(HOST, host), ContainerFacts(TARGET, outside, None, "fuzzed")
 
 

@@ -187,13 +187,17 @@ def declared(prop: Property, ctr: ContainerFacts) -> tuple[Evidence, ...]:
 
 def _every_process(prop: Property, host: HostFacts, ctr: ContainerFacts, main: Finding) -> Finding:
     """The main process's finding, unless another process of the container breaks it."""
-    for other in ctr.others():
+    others = ctr.others()
+    if others is None:
+        raise Unobservable("could not find the container's other processes: "
+                           + one_line(ctr.outside["members"].output))
+    for other in others:
         found = prop.each_process(host, other)
         if not found.holds:
             name = other.outside["status"].value.get("Name", "?")
             return Finding(False, f"its process {other.pid} ({name}), not its main one: {found.summary}",
                            found.host, found.container, found.items)
-    count = len(ctr.others())
+    count = len(others)
     if count:
         return replace(main, summary=f"{main.summary}; so do its {count} other process(es)")
     return main

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from .. import linux
-from ..facts import Mount
+from ..facts import Mount, root_mount
 from ..observe import ContainerFacts, HostFacts
 from .base import (Evidence, Finding, kernel, mount_line, mount_views, mounts, mounts_seen_from, nearest_mount,
                    own_root, shown, value)
@@ -185,23 +185,37 @@ def exposures(host: HostFacts, ctr: ContainerFacts) -> list[Exposure]:
             for mount, path in host_mounts_in(host, ctr) if mount.mount_point != "/"]
 
 
+def held_host_files(host: HostFacts, ctr: ContainerFacts) -> list[str]:
+    """What its processes hold open (a descriptor, a working directory) on one of the
+    host's filesystems, after the mount it came through left their namespace: `exec 3</host;
+    umount -l /host` keeps the host's / at hand."""
+    own_root = root_mount(mount_views(ctr)[0][1]).major_minor
+    host_filesystems = {m.major_minor: m.mount_point for m in value(host["mounts"], "the host's mounts")}
+    return [f"process {process} holds {what} on the host's filesystem {device} (mounted on the host at "
+            f"{host_filesystems[device]}), outside every mount of its namespace"
+            for process, what, device in ctr.outside["held"].value or ()
+            if device in host_filesystems and device != own_root]
+
+
 def check_host_mounts(host: HostFacts, ctr: ContainerFacts) -> Finding:
     """Judged by what each mounted host path really is (the kernel mapped it, links resolved),
-    never by the name it was asked for: kernel filesystems, the system's trees, engines' state."""
+    never by the name it was asked for: kernel filesystems, the system's trees, engines' state
+    — and by what its processes still hold of the host after unmounting it."""
     found = exposures(host, ctr)
     failing = [e for e in found if e.kind in FAILING]
+    held = held_host_files(host, ctr)
     data = [e for e in found if e.kind == "data"]
-    summary = ("no host filesystem that hands over the host is mounted in" if not failing else
-               "host paths mounted in: " + "; ".join(e.shown for e in failing))
+    summary = "; ".join((["host paths mounted in: " + "; ".join(e.shown for e in failing)] if failing else [])
+                        + held) or "no host filesystem that hands over the host is mounted in"
     if data:
         summary += "; also from the host (an advisory): " + "; ".join(e.shown for e in data)
     rules = "\n".join(f"{kind}: {meaning}" for kind, meaning in EXPOSURES.items())
     table = "\n".join(f"{e.mount.mount_point}  <-  host {e.path}  ({e.mount.fstype}, {e.mount.options}): {e.kind}"
                       for e in found)
-    return Finding(not failing, summary, (Evidence("how each host mount is judged", rules),),
+    return Finding(not failing and not held, summary, (Evidence("how each host mount is judged", rules),),
                    (kernel(ctr, f"the host paths among its mounts: {ctr.outside['mounts'].label}",
-                           table or "(none)"),),
-                   tuple(dict.fromkeys(e.path for e in failing)))
+                           table or "(none)"), shown(ctr.outside["held"])),
+                   tuple(dict.fromkeys(e.path for e in failing)) + (("held outside its mounts",) if held else ()))
 
 
 def _engine_sockets(host: HostFacts) -> tuple[list[str], list[str], Evidence]:

@@ -8,8 +8,8 @@
 # binaries confined as the container is.
 # Set before these run: $pid, $engine and $id (the container's main process, its engine
 # and full ID, "-" for a bare process), iso_timeout, iso_inside_limit, iso_inside_script,
-# iso_anchor (anchor.py), iso_prober_uid, and the host's cgroup mount points cg_memory
-# cg_pids cg_cpu cg_devices cg_unified.
+# iso_anchors (see read_locate), iso_prober_uid, and the host's cgroup mount points
+# cg_memory cg_pids cg_cpu cg_devices cg_unified.
 # shellcheck disable=SC2154,SC2034 # set around these functions, and read by the readings
 # shellcheck disable=SC3013 # test -ef: dash, bash and busybox sh all have it
 
@@ -32,29 +32,11 @@ belongs() {
     return 1
 }
 
-# member_pids: its other processes, as the host lists them: every process in its cgroup
-# or below it, where that cgroup is the container's own (its path names its ID; a process
-# leaves it only with write access to the host's cgroup tree, which host-mounts fails);
-# else, with a PID namespace of its own, every process in that namespace. At most 200.
-member_pids() {
-    cgroup=$(awk -F: '$2 == "pids" { v1 = $3 } $1 == 0 && $2 == "" { v2 = $3 }
-        END { print (v1 != "" ? "v1 " v1 : "v2 " v2) }' "/proc/$pid/cgroup")
-    case $cgroup in v1*) dir=$cg_pids${cgroup#v1 } ;; *) dir=$cg_unified${cgroup#v2 } ;; esac
-    if [ "$id" != - ] && case $cgroup in *"$id"*) true ;; *) false ;; esac; then
-        find "$dir" -name cgroup.procs -exec cat {} + 2>/dev/null
-    elif ! [ "/proc/$pid/ns/pid" -ef /proc/self/ns/pid ]; then
-        for process in /proc/[0-9]*; do
-            [ "$process/ns/pid" -ef "/proc/$pid/ns/pid" ] && echo "${process#/proc/}"
-        done
-    fi | awk -v main="$pid" '$1 != main && !seen[$1]++' | head -n 200 | tr '\n' ' '
-}
-
 # read_locate: the PID, once the kernel shows it is the container's. Sets $located,
-# $members (its other processes) and $anchors ("PID ANCHOR" lines): for each mount
-# namespace among them, an anchor of the host's python3 standing at its root (anchor.py),
-# through which the host reads the namespace whole — any process may have chrooted
-# away from it, and its own /proc/PID/mountinfo then hides every mount outside.
-# $root_pid is the main process's anchor ("-" when the host has no python3).
+# $members (its other processes) and $mine (its "anchor PID PROCESS ANCHOR" lines from
+# $iso_anchors: an anchor at the root of each mount namespace among its processes, through
+# which the host reads the namespace whole, see anchors.py), and $root_pid, the main
+# process's anchor ("-" when there is none: no python3 on the host).
 read_locate() {
     case $pid in '' | *[!0-9]*) echo "no process"; return 1 ;; esac
     started=$(start_time) || { echo "no process $pid"; return 1; }
@@ -68,15 +50,8 @@ read_locate() {
     if [ "$iso_prober_uid" != 0 ] && ! [ "/proc/$pid/ns/user" -ef /proc/self/ns/user ]; then
         enter_user=-U
     fi
-    members=$(member_pids)
-    anchors=
-    for python in /usr/bin/python3 /usr/local/bin/python3 python3; do
-        if command -v "$python" >/dev/null; then
-            # shellcheck disable=SC2086 # one word per PID
-            anchors=$("$python" -I -S -c "$iso_anchor" "$pid" $members 2>/dev/null)
-            break
-        fi
-    done
+    mine=$(printf '%s\n' "$iso_anchors" | awk -v main="$pid" '$2 == main')
+    members=$(printf '%s\n' "$mine" | awk '$1 == "members" { $1 = $2 = ""; print }')
     root_pid=$(anchor_of "$pid")
     located=1
     echo "$pid $started $root_pid"
@@ -84,9 +59,8 @@ read_locate() {
 
 # anchor_of PID: the anchor standing at the root of PID's mount namespace, or "-".
 anchor_of() {
-    printf '%s\n' "$anchors" | while read -r process anchor; do
-        [ "$process" = "$1" ] && echo "$anchor" && return
-    done | grep . || echo -
+    printf '%s\n' "$mine" | awk -v process="$1" '$1 == "anchor" && $3 == process { print $4; found = 1 }
+        END { if (!found) print "-" }'
 }
 
 # read_mounts: every view of its mounts, each after a "view KIND PID" line: at the root of
@@ -94,7 +68,7 @@ anchor_of() {
 # stands elsewhere. Sets $views, the PIDs whose roots those are.
 read_mounts() {
     views=
-    for anchor in $(printf '%s\n' "$anchors" | awk '$2 ~ /^[0-9]+$/ && !seen[$2]++ { print $2 }'); do
+    for anchor in $(printf '%s\n' "$mine" | awk '$1 == "anchor" && !seen[$4]++ { print $4 }'); do
         views="$views $anchor"
         echo "view anchor $anchor"
         dump "/proc/$anchor/mountinfo"
@@ -184,8 +158,8 @@ read_inside() {
 
 # read_end: whether $pid is still the process that was located; the anchors are let go.
 read_end() {
-    printf '%s\n' "$anchors" | while read -r _ anchor; do
-        case $anchor in '' | *[!0-9]*) ;; *) kill "$anchor" 2>/dev/null ;; esac
+    printf '%s\n' "$mine" | while read -r kind _ _ anchor; do
+        [ "$kind" = anchor ] && kill "$anchor" 2>/dev/null
     done
     if [ "$(start_time)" = "$started" ]; then echo same; else echo "gone or replaced"; return 1; fi
 }

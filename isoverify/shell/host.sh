@@ -2,7 +2,8 @@
 # The host's side of one batched probe: functions the probe script defines once and
 # calls. Every command is the host's own tool in the host's mount namespace; nothing
 # of a container's is run, loaded or followed here.
-# The probe sets: iso_timeout (seconds one engine call may take), iso_container_timeout
+# The probe sets: iso_timeout (seconds one engine call may take), iso_anchor_program
+# (anchors.py), iso_container_timeout
 # (seconds all of one container's readings may take: more than its engine exec's own),
 # iso_limit (bytes of one container's readings), iso_container_functions (the text of
 # container.sh, with its settings).
@@ -69,6 +70,36 @@ find_container() {
     done
     IFS=$saved
     set +f
+}
+
+# plant_anchors ENGINE REF ...: each container's processes and the anchors at the roots of
+# their mount namespaces (anchors.py), for all containers at once — one python3 per host.
+# Keeps them in $iso_anchors for the containers' shells; prints them.
+plant_anchors() {
+    targets=
+    while [ $# -ge 2 ]; do
+        if [ "$1" = - ]; then id=- pid=$2; else find_container "$1" "$2"; fi
+        case $pid in '' | *[!0-9]*) ;; *) targets="$targets $pid:$id" ;; esac
+        shift 2
+    done
+    iso_anchors=
+    for python in /usr/bin/python3 /usr/local/bin/python3 python3; do
+        if command -v "$python" >/dev/null; then
+            # shellcheck disable=SC2086 # one word per container
+            iso_anchors=$("$python" -I -S -c "$iso_anchor_program" $targets 2>&1)
+            break
+        fi
+    done
+    export iso_anchors
+    printf '%s\n' "$iso_anchors"
+}
+
+# release_anchors: every anchor planted is let go (a container's shell lets go its own,
+# unless it was cut short).
+release_anchors() {
+    printf '%s\n' "$iso_anchors" | while read -r kind _ _ anchor; do
+        [ "$kind" = anchor ] && kill "$anchor" 2>/dev/null
+    done
 }
 
 # mount_of CONTROLLER: where the host mounts that cgroup v1 controller ("" for cgroup v2).

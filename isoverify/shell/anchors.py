@@ -1,0 +1,148 @@
+"""Each container's processes, and anchors at the roots of their mount namespaces.
+
+    python3 -I -S -c ANCHORS PID:ID...   (ID "-" for a bare process)
+
+A container is all its processes: those in its own cgroup or below it (a cgroup whose
+path names its ID: a process leaves it only with write access to the host's cgroup tree),
+or, for a bare process with a PID namespace of its own, those in that namespace. Prints
+"members PID M..." for each (at most 200).
+
+Any of them may chroot away from its mount namespace's root, and its own
+/proc/PID/mountinfo and /proc/PID/root then hide every mount outside its new root,
+which it can still reach. An anchor is a child of this host python3 that joins one
+mount namespace (and first its user namespace, for an unprivileged prober) and does
+nothing else: it runs, loads and opens nothing of the container's. The host reads the
+whole namespace through /proc/ANCHOR. Prints "anchor PID PROCESS ANCHOR" for each of a
+container's processes; each anchor waits to be killed.
+
+A process can also keep hold of a directory after its mount is gone from its namespace
+(an open descriptor, its working directory or root on a mount it unmounted lazily).
+Prints "held PID PROCESS WHAT MAJOR:MINOR" for each such descriptor (at most 1024 looked
+at per process): the filesystem it is on decides what it exposes. Only /proc is read here.
+"""
+import ctypes
+import os
+import signal
+import stat
+import sys
+
+CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
+MEMBERS_SHOWN = 200
+
+libc = ctypes.CDLL(None, use_errno=True)
+quiet = os.open("/dev/null", os.O_RDWR)  # the host's, opened before joining anything
+own_user_ns = os.stat("/proc/self/ns/user").st_ino
+processes = [name for name in os.listdir("/proc") if name.isdigit()]
+
+
+def cgroup_of(pid: str) -> tuple[str, str]:
+    """Its cgroup in the pids hierarchy (cgroup v1), else in the unified one (v2)."""
+    paths = dict(line.split(":", 2)[1:] for line in open(f"/proc/{pid}/cgroup").read().splitlines())
+    return ("pids", paths["pids"]) if "pids" in paths else ("", paths.get("", ""))
+
+
+def namespace(pid: str, kind: str) -> int:
+    return os.stat(f"/proc/{pid}/ns/{kind}").st_ino
+
+
+def members_of(main: str, container_id: str) -> list[str]:
+    hierarchy, path = cgroup_of(main)
+    found = []
+    if container_id != "-" and container_id in path:
+        for pid in processes:
+            try:
+                theirs, their_path = cgroup_of(pid)
+            except (OSError, ValueError):
+                continue  # gone meanwhile
+            if theirs == hierarchy and (their_path == path or their_path.startswith(path.rstrip("/") + "/")):
+                found.append(pid)
+    elif namespace(main, "pid") != namespace("self", "pid"):
+        for pid in processes:
+            try:
+                if namespace(pid, "pid") == namespace(main, "pid"):
+                    found.append(pid)
+            except OSError:
+                continue
+    return [pid for pid in found if pid != main][:MEMBERS_SHOWN]
+
+
+def anchor_in(target: str) -> int:
+    """An anchor in `target`'s mount namespace, once it has joined it."""
+    mount_ns = os.open(f"/proc/{target}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    user_ns = os.open(f"/proc/{target}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    other_user_ns = os.fstat(user_ns).st_ino != own_user_ns
+    ready_read, ready_write = os.pipe()
+    anchor = os.fork()
+    if anchor == 0:
+        os.close(ready_read)
+        for fd in (0, 1, 2):  # hold no pipe of the caller's open: its reader waits for EOF
+            os.dup2(quiet, fd)
+        joined = ((os.getuid() == 0 or not other_user_ns or libc.setns(user_ns, CLONE_NEWUSER) == 0)
+                  and libc.setns(mount_ns, CLONE_NEWNS) == 0)
+        os.write(ready_write, b"1" if joined else b"0")
+        os.close(ready_write)
+        while joined:
+            signal.pause()
+        os._exit(1)
+    for fd in (ready_write, mount_ns, user_ns):
+        os.close(fd)
+    joined = os.read(ready_read, 1) == b"1"
+    os.close(ready_read)
+    if not joined:
+        raise OSError(f"cannot join the mount namespace of process {target}")
+    return anchor
+
+
+def mount_id(fdinfo: str) -> str:
+    return next((line.split()[1] for line in open(fdinfo).read().splitlines() if line.startswith("mnt_id:")), "")
+
+
+def held_outside(pid: str, mount_ids: set[str]) -> list[tuple[str, str]]:
+    """What `pid` holds (descriptors, working directory, root) on a mount its namespace no
+    longer has, with that filesystem's device."""
+    found = []
+    for name in ["cwd", "root"] + sorted(os.listdir(f"/proc/{pid}/fd"), key=int)[:1024]:
+        link = f"/proc/{pid}/{name}" if name in ("cwd", "root") else f"/proc/{pid}/fd/{name}"
+        try:
+            if name in ("cwd", "root"):
+                opened = os.open(link, os.O_PATH | os.O_CLOEXEC)
+                try:
+                    mount, device = mount_id(f"/proc/self/fdinfo/{opened}"), os.fstat(opened).st_dev
+                finally:
+                    os.close(opened)
+            else:
+                kind = os.stat(link)
+                if not (stat.S_ISDIR(kind.st_mode) or stat.S_ISREG(kind.st_mode)):
+                    continue  # pipes, sockets, devices: no way into a filesystem
+                mount, device = mount_id(f"/proc/{pid}/fdinfo/{name}"), kind.st_dev
+        except OSError:
+            continue  # closed meanwhile
+        if mount and mount not in mount_ids:
+            found.append((name if name in ("cwd", "root") else f"fd{name}", f"{os.major(device)}:{os.minor(device)}"))
+    return found
+
+
+for container in sys.argv[1:]:
+    main, _, container_id = container.partition(":")
+    try:
+        members = members_of(main, container_id)
+    except (OSError, ValueError) as exc:  # gone meanwhile: its readings say so
+        print(f"failed {main} {exc}")
+        continue
+    print("members", main, *members)
+    anchors: dict[int, int] = {}  # mount namespace: its anchor, for this container alone
+    for pid in [main, *members]:
+        try:
+            mounts = namespace(pid, "mnt")
+            if mounts not in anchors:
+                anchors[mounts] = anchor_in(pid)
+        except OSError:
+            continue  # gone meanwhile, or not to be joined: it has no anchor, and says so
+        print("anchor", main, pid, anchors[mounts])
+        try:
+            namespace_mounts = {line.split()[0] for line in open(f"/proc/{anchors[mounts]}/mountinfo")}
+            for what, device in held_outside(pid, namespace_mounts):
+                print("held", main, pid, what, device)
+        except OSError:
+            continue
+sys.stdout.flush()
