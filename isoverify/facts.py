@@ -38,6 +38,7 @@ class Fact:
 
     label = ""
     limit: int | None = None  # bytes beyond which the host cuts the output: unreadable, not half-read
+    keeps_state = False  # the command sets shell variables later commands read: never piped
 
     def __init__(self, command: str, label: str | None = None):
         self.command = command
@@ -659,6 +660,33 @@ class Members(Fact):
                 of(label[1])["label"] = label[2].strip()
         return [Member(pid, facts["status"], facts["ns"], facts["root"], facts["uid_map"], facts["label"])
                 for pid, facts in found.items() if facts["status"].get("Uid") and facts["ns"]]
+
+
+class Anchors(Fact):
+    """What the host's python3 found of each container (`plant_anchors`, anchors.py): its
+    processes, the anchors at the roots of their mount namespaces, what they hold outside
+    their mounts, and their seccomp filters, by the container's main PID."""
+
+    limit = SECTION_LIMIT  # filters of many containers, each a few KiB: plant_anchors cuts it
+    keeps_state = True
+
+    def __init__(self, containers: list[tuple[str, str]]):
+        super().__init__("plant_anchors " + " ".join(f"{engine} {ref}" for engine, ref in containers),
+                         "each container's processes, the anchors at the roots of their mount namespaces, what "
+                         "they hold and their seccomp filters (python3 on the host)")
+
+    def parse(self, text):
+        found: dict[str, dict] = {}
+        for line in text.splitlines():
+            kind, _, rest = line.partition(" ")
+            main, _, rest = rest.partition(" ")
+            mine = found.setdefault(main, {"held": [], "filters": {}})
+            if kind == "held" and len(rest.split()) == 3:
+                mine["held"].append(tuple(rest.split()))
+            elif kind == "filters":
+                process, _, programs = rest.partition(" ")
+                mine["filters"][process] = programs
+        return found
 
 
 class Cgroups(Fact):

@@ -51,8 +51,7 @@ def host_facts(engines: tuple[str, ...], refs: dict[str, list[str]], timeout: in
         **{f"engine:{engine}": facts.EngineVersion(engine, timeout) for engine in engines},
         **{f"containers:{engine}": facts.Containers(engine, [shlex.quote(r) for r in names])
            for engine, names in refs.items() if names},
-        "anchors": facts.Fact("plant_anchors " + " ".join(f"{engine} {shlex.quote(ref)}" for engine, ref in containers),
-                              "each container's processes and the anchors at the roots of their mount namespaces"),
+        "anchors": facts.Anchors([(engine, shlex.quote(ref)) for engine, ref in containers]),
         "kernel": facts.Fact("uname -r"),
         # Where the probe stands: PID 2 must be kthreadd, and this shell in its namespaces.
         "kthread": facts.KernelThread(),
@@ -189,7 +188,8 @@ class Script:
             + [probe.section(name, fact.command, self.container_nonce)
                for name, fact in self.view.items() if name != "locate"]) + "\n}\n"
         settings = (f"iso_timeout={int(self.timeout)} iso_container_timeout={self.container_timeout} "
-                    f"iso_limit={CONTAINER_LIMIT} iso_inside_limit={INSIDE_LIMIT}\n")
+                    f"iso_limit={CONTAINER_LIMIT} iso_inside_limit={INSIDE_LIMIT} "
+                    f"iso_section_limit={facts.SECTION_LIMIT} iso_probe_timeout={self.probe_timeout}\n")
         parts = [
             settings + _shell("common.sh") + _shell("host.sh"),
             _heredoc("iso_container_functions", settings + _shell("common.sh") + _shell("container.sh") + view,
@@ -206,6 +206,11 @@ class Script:
                             self.nonce, tuple(parts)) + "release_anchors >/dev/null 2>&1\n"
 
     @property
+    def probe_timeout(self) -> int:
+        """Seconds the whole probe may take: each engine call, then each container's readings."""
+        return int(self.timeout) * 3 + self.container_timeout * len(self.targets)
+
+    @property
     def container_timeout(self) -> int:
         """Seconds one container's readings may take: its exec's timeout, and as long again."""
         return 2 * int(self.timeout) + 5
@@ -218,7 +223,7 @@ class Script:
 
 def _bounded(fact: facts.Fact) -> str:
     """The fact's command, its output cut by the host's `head` just past the fact's bound."""
-    if fact.limit is None:
+    if fact.limit is None or fact.keeps_state:
         return fact.command
     return f"{{ {fact.command}\n}} 2>&1 | head -c {fact.limit + 1}"
 
@@ -233,8 +238,7 @@ def observe(host: HostTarget, engines: tuple[str, ...], targets: list[ContainerT
             ) -> tuple[HostFacts, dict[ContainerTarget, ContainerFacts | TargetError]]:
     """The host and all of `targets` on it, in one round trip."""
     script = Script(engines, targets, timeout, inside)
-    sections = _run(host, script.text(), script.nonce, script.names,
-                    timeout * 3 + script.container_timeout * len(targets), script.limit)
+    sections = _run(host, script.text(), script.nonce, script.names, script.probe_timeout, script.limit)
     own = {name.removeprefix("host."): fact.read(sections[name].output, sections[name].rc)
            for name, fact in script.host.items()}
     _check_vantage(host, own)
@@ -336,7 +340,12 @@ def _container(target: ContainerTarget, output: str, script: Script, own: dict[s
         raise TargetError(f"cannot read /proc/{mine['locate'].value}/ns on {where}: the host-side view "
                           "needs root there (run as root, or add ?sudo=true to the --iso-host URL)")
     mine["visible"] = _visible(mine, table)
-    mine["held"] = _held(own["anchors"], pid)
+    found = (own["anchors"].value or {}).get(pid, {"held": [], "filters": {}})
+    mine["held"] = Reading("directories and files its processes hold outside their mounts (/proc/PID/fdinfo)",
+                           "\n".join(" ".join(item) for item in found["held"]), 0,
+                           found["held"] if own["anchors"].readable else None)
+    mine["filters"] = Reading("the seccomp filters in force, as the kernel hands them over (ptrace)",
+                              "", 0, _filters(found["filters"]) if own["anchors"].readable else None)
     through_exec = mine.pop("inside", None)
     mine.pop("end")
     by_host = through_exec is None or not target.has_engine
@@ -498,13 +507,24 @@ def _host_processes(own: dict[str, Reading], table: Reading) -> Reading:
     return Reading("processes in the host's PID namespace", str(count), table.rc, count)
 
 
-def _held(anchors: Reading, pid: str) -> Reading:
-    """What its processes hold on mounts gone from their namespace (anchors.py): (process,
-    descriptor, major:minor of the filesystem)."""
-    held = [tuple(line.split()[2:5]) for line in anchors.output.splitlines()
-            if line.startswith(f"held {pid} ") and len(line.split()) == 5]
-    return Reading("directories and files its processes hold outside their mounts (/proc/PID/fdinfo)",
-                   "\n".join(" ".join(item) for item in held), 0, held)
+def _filters(shown: dict[str, str]) -> dict[str, list[bytes] | str]:
+    """Each process's seccomp filters (most recent first), or why they could not be read."""
+    filters: dict[str, list[bytes] | str] = {}
+    for process, programs in shown.items():
+        if programs.startswith("same "):
+            continue
+        if programs.startswith("unreadable"):
+            filters[process] = programs
+        else:
+            try:
+                filters[process] = [] if programs == "none" else [base64.b64decode(p, validate=True)
+                                                                  for p in programs.split(",")]
+            except (binascii.Error, ValueError):
+                filters[process] = "unreadable: garbled"
+    for process, programs in shown.items():
+        if programs.startswith("same "):
+            filters[process] = filters.get(programs.split()[1], "unreadable: no filters to share")
+    return filters
 
 
 def _visible(mine: dict[str, Reading], table: Reading) -> Reading:

@@ -6,6 +6,7 @@ default, plus the ones the canary breaks, minus the ones it hardens. So each
 assertion is about what the kernel shows on this machine, in both directions.
 """
 
+import socket
 import subprocess
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import pytest
 
 from conftest import run_suite, start_canary
 
+# A seccomp profile that allows every call: a filter is on, and refuses nothing.
+ALLOW_ALL = Path(__file__).with_name("data") / "seccomp-allow-all.json"
 DEVICE = next((d for d in ("/dev/fuse", "/dev/kvm", "/dev/net/tun") if Path(d).exists()), None)
 ALL_CAPS = dict(cap_add=["ALL"], cap_drop=["SYS_RESOURCE"])  # see PRIVILEGED_REFUSED
 
@@ -57,6 +60,21 @@ CANARIES = {
     "--privileged": (dict(privileged=True),
                      {"privileged", "caps", "seccomp", "devices", "masked-paths", "readonly-paths"}, set()),
     "shared propagation": ("shared-mount", {"propagation"}, set()),
+    # Reach, not names: what each mounted host path really is.
+    "host /proc/sys mounted": (dict(volumes={"/proc/sys": {"bind": "/hostsys"}}),
+                               {"host-mounts", "readonly-paths"}, set()),
+    "host cgroup tree mounted": (dict(volumes={"/sys/fs/cgroup": {"bind": "/cg"}}), {"host-mounts"}, set()),
+    "engine state mounted": (dict(volumes={"/var/lib/docker/containers": {"bind": "/c"}}), {"host-mounts"}, set()),
+    # /lib is a link on the host: the mount is /usr/lib, as the kernel resolved it
+    "host /lib mounted": (dict(volumes={"/lib": {"bind": "/l"}}), {"host-mounts"}, set()),
+    "host data mounted": (dict(volumes={"/srv": {"bind": "/data"}}), set(), set()),
+    "allow-all seccomp profile": (["--security-opt=seccomp=" + str(ALLOW_ALL)], {"seccomp"}, set()),
+    "privileged without the flag": (["--cap-add=ALL", "--cap-drop=SYS_RESOURCE", f"--security-opt=seccomp={ALLOW_ALL}",
+                                     "--device-cgroup-rule=a *:* rwm", "--security-opt=systempaths=unconfined"],
+                                    {"privileged", "caps", "seccomp", "devices", "masked-paths", "readonly-paths"},
+                                    set()),
+    # Docker gives its own UTS namespace: the host's name, but it cannot rename the host
+    "host's hostname": (dict(hostname=socket.gethostname()), set(), set()),
     # The hostname it declares is not the one it runs with: only the kernel shows it.
     "drift": (dict(cap_add=["SYS_ADMIN"], command=["sh", "-c", "hostname drifted && exec sh"]),
               {"caps", "drift"}, set()),
@@ -76,9 +94,10 @@ def shared_mount(tmp_path_factory):
     subprocess.run(["umount", path], check=True)
 
 
-@pytest.fixture(scope="module")
-def matrix(docker_client, tmp_path_factory, shared_mount):
-    """Every canary and one default container, judged in one suite run."""
+@pytest.fixture(scope="module", params=["host", "exec"], ids=["host view", "exec view"])
+def matrix(request, docker_client, tmp_path_factory, shared_mount):
+    """Every canary and one default container, judged in one suite run: once with the inside
+    view read by the host, once through the engine's exec — the verdicts are the same."""
     started, refused = {}, {}
     options = {"default": {}}
     for name, (opts, _, _) in CANARIES.items():
@@ -99,7 +118,7 @@ def matrix(docker_client, tmp_path_factory, shared_mount):
                     raise
                 refused[name] = f"the engine refuses it on this machine: {PRIVILEGED_REFUSED}"
         args = [f"--iso-container=docker://{c.name}" for c in started.values()]
-        run = run_suite(tmp_path_factory.mktemp("matrix"), *args, timeout=600)
+        run = run_suite(tmp_path_factory.mktemp("matrix"), *args, f"--iso-inside={request.param}", timeout=600)
         yield run, {name: f"docker://{c.name}" for name, c in started.items()}, refused
     finally:
         for container in started.values():
@@ -135,3 +154,15 @@ def test_evidence_shows_the_declared_value_beside_the_kernels(matrix):
     assert "HostConfig.PidMode: host" in declared
     assert any("(on the host)" in e["label"] for e in record["evidence"]["container"])
 
+
+def test_summaries_say_why(matrix):
+    """The reason each new rule gives, as a reader sees it."""
+    run, targets, _ = matrix
+    summary = {(r["target"], r["property"]): r["summary"] for r in run.results}
+    assert "the same name as the host's" in summary[targets["host's hostname"], "uts"]
+    assert "writable inside: /hostsys (the kernel's /proc/sys)" in summary[targets["host /proc/sys mounted"],
+                                                                          "readonly-paths"]
+    assert "/usr/lib at /l" in summary[targets["host /lib mounted"], "host-mounts"]
+    assert "an advisory" in summary[targets["host data mounted"], "host-mounts"]
+    assert "lets every call a default profile refuses through" in summary[targets["allow-all seccomp profile"],
+                                                                           "seccomp"]

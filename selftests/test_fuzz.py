@@ -71,6 +71,7 @@ def garbage_facts(outputs: dict[str, str]) -> tuple[HostFacts, ContainerFacts]:
     outside = {name: fact.read("!" + outputs.get(f"c.{name}", ""), 0) for name, fact in OUTSIDE.items()}
     outside["visible"] = Reading("visible", "!", 0, None)
     outside["held"] = Reading("held", "!", 0, None)
+    outside["filters"] = Reading("filters", "!", 0, None)
     return HostFacts(HOST, host), ContainerFacts(TARGET, outside, None, "fuzzed")
 
 

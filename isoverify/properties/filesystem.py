@@ -85,6 +85,13 @@ def _unprotected(host: HostFacts, ctr: ContainerFacts, paths: tuple[str, ...], p
             kernel(ctr, f"what covers each path: {ctr.outside['mounts'].label}", "\n".join(lines)))
 
 
+def exposed_kernel_paths(host: HostFacts, ctr: ContainerFacts) -> list[str]:
+    """The kernel's sensitive /proc and /sys paths it can read, and its tunables it can write."""
+    masked, _, _, _ = _unprotected(host, ctr, linux.MASKED_PATHS, lambda m: m.fstype not in ("proc", "sysfs"), "")
+    writable, _, _, _ = _unprotected(host, ctr, linux.READONLY_PATHS, _read_only, "")
+    return masked + writable
+
+
 def check_masked_paths(host: HostFacts, ctr: ContainerFacts) -> Finding:
     exposed, count, host_ev, ctr_ev = _unprotected(
         host, ctr, linux.MASKED_PATHS, lambda m: m.fstype not in ("proc", "sysfs"), "masked")

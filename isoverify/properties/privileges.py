@@ -1,12 +1,14 @@
 """What the container's processes may do: capabilities, seccomp, no_new_privs, LSM, uid.
 
-All from /proc/<pid>/status and /proc/<pid>/attr read on the host; which
-capabilities exist comes from the host's /proc/sys/kernel/cap_last_cap.
+From /proc/<pid>/status and /proc/<pid>/attr read on the host, and the seccomp filters
+the kernel hands to root (run by isoverify.seccomp); which capabilities exist comes from
+the host's /proc/sys/kernel/cap_last_cap.
 """
 
-from .. import linux
+from .. import linux, seccomp
 from ..observe import ContainerFacts, HostFacts
-from .base import Evidence, Finding, kernel, shown, status, value
+from . import filesystem
+from .base import Evidence, Finding, Unobservable, kernel, shown, status, value
 
 CAP_SETS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")
 
@@ -56,6 +58,34 @@ def _seccomp_mode(ctr: ContainerFacts) -> str:
 SECCOMP_MODES = {"0": "disabled", "1": "strict", "2": "filter"}
 
 
+def let_through(ctr: ContainerFacts, own_capabilities: bool = True) -> list[str]:
+    """The guarded system calls its filters in force let through (seccomp.GUARDED), but for
+    those its own capabilities are meant to open and its runtime's default profile lets
+    through (unless `own_capabilities` is False: all of them); every one of them with no
+    filter; none in strict mode (read, write, exit, sigreturn)."""
+    mode = _seccomp_mode(ctr)
+    if mode == "1":
+        return []
+    if mode == "0":
+        return list(seccomp.GUARDED)
+    filters = value(ctr.outside["filters"], "its seccomp filters").get(str(ctr.pid))
+    if not isinstance(filters, list):
+        raise Unobservable(f"could not read the seccomp filters of process {ctr.pid} ({filters or 'not read'}): "
+                           "the host hands them to root only")
+    if not own_capabilities:
+        return seccomp.let_through(filters)
+    sets = capability_sets(ctr)
+    engine = ctr.target.engine if ctr.target.has_engine else "docker"  # a bare process: Docker's yardstick
+    return seccomp.let_through(filters, sets["CapEff"] | sets["CapBnd"], seccomp.DEFAULT_LETS_THROUGH[engine])
+
+
+def _filter_evidence(ctr: ContainerFacts, through: list[str]) -> Evidence:
+    fields = status(ctr)
+    text = (f"Seccomp: {fields.get('Seccomp', '?')}, Seccomp_filters: {fields.get('Seccomp_filters', '?')}\n"
+            f"let through, on x86-64, x32 or i386: {', '.join(through) or 'none of ' + str(len(seccomp.GUARDED))}")
+    return kernel(ctr, f"the filters of process {ctr.pid}, run on the calls a default profile refuses", text)
+
+
 def _device_cgroup_allows_all(ctr: ContainerFacts) -> bool | None:
     rules = ctr.outside["cgroups"].value or {}
     if "devices.list" not in rules:
@@ -64,20 +94,25 @@ def _device_cgroup_allows_all(ctr: ContainerFacts) -> bool | None:
 
 
 def check_privileged(host: HostFacts, ctr: ContainerFacts) -> Finding:
-    """Privileged-equivalent is what the kernel shows, whatever the --privileged flag says."""
+    """Privileged-equivalent is what the kernel shows, whatever the --privileged flag says:
+    (nearly) every capability, no filter worth the name, and the host's devices or its
+    kernel's tunables at hand."""
     last, host_ev = _cap_last_cap(host)
     sets = capability_sets(ctr)
     missing = sorted(linux.all_capabilities(last) - sets["CapBnd"])
     nearly_all_caps = len(set(missing) - linux.NEWER_CAPABILITIES) <= 2
-    seccomp_off = _seccomp_mode(ctr) == "0"
+    through = let_through(ctr, own_capabilities=False)
+    unfiltered = len(through) == len(seccomp.GUARDED)
     all_devices = _device_cgroup_allows_all(ctr)
     extra_devices = [d.path for d in value(ctr.outside["devices"], "the container's devices").nodes
                      if not linux.is_default_device(d)]
     device_access = all_devices if all_devices is not None else bool(extra_devices)
+    open_kernel = bool(filesystem.exposed_kernel_paths(host, ctr))
     signs = {
         "(nearly) all capabilities": nearly_all_caps,
-        "seccomp off": seccomp_off,
-        "device cgroup allows every device" if all_devices is not None else "host devices present": device_access,
+        "no seccomp filter, or one that lets every guarded call through": unfiltered,
+        ("device cgroup allows every device" if all_devices is not None else "host devices present")
+        + ", or /proc and /sys unmasked and writable": device_access or open_kernel,
     }
     privileged = all(signs.values())
     shown_signs = "; ".join(f"{name}: {'yes' if seen else 'no'}" for name, seen in signs.items())
@@ -88,20 +123,30 @@ def check_privileged(host: HostFacts, ctr: ContainerFacts) -> Finding:
         not privileged, summary, (host_ev,),
         (_caps_evidence(ctr, sets),
          kernel(ctr, "capabilities missing from the bounding set", ", ".join(missing) or "(none)"),
-         kernel(ctr, f"Seccomp in /proc/{ctr.pid}/status", _seccomp_mode(ctr)),
+         _filter_evidence(ctr, through),
          shown(ctr.outside["cgroups"]),
          kernel(ctr, "device nodes beyond the default in the container's /dev", device_text)),
     )
 
 
 def check_seccomp(host: HostFacts, ctr: ContainerFacts) -> Finding:
+    """The filter in force, not its presence: run on the calls a runtime's default profile
+    refuses, it must refuse them too (but those the process's capabilities are meant to open)."""
     mode = _seccomp_mode(ctr)
-    filters = status(ctr).get("Seccomp_filters", "?")
     name = SECCOMP_MODES.get(mode, "unknown")
-    summary = (f"seccomp in {name} mode ({mode}) with {filters} filter(s)" if mode in ("1", "2")
-               else f"seccomp {name} (mode {mode}): every system call reaches the host's kernel")
-    return Finding(mode in ("1", "2"), summary, (),
-                   (kernel(ctr, f"Seccomp, Seccomp_filters in /proc/{ctr.pid}/status", f"{mode}\n{filters}"),))
+    through = let_through(ctr)
+    if mode == "0":
+        summary = f"seccomp {name} (mode 0): every system call reaches the host's kernel"
+    elif not through:
+        opened = len(let_through(ctr, own_capabilities=False))
+        summary = (f"seccomp in {name} mode ({mode}): the filter in force refuses the calls a default profile "
+                   f"refuses" + (f", but {opened} its capabilities open by design" if opened else
+                                 f", all {len(seccomp.GUARDED)}"))
+    elif len(through) == len(seccomp.GUARDED):
+        summary = f"seccomp in {name} mode, but the filter lets every call a default profile refuses through"
+    else:
+        summary = f"the seccomp filter in force lets through calls a default profile refuses: {', '.join(through)}"
+    return Finding(not through, summary, (), (_filter_evidence(ctr, through),), tuple(through))
 
 
 def check_nnp(host: HostFacts, ctr: ContainerFacts) -> Finding:

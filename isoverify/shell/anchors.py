@@ -1,6 +1,6 @@
 """Each container's processes, and anchors at the roots of their mount namespaces.
 
-    python3 -I -S -c ANCHORS PID:ID...   (ID "-" for a bare process)
+    python3 -I -S -c ANCHORS SECONDS PID:ID...   (ID "-" for a bare process)
 
 A container is all its processes: those in its own cgroup or below it (a cgroup whose
 path names its ID: a process leaves it only with write access to the host's cgroup tree),
@@ -18,8 +18,16 @@ container's processes; each anchor waits to be killed.
 A process can also keep hold of a directory after its mount is gone from its namespace
 (an open descriptor, its working directory or root on a mount it unmounted lazily).
 Prints "held PID PROCESS WHAT MAJOR:MINOR" for each such descriptor (at most 1024 looked
-at per process): the filesystem it is on decides what it exposes. Only /proc is read here.
+at per process): the filesystem it is on decides what it exposes.
+
+Last, the seccomp filters in force in each process that has some, as the kernel hands
+them to root (PTRACE_SECCOMP_GET_FILTER: the process is seized and stopped for a moment,
+then let go): "filters PID PROCESS BASE64,..." (most recent first), "filters PID PROCESS
+same OTHER" for a process with the same filters as one before it, or "filters PID
+PROCESS unreadable WHY". Only /proc is read here. An anchor the probe never lets go ends
+by itself after SECONDS, the longest the probe may take.
 """
+import base64
 import ctypes
 import os
 import signal
@@ -27,9 +35,13 @@ import stat
 import sys
 
 CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
+PTRACE_DETACH, PTRACE_SEIZE, PTRACE_INTERRUPT, PTRACE_SECCOMP_GET_FILTER = 17, 0x4206, 0x4207, 0x420C
+WAIT_ALL = 0x40000000  # __WALL
 MEMBERS_SHOWN = 200
 
 libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.restype = ctypes.c_long
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
 quiet = os.open("/dev/null", os.O_RDWR)  # the host's, opened before joining anything
 own_user_ns = os.stat("/proc/self/ns/user").st_ino
 processes = [name for name in os.listdir("/proc") if name.isdigit()]
@@ -77,6 +89,7 @@ def anchor_in(target: str) -> int:
         os.close(ready_read)
         for fd in (0, 1, 2):  # hold no pipe of the caller's open: its reader waits for EOF
             os.dup2(quiet, fd)
+        signal.alarm(lifetime)
         joined = ((os.getuid() == 0 or not other_user_ns or libc.setns(user_ns, CLONE_NEWUSER) == 0)
                   and libc.setns(mount_ns, CLONE_NEWNS) == 0)
         os.write(ready_write, b"1" if joined else b"0")
@@ -122,7 +135,50 @@ def held_outside(pid: str, mount_ids: set[str]) -> list[tuple[str, str]]:
     return found
 
 
-for container in sys.argv[1:]:
+def seccomp_filters(pid: str) -> list[bytes]:
+    """The filters in force in `pid`, most recent first (none: seccomp is not in filter mode)."""
+    mode = next((line.split()[1] for line in open(f"/proc/{pid}/status") if line.startswith("Seccomp:")), "0")
+    if mode != "2":
+        return []
+    target = int(pid)
+    if libc.ptrace(PTRACE_SEIZE, target, None, None) != 0:
+        raise OSError(ctypes.get_errno(), f"cannot seize process {pid}")
+    try:
+        if libc.ptrace(PTRACE_INTERRUPT, target, None, None) != 0:
+            raise OSError(ctypes.get_errno(), f"cannot stop process {pid}")
+        os.waitpid(target, WAIT_ALL)
+        found = []
+        while True:
+            count = libc.ptrace(PTRACE_SECCOMP_GET_FILTER, target, len(found), None)
+            if count <= 0:
+                error = ctypes.get_errno()
+                if not found:
+                    raise OSError(error, "the kernel handed over no filter")
+                return found
+            program = ctypes.create_string_buffer(count * 8)
+            libc.ptrace(PTRACE_SECCOMP_GET_FILTER, target, len(found), program)
+            found.append(program.raw)
+    finally:
+        libc.ptrace(PTRACE_DETACH, target, None, None)
+
+
+def show_filters(main: str, processes: list[str]) -> None:
+    seen: dict[tuple[bytes, ...], str] = {}
+    for pid in processes:
+        try:
+            filters = tuple(seccomp_filters(pid))
+        except OSError as exc:
+            print("filters", main, pid, "unreadable", os.strerror(exc.errno) if exc.errno else exc)
+            continue
+        if filters in seen:
+            print("filters", main, pid, "same", seen[filters])
+        else:
+            seen[filters] = pid
+            print("filters", main, pid, ",".join(base64.b64encode(program).decode() for program in filters) or "none")
+
+
+lifetime = int(sys.argv[1])
+for container in sys.argv[2:]:
     main, _, container_id = container.partition(":")
     try:
         members = members_of(main, container_id)
@@ -145,4 +201,5 @@ for container in sys.argv[1:]:
                 print("held", main, pid, what, device)
         except OSError:
             continue
+    show_filters(main, [main, *members])
 sys.stdout.flush()

@@ -8,7 +8,7 @@
 # binaries confined as the container is.
 # Set before these run: $pid, $engine and $id (the container's main process, its engine
 # and full ID, "-" for a bare process), iso_timeout, iso_inside_limit, iso_inside_script,
-# iso_anchors (see read_locate), iso_prober_uid, and the host's cgroup mount points
+# ISOVERIFY_MINE (see read_locate), iso_prober_uid, and the host's cgroup mount points
 # cg_memory cg_pids cg_cpu cg_devices cg_unified.
 # shellcheck disable=SC2154,SC2034 # set around these functions, and read by the readings
 # shellcheck disable=SC3013 # test -ef: dash, bash and busybox sh all have it
@@ -33,10 +33,10 @@ belongs() {
 }
 
 # read_locate: the PID, once the kernel shows it is the container's. Sets $located,
-# $members (its other processes) and $mine (its "anchor PID PROCESS ANCHOR" lines from
-# $iso_anchors: an anchor at the root of each mount namespace among its processes, through
-# which the host reads the namespace whole, see anchors.py), and $root_pid, the main
-# process's anchor ("-" when there is none: no python3 on the host).
+# $members (its other processes), $mine (its "members" and "anchor PID PROCESS ANCHOR"
+# lines, handed over as ISOVERIFY_MINE: an anchor at the root of each mount namespace
+# among its processes, through which the host reads the namespace whole, see
+# anchors.py), and $root_pid, the main process's anchor ("-": none, no python3 there).
 read_locate() {
     case $pid in '' | *[!0-9]*) echo "no process"; return 1 ;; esac
     started=$(start_time) || { echo "no process $pid"; return 1; }
@@ -50,7 +50,7 @@ read_locate() {
     if [ "$iso_prober_uid" != 0 ] && ! [ "/proc/$pid/ns/user" -ef /proc/self/ns/user ]; then
         enter_user=-U
     fi
-    mine=$(printf '%s\n' "$iso_anchors" | awk -v main="$pid" '$2 == main')
+    mine=$ISOVERIFY_MINE
     members=$(printf '%s\n' "$mine" | awk '$1 == "members" { $1 = $2 = ""; print }')
     root_pid=$(anchor_of "$pid")
     located=1
@@ -104,15 +104,25 @@ read_members() {
     true
 }
 
-# read_devices: the device nodes under its /dev, at the root of each of its views (see
-# read_mounts), type and numbers from the host's stat;
+# read_devices: the device nodes under its /dev, and under every other mount of the host's
+# devtmpfs, at the root of each of its views (see read_mounts), type and numbers from the
+# host's stat;
 # find does not follow links (a /dev that is a link to the host's lists nothing). stat
 # also gives the filesystem each node is on: one that is not the container's mount there
 # was reached through a link swapped in while it was listed. At most 200 nodes, each
 # line cut at 512 bytes, names escaped; "more N" counts the rest.
 read_devices() {
     set --
-    for view in $views; do set -- "$@" "/proc/$view/root/dev"; done
+    for view in $views; do
+        set -- "$@" "/proc/$view/root/dev"
+        # and wherever a piece of the host's /dev is mounted: a node bound over a file, or
+        # the host's /dev itself at /hostdev (names with escapes are left to host-mounts)
+        # shellcheck disable=SC2013 # mount points without escapes hold no blanks
+        for point in $(awk '{ for (i = 7; $i != "-"; i++)
+            if ($(i + 1) == "devtmpfs" && $5 !~ /\\/ && $5 !~ /^\/dev(\/|$)/) print $5 }' "/proc/$view/mountinfo"); do
+            set -- "$@" "/proc/$view/root$point"
+        done
+    done
     [ $# -gt 0 ] || return 0
     QUOTING_STYLE=escape find "$@" \( -type b -o -type c \) \
         -exec stat -c '%d %t %T %f %N' {} + 2>/dev/null |

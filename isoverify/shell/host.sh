@@ -2,11 +2,11 @@
 # The host's side of one batched probe: functions the probe script defines once and
 # calls. Every command is the host's own tool in the host's mount namespace; nothing
 # of a container's is run, loaded or followed here.
-# The probe sets: iso_timeout (seconds one engine call may take), iso_anchor_program
-# (anchors.py), iso_container_timeout
+# The probe sets: iso_timeout (seconds one engine call may take), iso_probe_timeout (all of
+# it), iso_anchor_program (anchors.py), iso_container_timeout
 # (seconds all of one container's readings may take: more than its engine exec's own),
-# iso_limit (bytes of one container's readings), iso_container_functions (the text of
-# container.sh, with its settings).
+# iso_limit (bytes of one container's readings), iso_section_limit (bytes of one host-wide
+# reading), iso_container_functions (the text of container.sh, with its settings).
 # shellcheck disable=SC2154 # those are set by the probe around this file
 
 # containers_of ENGINE REF...: each reference resolved as the engine resolves it among
@@ -72,9 +72,11 @@ find_container() {
     set +f
 }
 
-# plant_anchors ENGINE REF ...: each container's processes and the anchors at the roots of
-# their mount namespaces (anchors.py), for all containers at once — one python3 per host.
-# Keeps them in $iso_anchors for the containers' shells; prints them.
+# plant_anchors ENGINE REF ...: each container's processes, the anchors at the roots of
+# their mount namespaces, what they hold outside and their seccomp filters (anchors.py),
+# for all containers at once — one python3 per host. Keeps them in $iso_anchors (each
+# container's shell is handed its own lines: all of them could outgrow an environment
+# variable); prints them.
 plant_anchors() {
     targets=
     while [ $# -ge 2 ]; do
@@ -86,12 +88,11 @@ plant_anchors() {
     for python in /usr/bin/python3 /usr/local/bin/python3 python3; do
         if command -v "$python" >/dev/null; then
             # shellcheck disable=SC2086 # one word per container
-            iso_anchors=$("$python" -I -S -c "$iso_anchor_program" $targets 2>&1)
+            iso_anchors=$("$python" -I -S -c "$iso_anchor_program" "$iso_probe_timeout" $targets 2>&1)
             break
         fi
     done
-    export iso_anchors
-    printf '%s\n' "$iso_anchors"
+    printf '%s\n' "$iso_anchors" | head -c "$((iso_section_limit + 1))"
 }
 
 # release_anchors: every anchor planted is let go (a container's shell lets go its own,
@@ -113,8 +114,9 @@ mount_of() {
 # flood costs only its own verdicts, and nothing it shows can pass for the framing around it.
 observe_container() {
     if [ "$1" = - ]; then id=- pid=$2; else find_container "$1" "$2"; fi
+    mine=$(printf '%s\n' "$iso_anchors" | awk -v main="$pid" '($1 == "members" || $1 == "anchor") && $2 == main')
     # shellcheck disable=SC2016 # expanded by the inner shell
-    ISOVERIFY_VIEW=$iso_container_functions timeout -k 2 "$iso_container_timeout" \
+    ISOVERIFY_MINE=$mine ISOVERIFY_VIEW=$iso_container_functions timeout -k 2 "$iso_container_timeout" \
         sh -c 'eval "$ISOVERIFY_VIEW"; container_view "$@"' sh "$pid" "$1" "$id" </dev/null 2>&1 |
         head -c "$iso_limit" | base64 -w0
 }
