@@ -7,6 +7,10 @@ One batched command per host, however many properties and containers:
   against its own namespaces;
 - each container resolved as its engine resolves the name, and its main PID
   checked to be that container's before anything is read from `/proc/<pid>`;
+- one python3 per host (anchors.py) finds each container's other processes,
+  plants anchors at the roots of their mount namespaces (which any process can
+  hide by chroot), sees what they hold outside their mounts, and is handed
+  their seccomp filters by the kernel;
 - for each container, the kernel's view, read by the host's own tools: files
   under `/proc/<pid>`, the host's `ip` and `hostname` in its namespaces, its
   root and `/dev` listed through `/proc/<pid>/root` without following a link.
