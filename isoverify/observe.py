@@ -202,12 +202,14 @@ class Script:
             _heredoc("iso_anchor_program", _shell("anchors.py"), self.inside_nonce),
             "cg_memory=$(mount_of memory) cg_pids=$(mount_of pids) cg_cpu=$(mount_of cpu) "
             "cg_devices=$(mount_of devices) cg_unified=$(mount_of '') iso_prober_uid=$(id -u)\n"
-            "export iso_inside_script cg_memory cg_pids cg_cpu cg_devices cg_unified iso_prober_uid\n",
+            "export iso_inside_script cg_memory cg_pids cg_cpu cg_devices cg_unified iso_prober_uid\n"
+            # whichever way the probe ends, its anchors and kept readings go with it
+            "trap 'release >/dev/null 2>&1' EXIT\ntrap 'exit 143' TERM INT HUP\n",
         ]
-        calls = {f"c{n}": f"observe_container {t.engine if t.has_engine else '-'} {shlex.quote(t.ref)}"
-                 for n, t in enumerate(self.targets)}
-        return probe.script({**{name: _bounded(fact) for name, fact in self.host.items()}, **calls},
-                            self.nonce, tuple(parts)) + "release_anchors >/dev/null 2>&1\n"
+        every = " ".join(f"{t.engine if t.has_engine else '-'} {shlex.quote(t.ref)}" for t in self.targets)
+        calls = {f"c{n}": f"show_container {n}" for n in range(len(self.targets))}
+        host = probe.script({name: _bounded(fact) for name, fact in self.host.items()}, self.nonce, tuple(parts))
+        return (host + f"observe_containers {every} >/dev/null 2>&1\n" + probe.script(calls, self.nonce))
 
     @property
     def probe_timeout(self) -> int:

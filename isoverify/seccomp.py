@@ -8,6 +8,7 @@ of this host can call them through (x86-64, its x32 numbers, and i386's `int 0x8
 says which get through. A filter that is on but lets everything through is no filter.
 """
 
+import functools
 import struct
 from dataclasses import dataclass
 
@@ -146,16 +147,19 @@ def action(filters: list[bytes], call: Call) -> int:
     return min(results, key=lambda value: struct.unpack("<i", struct.pack("<I", value))[0])
 
 
+@functools.lru_cache(maxsize=64)
+def _reaching(filters: tuple[bytes, ...]) -> frozenset[str]:
+    """The guarded calls these filters let through on some ABI: run once per distinct set
+    (most containers share their runtime's profile)."""
+    return frozenset(name for name in GUARDED if any(action(list(filters), call) in LETS_THROUGH
+                                                     for call in calls(name)))
+
+
 def let_through(filters: list[bytes], capabilities: frozenset[str] = frozenset(),
                 excused: frozenset[str] = frozenset()) -> list[str]:
     """The guarded calls these filters let through, on any ABI, save those the process's
     `capabilities` are meant to open and those `excused` (its runtime's default lets them)."""
-    found = []
-    for name, (opened_by, _, _) in GUARDED.items():
-        if name in excused:
-            continue
-        if set((opened_by,) if isinstance(opened_by, str) else opened_by or ()) & capabilities:
-            continue
-        if any(action(filters, call) in LETS_THROUGH for call in calls(name)):
-            found.append(name)
-    return found
+    reaching = _reaching(tuple(filters))
+    return [name for name, (opened_by, _, _) in GUARDED.items()
+            if name in reaching and name not in excused
+            and not set((opened_by,) if isinstance(opened_by, str) else opened_by or ()) & capabilities]

@@ -145,7 +145,7 @@ def assert_confined(url: str, ran: list[dict[str, str]], own: dict[str, str]) ->
 def traps(canary, podman_canary, handmade, trap_image, podman_trap_image, trap_tree):
     """One trap of each kind: {url: (host PID, function reading its trap log)}."""
     started = {}
-    for name, options in (("docker", {}), ("docker hardened", HARDENED)):
+    for options in ({}, HARDENED):
         container = canary(image=trap_image, tty=False, stdin_open=False, **options)
         container.reload()
         started[f"docker://{container.name}"] = (

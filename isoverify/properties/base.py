@@ -152,7 +152,7 @@ def mount_views(ctr: ContainerFacts) -> list[tuple[str, list[Mount]]]:
     first = views[0].pid
     return [("" if view.pid == first else
              f"seen from process {view.pid}'s root: " if view.kind == "process" else
-             f"seen from the root of another of its mount namespaces: ", list(view.mounts))
+             "seen from the root of another of its mount namespaces: ", list(view.mounts))
             for view in views]
 
 

@@ -243,11 +243,12 @@ def check_runtime_socket(host: HostFacts, ctr: ContainerFacts) -> Finding:
     mounted in; an abstract one when the container shares the host's network namespace."""
     sockets, abstract, listeners_ev = _engine_sockets(host)
     own = value(host["mounts"], "the host's mounts")
+    homes = {socket: getattr(nearest_mount(own, socket), "major_minor", None) for socket in sockets}
+    mounted = host_mounts_in(host, ctr)
     reachable = []  # (socket, how)
-    for mount, path in host_mounts_in(host, ctr):
+    for mount, path in mounted:
         for socket in sockets:
-            home = nearest_mount(own, socket)
-            if _is_below(socket, path) and home is not None and home.major_minor == mount.major_minor:
+            if _is_below(socket, path) and homes[socket] == mount.major_minor:
                 reachable.append((socket, f"host {path} at {mount.mount_point}"))
     host_net = value(host["ns"], "the host's namespaces").get("net")
     if abstract and host_net == value(ctr.outside["ns"], "its namespaces").get("net"):
@@ -255,7 +256,7 @@ def check_runtime_socket(host: HostFacts, ctr: ContainerFacts) -> Finding:
     summary = ("no container engine's or runtime's socket is reachable inside" if not reachable
                else "runtime socket reachable inside: " + ", ".join(f"{s} ({how})" for s, how in reachable))
     return Finding(not reachable, summary, (listeners_ev, shown(host["sockets"])),
-                   (_mount_table(ctr, host_mounts_in(host, ctr)),),
+                   (_mount_table(ctr, mounted),),
                    tuple(dict.fromkeys(socket for socket, _ in reachable)))
 
 

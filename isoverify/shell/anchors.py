@@ -25,7 +25,8 @@ them to root (PTRACE_SECCOMP_GET_FILTER: the process is seized and stopped for a
 then let go): "filters PID PROCESS BASE64,..." (most recent first), "filters PID PROCESS
 same OTHER" for a process with the same filters as one before it, or "filters PID
 PROCESS unreadable WHY". Only /proc is read here. An anchor the probe never lets go ends
-by itself after SECONDS, the longest the probe may take.
+by itself after SECONDS, the longest the probe may take. Written for any python3 a host
+may have (3.6 on): no annotations.
 """
 import base64
 import ctypes
@@ -47,17 +48,17 @@ own_user_ns = os.stat("/proc/self/ns/user").st_ino
 processes = [name for name in os.listdir("/proc") if name.isdigit()]
 
 
-def cgroup_of(pid: str) -> tuple[str, str]:
+def cgroup_of(pid):
     """Its cgroup in the pids hierarchy (cgroup v1), else in the unified one (v2)."""
     paths = dict(line.split(":", 2)[1:] for line in open(f"/proc/{pid}/cgroup").read().splitlines())
     return ("pids", paths["pids"]) if "pids" in paths else ("", paths.get("", ""))
 
 
-def namespace(pid: str, kind: str) -> int:
+def namespace(pid, kind):
     return os.stat(f"/proc/{pid}/ns/{kind}").st_ino
 
 
-def members_of(main: str, container_id: str) -> list[str]:
+def members_of(main, container_id):
     hierarchy, path = cgroup_of(main)
     found = []
     if container_id != "-" and container_id in path:
@@ -78,7 +79,7 @@ def members_of(main: str, container_id: str) -> list[str]:
     return [pid for pid in found if pid != main][:MEMBERS_SHOWN]
 
 
-def anchor_in(target: str) -> int:
+def anchor_in(target):
     """An anchor in `target`'s mount namespace, once it has joined it."""
     mount_ns = os.open(f"/proc/{target}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
     user_ns = os.open(f"/proc/{target}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
@@ -106,11 +107,11 @@ def anchor_in(target: str) -> int:
     return anchor
 
 
-def mount_id(fdinfo: str) -> str:
+def mount_id(fdinfo):
     return next((line.split()[1] for line in open(fdinfo).read().splitlines() if line.startswith("mnt_id:")), "")
 
 
-def held_outside(pid: str, mount_ids: set[str]) -> list[tuple[str, str]]:
+def held_outside(pid, mount_ids):
     """What `pid` holds (descriptors, working directory, root) on a mount its namespace no
     longer has, with that filesystem's device."""
     found = []
@@ -135,7 +136,7 @@ def held_outside(pid: str, mount_ids: set[str]) -> list[tuple[str, str]]:
     return found
 
 
-def seccomp_filters(pid: str) -> list[bytes]:
+def seccomp_filters(pid):
     """The filters in force in `pid`, most recent first (none: seccomp is not in filter mode)."""
     mode = next((line.split()[1] for line in open(f"/proc/{pid}/status") if line.startswith("Seccomp:")), "0")
     if mode != "2":
@@ -162,8 +163,8 @@ def seccomp_filters(pid: str) -> list[bytes]:
         libc.ptrace(PTRACE_DETACH, target, None, None)
 
 
-def show_filters(main: str, processes: list[str]) -> None:
-    seen: dict[tuple[bytes, ...], str] = {}
+def show_filters(main, processes):
+    seen = {}
     for pid in processes:
         try:
             filters = tuple(seccomp_filters(pid))
@@ -186,7 +187,7 @@ for container in sys.argv[2:]:
         print(f"failed {main} {exc}")
         continue
     print("members", main, *members)
-    anchors: dict[int, int] = {}  # mount namespace: its anchor, for this container alone
+    anchors = {}  # mount namespace: its anchor, for this container alone
     for pid in [main, *members]:
         try:
             mounts = namespace(pid, "mnt")

@@ -33,10 +33,10 @@ belongs() {
 }
 
 # read_locate: the PID, once the kernel shows it is the container's. Sets $located,
-# $members (its other processes), $mine (its "members" and "anchor PID PROCESS ANCHOR"
-# lines, handed over as ISOVERIFY_MINE: an anchor at the root of each mount namespace
-# among its processes, through which the host reads the namespace whole, see
-# anchors.py), and $root_pid, the main process's anchor ("-": none, no python3 there).
+# $members (its other processes) and $anchored ("PROCESS:ANCHOR" words, from the
+# "members" and "anchor" lines handed over as ISOVERIFY_MINE: an anchor at the root of
+# each mount namespace among its processes, through which the host reads the namespace
+# whole, see anchors.py), and $root_pid, the main process's anchor ("-": none there).
 read_locate() {
     case $pid in '' | *[!0-9]*) echo "no process"; return 1 ;; esac
     started=$(start_time) || { echo "no process $pid"; return 1; }
@@ -50,17 +50,27 @@ read_locate() {
     if [ "$iso_prober_uid" != 0 ] && ! [ "/proc/$pid/ns/user" -ef /proc/self/ns/user ]; then
         enter_user=-U
     fi
-    mine=$ISOVERIFY_MINE
-    members=$(printf '%s\n' "$mine" | awk '$1 == "members" { $1 = $2 = ""; print }')
-    root_pid=$(anchor_of "$pid")
+    members='' anchored=''
+    while read -r kind _ rest; do
+        case $kind in
+        members) members=$rest ;;
+        anchor) anchored="$anchored ${rest% *}:${rest#* }" ;;
+        esac
+    done <<EOF
+$ISOVERIFY_MINE
+EOF
+    anchor_of "$pid"
+    root_pid=$anchor
     located=1
     echo "$pid $started $root_pid"
 }
 
-# anchor_of PID: the anchor standing at the root of PID's mount namespace, or "-".
+# anchor_of PID: sets $anchor, the anchor standing at the root of PID's mount namespace ("-": none).
 anchor_of() {
-    printf '%s\n' "$mine" | awk -v process="$1" '$1 == "anchor" && $3 == process { print $4; found = 1 }
-        END { if (!found) print "-" }'
+    anchor=-
+    for pair in $anchored; do
+        case $pair in "$1:"*) anchor=${pair#*:} ;; esac
+    done
 }
 
 # read_mounts: every view of its mounts, each after a "view KIND PID" line: at the root of
@@ -68,13 +78,14 @@ anchor_of() {
 # stands elsewhere. Sets $views, the PIDs whose roots those are.
 read_mounts() {
     views=
-    for anchor in $(printf '%s\n' "$mine" | awk '$1 == "anchor" && !seen[$4]++ { print $4 }'); do
-        views="$views $anchor"
-        echo "view anchor $anchor"
-        dump "/proc/$anchor/mountinfo"
+    for pair in $anchored; do
+        case " $views " in *" ${pair#*:} "*) continue ;; esac
+        views="$views ${pair#*:}"
+        echo "view anchor ${pair#*:}"
+        dump "/proc/${pair#*:}/mountinfo"
     done
     for process in $pid $members; do
-        anchor=$(anchor_of "$process")
+        anchor_of "$process"
         if [ "$anchor" != - ] && ! [ "/proc/$process/root" -ef "/proc/$anchor/root" ] && ! seen_root "$process"; then
             views="$views $process"
             echo "view process $process"
@@ -168,8 +179,6 @@ read_inside() {
 
 # read_end: whether $pid is still the process that was located; the anchors are let go.
 read_end() {
-    printf '%s\n' "$mine" | while read -r kind _ _ anchor; do
-        [ "$kind" = anchor ] && kill "$anchor" 2>/dev/null
-    done
+    for pair in $anchored; do kill "${pair#*:}" 2>/dev/null; done
     if [ "$(start_time)" = "$started" ]; then echo same; else echo "gone or replaced"; return 1; fi
 }

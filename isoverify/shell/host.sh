@@ -74,9 +74,9 @@ find_container() {
 
 # plant_anchors ENGINE REF ...: each container's processes, the anchors at the roots of
 # their mount namespaces, what they hold outside and their seccomp filters (anchors.py),
-# for all containers at once — one python3 per host. Keeps them in $iso_anchors (each
-# container's shell is handed its own lines: all of them could outgrow an environment
-# variable); prints them.
+# for all containers at once — one python3 per host. Keeps them in $iso_anchors, and the
+# "members" and "anchor" lines in $iso_members (each container's shell is handed its own:
+# all of them could outgrow an environment variable); prints them.
 plant_anchors() {
     targets=
     while [ $# -ge 2 ]; do
@@ -92,13 +92,16 @@ plant_anchors() {
             break
         fi
     done
+    # what the containers' shells need of it, kept apart: a few words each, where the
+    # filters are kilobytes
+    iso_members=$(printf '%s\n' "$iso_anchors" | grep -E '^(members|anchor) ')
     printf '%s\n' "$iso_anchors" | head -c "$((iso_section_limit + 1))"
 }
 
 # release_anchors: every anchor planted is let go (a container's shell lets go its own,
 # unless it was cut short).
 release_anchors() {
-    printf '%s\n' "$iso_anchors" | while read -r kind _ _ anchor; do
+    printf '%s\n' "$iso_members" | while read -r kind _ _ anchor; do
         [ "$kind" = anchor ] && kill "$anchor" 2>/dev/null
     done
 }
@@ -114,9 +117,47 @@ mount_of() {
 # flood costs only its own verdicts, and nothing it shows can pass for the framing around it.
 observe_container() {
     if [ "$1" = - ]; then id=- pid=$2; else find_container "$1" "$2"; fi
-    mine=$(printf '%s\n' "$iso_anchors" | awk -v main="$pid" '($1 == "members" || $1 == "anchor") && $2 == main')
+    mine=
+    while read -r kind main rest; do
+        case $kind in members | anchor) [ "$main" = "$pid" ] && mine="$mine$kind $main $rest
+" ;; esac
+    done <<EOF
+$iso_members
+EOF
     # shellcheck disable=SC2016 # expanded by the inner shell
     ISOVERIFY_MINE=$mine ISOVERIFY_VIEW=$iso_container_functions timeout -k 2 "$iso_container_timeout" \
         sh -c 'eval "$ISOVERIFY_VIEW"; container_view "$@"' sh "$pid" "$1" "$id" </dev/null 2>&1 |
         head -c "$iso_limit" | base64 -w0
+}
+
+# observe_containers ENGINE REF ...: every container's readings (observe_container), one
+# more at a time than the host has CPUs, each into a file of its own under $iso_views; the
+# container sections show them in order (show_container N).
+observe_containers() {
+    iso_views=$(mktemp -d) || return 1
+    # one more than the CPUs: much of a container's time is spent waiting for the kernel
+    at_once=$(($(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1) + 1))
+    number=0 running=0
+    while [ $# -ge 2 ]; do
+        observe_container "$1" "$2" >"$iso_views/$number" &
+        number=$((number + 1)) running=$((running + 1))
+        if [ "$running" -ge "$at_once" ]; then
+            wait
+            running=0
+        fi
+        shift 2
+    done
+    wait
+}
+
+# show_container N: the readings of the Nth container, as observe_containers kept them.
+show_container() {
+    IFS= read -r line <"$iso_views/$1" || [ -n "$line" ] || return 1
+    printf '%s' "$line"
+}
+
+# release: every anchor planted is let go, and the kept readings removed.
+release() {
+    release_anchors
+    [ -z "${iso_views:-}" ] || rm -rf "$iso_views"
 }
