@@ -717,6 +717,9 @@ class Device:
     path: str  # as the container names it, non-printable bytes escaped
     on: str = ""  # major:minor of the filesystem holding the node
     root: str = ""  # the PID whose root it was listed from
+    uid: int = 0  # its owner and group, as the host numbers them, and its permission bits
+    gid: int = 0
+    mode: int = 0o600
 
 
 class Devices(Fact):
@@ -730,18 +733,19 @@ class Devices(Fact):
     def parse(self, text):
         devices, more = [], 0
         for line in text.splitlines():
-            fields = line.split(" ", 4)
+            fields = line.split(" ", 6)
             if fields[0] == "more" and len(fields) == 2 and fields[1].isdigit():
                 more = int(fields[1])
                 continue
-            if len(fields) != 5 or not fields[0].isdigit():
+            if len(fields) != 7 or not all(f.isdigit() for f in fields[:3]):
                 raise ValueError(line)
-            filesystem, major, minor, mode, path = fields
+            filesystem, uid, gid, major, minor, mode, path = fields
             kind = {0o020000: "c", 0o060000: "b"}.get(int(mode, 16) & 0o170000)
             root, inside = (re.match(r"/proc/(\d+)/root(/.*)", path) or re.match(r"()(.*)", path)).groups()
             on = f"{os.major(int(filesystem))}:{os.minor(int(filesystem))}"
             if kind:
-                devices.append(Device(kind, int(major, 16), int(minor, 16), inside, on, root))
+                devices.append(Device(kind, int(major, 16), int(minor, 16), inside, on, root,
+                                      int(uid), int(gid), int(mode, 16) & 0o777))
         return DeviceList(tuple(devices), more)
 
 

@@ -46,9 +46,10 @@ CANARIES = {
     "read-only root": (dict(read_only=True), set(), {"readonly-rootfs"}),
     "limits": (dict(mem_limit="64m", pids_limit=64, nano_cpus=500_000_000), set(),
                {"memory-limit", "pids-limit", "cpu-limit"}),
-    # read-only at /host, but not its submounts: the host's /proc shows at /host/proc
+    # read-only at /host, but not its submounts: the host's /proc shows at /host/proc, its
+    # whole /dev (terminals included) at /host/dev
     "host / mounted": (dict(volumes={"/": {"bind": "/host", "mode": "ro"}}),
-                       {"host-mounts", "runtime-socket", "masked-paths", "readonly-paths"}, set()),
+                       {"host-mounts", "runtime-socket", "masked-paths", "readonly-paths", "devices"}, set()),
     "docker socket mounted": (dict(volumes={"/var/run/docker.sock": {"bind": "/var/run/docker.sock"}}),
                               {"runtime-socket"}, set()),
     "device": (dict(devices=[f"{DEVICE}:{DEVICE}"]) if DEVICE else None, {"devices"}, set()),
@@ -68,6 +69,11 @@ CANARIES = {
     # /lib is a link on the host: the mount is /usr/lib, as the kernel resolved it
     "host /lib mounted": (dict(volumes={"/lib": {"bind": "/l"}}), {"host-mounts"}, set()),
     "host data mounted": (dict(volumes={"/srv": {"bind": "/data"}}), set(), set()),
+    # the engine's socket under a name of its own, or the directory holding it
+    "engine socket renamed": (dict(volumes={"/var/run/docker.sock": {"bind": "/tmp/not-docker.sock"}}),
+                              {"runtime-socket"}, set()),
+    "host /run mounted": (dict(volumes={"/run": {"bind": "/r", "mode": "ro"}}), {"host-mounts", "runtime-socket"},
+                          set()),
     "allow-all seccomp profile": (["--security-opt=seccomp=" + str(ALLOW_ALL)], {"seccomp"}, set()),
     "privileged without the flag": (["--cap-add=ALL", "--cap-drop=SYS_RESOURCE", f"--security-opt=seccomp={ALLOW_ALL}",
                                      "--device-cgroup-rule=a *:* rwm", "--security-opt=systempaths=unconfined"],

@@ -110,9 +110,9 @@ def test_container_mounts_map_back_to_host_paths(container_mount, expected):
 
 def test_device_nodes_from_stat_output():
     tmpfs = os.makedev(0, 54)
-    text = (f"{tmpfs} 1 3 21b6 /proc/42/root/dev/null\n{tmpfs} 8 0 61b0 /proc/42/root/dev/sda\n"
-            f"{os.makedev(0, 26)} 88 0 2190 /proc/42/root/dev/pts/0\n{tmpfs} a e8 2180 /proc/42/root/dev/console\n"
-            f"{tmpfs} 1 5 21b6 /proc/42/root/dev/new\\nline\nmore 3000\n")
+    text = (f"{tmpfs} 0 0 1 3 21b6 /proc/42/root/dev/null\n{tmpfs} 0 6 8 0 61b0 /proc/42/root/dev/sda\n"
+            f"{os.makedev(0, 26)} 0 5 88 0 2190 /proc/42/root/dev/pts/0\n{tmpfs} 0 0 a e8 2180 /proc/42/root/dev/console\n"
+            f"{tmpfs} 0 0 1 5 21b6 /proc/42/root/dev/new\\nline\nmore 3000\n")
     listed = facts.Devices().parse(text)
     assert [(d.kind, d.major, d.minor, d.path, d.on) for d in listed.nodes] == [
         ("c", 1, 3, "/dev/null", "0:54"), ("b", 8, 0, "/dev/sda", "0:54"), ("c", 136, 0, "/dev/pts/0", "0:26"),

@@ -14,7 +14,7 @@ from .. import linux
 from ..facts import Mount, root_mount
 from ..observe import ContainerFacts, HostFacts
 from .base import (Evidence, Finding, kernel, mount_line, mount_views, mounts, mounts_seen_from, nearest_mount,
-                   own_root, shown, value)
+                   own_root, shown, status, value)
 
 
 def host_path(mount: Mount, host_mounts: list[Mount]) -> str | None:
@@ -270,30 +270,60 @@ def check_propagation(host: HostFacts, ctr: ContainerFacts) -> Finding:
                    tuple(dict.fromkeys(m.mount_point for m in shared)))
 
 
-def check_devices(host: HostFacts, ctr: ContainerFacts) -> Finding:
-    """Device nodes it has, and the device cgroup that lets it create or open others.
+def _rule_allows(rule: str, node) -> bool:
+    """Whether one devices.list line lets a process read or write `node`."""
+    kind, numbers, access = (rule.split() + ["", "", ""])[:3]
+    major, _, minor = numbers.partition(":")
+    return (kind in ("a", node.kind) and major in ("*", str(node.major)) and minor in ("*", str(node.minor))
+            and bool(set(access) & {"r", "w"}))
 
-    In a user namespace of its own the cgroup's rules do not matter: the kernel
-    lets no user namespace but the host's create device nodes.
-    """
+
+def _opens(node, rules: list[str] | None, uid: int, gids: set[int], overrides: bool) -> bool:
+    """Whether its processes can open `node`: the device cgroup must let them (on cgroup v2,
+    and where no device cgroup applies, it is not known to refuse), and so must the node's
+    permissions — unless they are root in the host's user namespace, with CAP_DAC_OVERRIDE."""
+    if rules is not None and not any(_rule_allows(rule, node) for rule in rules):
+        return False
+    if overrides:
+        return True
+    return bool(node.mode & 0o006 or node.uid == uid and node.mode & 0o600 or node.gid in gids and node.mode & 0o060)
+
+
+def check_devices(host: HostFacts, ctr: ContainerFacts) -> Finding:
+    """Every device node it can reach — created, bind-mounted, or under a mounted host /dev —
+    judged by its numbers and by whether its processes can open it: the device cgroup, and
+    where no cgroup refuses, the node's owner and permissions against their host ids. A
+    pseudo-terminal is its own only on its own devpts, never on the host's."""
     listed = value(ctr.outside["devices"], "the container's devices")
     # A node on another filesystem than the container's mount at its path was reached
     # through a link swapped in while /dev was listed: the host's, not the container's.
     swapped = [d for d in listed.nodes
                if d.on != getattr(nearest_mount(mounts_seen_from(ctr, d.root), d.path), "major_minor", d.on)]
     nodes = [d for d in listed.nodes if d not in swapped]
-    extra = [d for d in nodes if not linux.is_default_device(d)]
+    host_mounts = value(host["mounts"], "the host's mounts")
+    host_terminals = {m.major_minor for m in host_mounts if m.fstype == "devpts"}
     rules = (ctr.outside["cgroups"].value or {}).get("devices.list")
     own_userns = value(host["ns"], "the host's namespaces").get("user") != \
         value(ctr.outside["ns"], "the container's namespaces").get("user")
+    fields = status(ctr)
+    uid = int(fields.get("Uid", "0 0").split()[1])
+    gids = {int(g) for g in fields.get("Gid", "").split()[:2] + fields.get("Groups", "").split() if g.isdigit()}
+    overrides = not own_userns and "DAC_OVERRIDE" in linux.decode_capabilities(fields.get("CapEff", "0"))
+    extra = [d for d in nodes if not linux.is_default_device(d) or d.on in host_terminals]
+    reachable = [d for d in extra if _opens(d, rules, uid, gids, overrides)]
     extra_rules = sorted(set(rules) - linux.DEFAULT_DEVICE_RULES) if rules is not None and not own_userns else []
+    whole_dev = [m.mount_point for _, table in mount_views(ctr) for m in table
+                 if m.fstype == "devtmpfs" and m.root == "/" and m.major_minor in {h.major_minor for h in host_mounts}]
     problems = []
-    if extra:
-        problems.append("device nodes beyond the default: " + ", ".join(
+    if reachable:
+        problems.append("device nodes it can open beyond the default: " + ", ".join(
             f"{d.path} ({d.kind} {d.major}:{d.minor}"
             + (f", {linux.DANGEROUS_DEVICES[(d.kind, d.major, d.minor)]}" if (d.kind, d.major, d.minor)
-               in linux.DANGEROUS_DEVICES else ", block device" if d.kind == "b" else "") + ")"
-            for d in extra[:20]) + (f" and {len(extra) - 20} more" if len(extra) > 20 else ""))
+               in linux.DANGEROUS_DEVICES else ", block device" if d.kind == "b" else
+               ", a host terminal" if d.on in host_terminals else "") + ")"
+            for d in reachable[:20]) + (f" and {len(reachable) - 20} more" if len(reachable) > 20 else ""))
+    if whole_dev:
+        problems.append("the host's whole /dev is mounted at " + ", ".join(dict.fromkeys(whole_dev)))
     if swapped:
         problems.append("its /dev changed while it was read (links swapped in, pointing out of its root): "
                         + ", ".join(d.path for d in swapped[:5]))
@@ -301,18 +331,24 @@ def check_devices(host: HostFacts, ctr: ContainerFacts) -> Finding:
         problems.append(f"{listed.more} more device nodes, not listed")
     if extra_rules:
         problems.append("device cgroup allows beyond the default: " + ", ".join(extra_rules))
-    summary = "; ".join(problems) or "only the default device nodes, and the default device cgroup rules"
-    node_text = "\n".join(f"{d.kind} {d.major}:{d.minor} {d.path}" for d in nodes) + (
-        f"\n… and {listed.more} more, not listed" if listed.more else "")
+    summary = "; ".join(problems) or ("only the default device nodes it can open, and the default device "
+                                      "cgroup rules")
+    if not problems and extra:
+        summary += f" ({len(extra)} other node(s) it cannot open: " + ", ".join(d.path for d in extra[:5]) + ")"
+    node_text = "\n".join(f"{d.kind} {d.major}:{d.minor} {d.path}  owner {d.uid}:{d.gid} mode {d.mode:o}  "
+                          f"{'opens' if d in reachable else 'cannot open' if d in extra else 'default'}"
+                          for d in nodes) + (f"\n… and {listed.more} more, not listed" if listed.more else "")
     rules_text = ("\n".join(rules) if rules is not None
-                  else "cgroup v2: the rules are an eBPF program the host does not list here")
+                  else "no device cgroup rules listed (cgroup v2: an eBPF program): nodes judged by permissions")
     if own_userns:
-        rules_text += "\n(not counted: in its own user namespace it can create no device node)"
-    found = tuple(dict.fromkeys(f"{d.kind} {d.major}:{d.minor}" for d in extra)) + tuple(extra_rules)
+        rules_text += "\n(extra rules not counted: in its own user namespace it can create no device node)"
+    found = tuple(dict.fromkeys(f"{d.kind} {d.major}:{d.minor}" for d in reachable)) + tuple(extra_rules)
+    if whole_dev:
+        found += ("the host's /dev",)
     if swapped:
         found += ("its /dev changed while it was read",)
     if listed.more:  # unseen: a waiver accepting the listed ones does not cover these
         found += (f"{listed.more} device nodes not listed",)
     return Finding(not problems, summary, (),
-                   (kernel(ctr, f"device nodes in /proc/{ctr.pid}/root/dev", node_text),
+                   (kernel(ctr, "device nodes under its /dev and every mount of the host's devtmpfs", node_text),
                     kernel(ctr, "devices.list of its cgroup", rules_text)), found)

@@ -116,8 +116,8 @@ read_members() {
 }
 
 # read_devices: the device nodes under its /dev, and under every other mount of the host's
-# devtmpfs, at the root of each of its views (see read_mounts), type and numbers from the
-# host's stat;
+# devtmpfs, at the root of each of its views (see read_mounts), type, numbers, owner and
+# mode from the host's stat;
 # find does not follow links (a /dev that is a link to the host's lists nothing). stat
 # also gives the filesystem each node is on: one that is not the container's mount there
 # was reached through a link swapped in while it was listed. At most 200 nodes, each
@@ -135,9 +135,12 @@ read_devices() {
         done
     done
     [ $# -gt 0 ] || return 0
-    QUOTING_STYLE=escape find "$@" \( -type b -o -type c \) \
-        -exec stat -c '%d %t %T %f %N' {} + 2>/dev/null |
-        awk 'NR <= 200 { print substr($0, 1, 512) } END { if (NR > 200) print "more", NR - 200 }'
+    # Every entry but directories is stat'ed: find's own -type reads the directory's word
+    # for it, which for a node bound over a placeholder file says "file". The hex mode
+    # (%f) of a character device starts with 2, of a block device with 6.
+    QUOTING_STYLE=escape find "$@" ! -type d -exec stat -c '%d %u %g %t %T %f %N' {} + 2>/dev/null |
+        awk '$6 !~ /^[26]...$/ { next } ++n <= 200 { print substr($0, 1, 512) }
+             END { if (n > 200) print "more", n - 200 }'
 }
 
 # read_cgroups: the limit files of each of its cgroups, read in the host's cgroup
