@@ -54,6 +54,10 @@ CANARIES = {
                               {"runtime-socket"}, set()),
     "device": (dict(devices=[f"{DEVICE}:{DEVICE}"]) if DEVICE else None, {"devices"}, set()),
     "user 1000": (dict(user="1000:1000"), set(), {"nonroot"}),
+    # everything hardened at once: no rule of the catalogue over-corrects against it
+    "hardened": (dict(user="1000:1000", cap_drop=["ALL"], read_only=True, security_opt=["no-new-privileges"],
+                      mem_limit="64m", pids_limit=64, nano_cpus=500_000_000, cgroupns="private"),
+                 set(), {"nonroot", "readonly-rootfs", "nnp", "memory-limit", "pids-limit", "cpu-limit", "cgroupns"}),
     "privileged-equivalent": (dict(**ALL_CAPS, security_opt=["seccomp=unconfined"],
                                    device_cgroup_rules=["a *:* rwm"],
                                    volumes={"/dev": {"bind": "/dev"}}),
@@ -172,3 +176,8 @@ def test_summaries_say_why(matrix):
     assert "an advisory" in summary[targets["host data mounted"], "host-mounts"]
     assert "lets every call a default profile refuses through" in summary[targets["allow-all seccomp profile"],
                                                                            "seccomp"]
+    assert "privileged-equivalent:" in summary[targets["privileged without the flag"], "privileged"]
+    assert "the host's cgroup tree at /" in summary[targets["host cgroup tree mounted"], "host-mounts"]
+    assert "an engine's state" in summary[targets["engine state mounted"], "host-mounts"]
+    assert "/tmp/not-docker.sock" in summary[targets["engine socket renamed"], "runtime-socket"]
+    assert "READ-WRITE: the host's proc" in summary[targets["host /proc/sys mounted"], "host-mounts"]
