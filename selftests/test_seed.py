@@ -95,3 +95,13 @@ def test_container_without_a_shell_is_judged_from_the_host(canary, suite, shell_
 def test_markers_select_by_control(suite):
     run = suite("-m", "cis_5_16 or pss_hostnetwork")
     assert set(run.verdicts()) == {"pid", "net"}
+
+
+def test_a_script_as_pid_1_is_the_containers_own_entrypoint(canary, suite):
+    """A script run as PID 1: the kernel names the process by the script, its command line
+    by the interpreter — the host's reading of `ps` must not take one for the other."""
+    script = "printf '#!/bin/sh\\nwhile :; do sleep 1; done\\n' > /run.sh && chmod +x /run.sh && exec /run.sh"
+    container = canary(command=["sh", "-c", script], tty=False)
+    for inside in ("host", "exec"):
+        run = suite(f"--iso-container=docker://{container.name}", f"--iso-inside={inside}", "-k", "pid and not limit")
+        assert run.verdicts()["pid"] == "pass", (inside, run.output)

@@ -17,6 +17,12 @@ def _basename(command: str) -> str:
     return os.path.basename(first.strip("[]{}"))
 
 
+def _same_command(shown: str, entry: str) -> bool:
+    """Whether `ps` inside shows the entrypoint the kernel names: the same program, or its
+    command line (busybox shows a script as `{run.sh} /bin/sh /run.sh`)."""
+    return _basename(shown) == _basename(entry) or " ".join(entry.split())[:60] in " ".join(shown.split())
+
+
 def check_root(host: HostFacts, ctr: ContainerFacts) -> Finding:
     h = value(host["root_id"], "the host's / identity")
     c = value(ctr.outside["root_id"], "the container's / identity")
@@ -61,10 +67,12 @@ def check_pid(host: HostFacts, ctr: ContainerFacts) -> Finding:
         problems.append(f"it shares the host's PID namespace {h}")
     if not own_pid1:
         problems.append(f"its main process is not PID 1 of a namespace of its own (NSpid {' '.join(nspid) or '?'})")
-    seen = inside_value(ctr, "ps")
+    # What the container's own ps says (through exec) must agree with the kernel; the
+    # host's reading names PID 1 by its command name, which for a script is not argv[0].
+    seen = None if ctr.inside_by_host else inside_value(ctr, "ps")
     if seen is not None:
         first = next((p for p in seen if p.pid == 1), None)
-        if first is None or _basename(first.command) != _basename(entry):
+        if first is None or not _same_command(first.command, entry):
             problems.append(f"inside, PID 1 is {one_line(first.command, 60) if first else 'missing'!s}, "
                             f"not the container's entrypoint {one_line(entry, 60)}")
     holds = not problems
