@@ -171,8 +171,10 @@ def pytest_sessionfinish(session):
         return
     records = config.stash[RECORDS]
     verdicts = {r["verdict"] for r in records}
-    # pytest says 1 for any failed or errored test; an unobservable target is not a violation.
-    if session.exitstatus == pytest.ExitCode.TESTS_FAILED and FAIL not in verdicts and ERROR in verdicts:
+    failures = config.pluginmanager.get_plugin("isoverify-records").other_failures
+    # pytest says 1 for any failed or errored test; an unobservable target is not a
+    # violation, but any failing test — a verdict, or a test of the user's own — outranks it.
+    if session.exitstatus == pytest.ExitCode.TESTS_FAILED and ERROR in verdicts and not failures:
         session.exitstatus = EXIT_UNOBSERVABLE
     path = config.getoption("iso_json")
     if path:
@@ -192,15 +194,19 @@ def pytest_unconfigure(config):
 
 
 class Recorder:
-    """Collects the verdict records where the reports arrive: the controller, under xdist."""
+    """Collects the verdict records where the reports arrive: the controller, under xdist,
+    and counts the failures that are no verdict that could not be observed."""
 
     def __init__(self, records: list):
         self.records = records
+        self.other_failures = 0  # a failing test of the user's own, say
 
     def pytest_runtest_logreport(self, report):
         record = getattr(report, "iso_record", None)
         if record is not None:
             self.records.append(record)
+        if report.failed and (record is None or record["verdict"] != ERROR):
+            self.other_failures += 1
 
 
 class Workers:

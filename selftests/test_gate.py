@@ -30,6 +30,16 @@ def test_exit_code_for_an_unobservable_target(suite):
     assert run.exit_code == EXIT_UNOBSERVABLE
 
 
+def test_a_failing_test_of_ones_own_outranks_an_unobservable_target(suite, tmp_path):
+    """Exit codes follow outcomes, not record kinds: any failing test makes the run exit 1."""
+    own = tmp_path / "test_own.py"
+    own.write_text("def test_own_check():\n    assert False, 'a check of my own fails'\n")
+    run = suite("--iso-container=docker://isoverify-selftest-nowhere", "tests", str(own),
+                "-k", "pid and not limit or own_check")
+    assert run.exit_code == 1, run.output
+    assert [r["verdict"] for r in run.results] == ["error"]
+
+
 def test_exit_code_for_a_usage_error(suite):
     assert suite("--iso-host=gopher://x").exit_code == 4
 
