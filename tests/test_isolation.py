@@ -2,7 +2,8 @@
 
 Each test is one property on one container (`pid-managed`, `net-docker://web`);
 select with -k. What each property checks, and from which evidence, is in
-isoverify/properties.py; the verdict arrives ready, this file only gates on it.
+isoverify/properties/ (the catalogue in its __init__.py); the verdict arrives
+ready, this file only gates on it.
 """
 
 import pytest
