@@ -34,7 +34,7 @@ def test_a_failing_test_of_ones_own_outranks_an_unobservable_target(suite, tmp_p
     """Exit codes follow outcomes, not record kinds: any failing test makes the run exit 1."""
     own = tmp_path / "test_own.py"
     own.write_text("def test_own_check():\n    assert False, 'a check of my own fails'\n")
-    run = suite("--iso-container=docker://isoverify-selftest-nowhere", "tests", str(own),
+    run = suite("--iso-container=docker://isoverify-selftest-nowhere", "isoverify/catalogue", str(own),
                 "-k", "pid and not limit or own_check")
     assert run.exit_code == 1, run.output
     assert [r["verdict"] for r in run.results] == ["error"]
