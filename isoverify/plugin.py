@@ -12,11 +12,12 @@ import pytest
 
 from . import __version__
 from .observe import DEFAULT_TIMEOUT, INSIDE_PATHS
-from .properties import BY_ID, CATALOGUE, DEFAULT_PROFILE, ERROR, FAIL, PROFILES
+from .properties import BY_ID, CATALOGUE, DEFAULT_PROFILE, PROFILES
 from .report import (CSS, HEADER_CELLS, hosts_table, matrix, row_cells, run_header, targets_summary,
                      unmatched_waivers, write_json)
 from .run import DEFAULT_IMAGE, Run, SetupError
 from .targets import UsageError
+from .verdicts import ERROR
 from .waivers import WaiverError, Waivers, load, selection
 
 EXIT_UNOBSERVABLE = 6  # the run could not observe what it was asked to verify

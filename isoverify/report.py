@@ -11,12 +11,12 @@ from collections import Counter
 from html import escape
 from pathlib import Path
 
+from .verdicts import VERDICTS as STATUSES
 from .waivers import selection
 
 JSON_SCHEMA_VERSION = 1
 SCHEMA = Path(__file__).with_name("results.schema.json")
 CSS = Path(__file__).with_name("report.css")
-STATUSES = ("pass", "fail", "advisory", "waived", "error")
 
 HEADER_CELLS = (
     '<th class="sortable" data-column-type="property">Property</th>',

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 from . import observe
 from .observe import ContainerFacts, HostFacts
-from .properties import BY_ID, DEFAULT_PROFILE, ERROR, PROFILES, Verdict, judge
+from .properties import BY_ID, DEFAULT_PROFILE, PROFILES, Verdict, judge
 from .targets import (POD, PROCESS, ContainerSpec, ContainerTarget, HostTarget, ManagedContainer, TargetError,
                       UsageError, check_host_url, check_image, check_label, expand_host_urls,
                       explain_engine_failure, parse_container_url, select_containers)
+from .verdicts import ERROR
 from .waivers import Identity, Waivers
 
 DEFAULT_IMAGE = "busybox:latest"

@@ -8,8 +8,9 @@ from hypothesis import strategies as st
 from isoverify import facts, observe, probe
 from isoverify.facts import Reading
 from isoverify.observe import ContainerFacts, HostFacts
-from isoverify.properties import CATALOGUE, PASS, judge
+from isoverify.properties import CATALOGUE, judge
 from isoverify.targets import ContainerTarget, HostTarget
+from isoverify.verdicts import PASS
 
 HOST = HostTarget("local://")
 TARGET = ContainerTarget(HOST, "docker", "fuzzed", "docker://fuzzed")

@@ -6,7 +6,8 @@ import re
 import pytest
 
 from conftest import REPO
-from isoverify.properties import BY_ID, FAIL, PASS, WAIVED, Verdict
+from isoverify.properties import BY_ID, Verdict
+from isoverify.verdicts import FAIL, PASS, WAIVED
 from isoverify.waivers import Identity, Waiver, WaiverError, Waivers, load, selection
 
 KNOWN = set(BY_ID)

@@ -8,11 +8,13 @@ ready, this file only gates on it.
 
 import pytest
 
+from isoverify.verdicts import ADVISORY, PASS, WAIVED
+
 
 def test_isolation(verdict):
-    if verdict.status == "advisory":
+    if verdict.status == ADVISORY:
         pytest.xfail(f"advisory, not enforced by this profile: {verdict.summary}")
-    if verdict.status == "waived":
+    if verdict.status == WAIVED:
         pytest.xfail(f"waived until {verdict.waiver['expires']} ({verdict.waiver['reason']}): {verdict.summary}")
-    if verdict.status != "pass":
+    if verdict.status != PASS:
         pytest.fail(f"{verdict.property.id} on {verdict.target}: {verdict.summary}", pytrace=False)

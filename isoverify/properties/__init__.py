@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 from ..observe import ContainerFacts, HostFacts
 from ..untrusted import bounded, one_line
+from ..verdicts import ADVISORY, ERROR, FAIL, PASS, WAIVED
 from ..waivers import Waiver
 from . import drift, filesystem, lesson, privileges, resources
 from .base import CIS, NIST, PSS, Control, Evidence, Finding, Property, Unobservable, shown
@@ -114,7 +115,6 @@ HARDENED = BASELINE + ("user", "readonly-rootfs", "nnp", "memory-limit", "pids-l
 PROFILES = {"seed": SEED, "baseline": BASELINE, "hardened": HARDENED}
 DEFAULT_PROFILE = "baseline"
 
-PASS, FAIL, ADVISORY, WAIVED, ERROR = "pass", "fail", "advisory", "waived", "error"
 SUMMARY_CHARS = 800  # summaries quote targets: a container with a thousand mounts stays one paragraph
 
 
