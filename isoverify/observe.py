@@ -28,11 +28,11 @@ that floods, hangs or prints hostile names costs its own verdicts only.
 import base64
 import binascii
 import shlex
-from dataclasses import dataclass, replace
 from importlib import resources
 
 from . import facts, linux, probe
 from .facts import Reading
+from .model import ContainerFacts, HostFacts
 from .targets import ContainerTarget, HostTarget, TargetError, explain_engine_failure
 from .untrusted import decode, one_line
 
@@ -84,8 +84,9 @@ def host_facts(engines: tuple[str, ...], refs: dict[str, list[str]], timeout: in
     }
 
 
-def kernel_view(inside: str) -> dict[str, facts.Fact]:
-    """One container's readings on the host, from its main process `$pid` (container.sh)."""
+def kernel_view(inside: str, own_facts: dict[str, facts.Fact]) -> dict[str, facts.Fact]:
+    """One container's readings on the host, from its main process `$pid` (container.sh),
+    and the user's own facts (see isoverify.own), read the same way."""
     proc = "/proc/$pid"
     enter = "nsenter -t $pid $enter_user"
     view = {
@@ -107,6 +108,7 @@ def kernel_view(inside: str) -> dict[str, facts.Fact]:
         "devices": facts.Devices(),
         "members": facts.Members(),
     }
+    view.update(own_facts)
     if inside == "exec":
         view["inside"] = facts.Fact("read_inside", "the lesson's commands, through the engine's exec")
     view["end"] = facts.Fact("read_end", "the same process at the end")
@@ -125,61 +127,16 @@ def inside_facts() -> dict[str, facts.Fact]:
     }
 
 
-@dataclass(frozen=True)
-class HostFacts:
-    target: HostTarget
-    readings: dict[str, Reading]
-
-    def __getitem__(self, name: str) -> Reading:
-        return self.readings[name]
-
-
-@dataclass(frozen=True)
-class ContainerFacts:
-    target: ContainerTarget
-    outside: dict[str, Reading]  # empty: no host can read this container (a pod seen by kubectl)
-    inside: dict[str, Reading] | None
-    inside_error: str  # why the inside view is missing, or how it was read instead
-    declared: dict | None = None  # the engine's inspect document, where there is an engine
-    inside_by_host: bool = False  # the inside view was read by the host, not said by the container
-
-    @property
-    def pid(self) -> int:
-        """The container's main process, as the host numbers it."""
-        return self.outside["locate"].value
-
-    def others(self) -> list["ContainerFacts"] | None:
-        """The same container, once for each of its other processes: what judging one
-        process needs, read of that process (a container is as weak as its weakest);
-        None when they could not be found."""
-        members = self.outside.get("members")
-        if members is None or not members.readable:
-            return None
-        views = []
-        for member in members.value:
-            readings = {
-                "locate": Reading(f"process {member.pid} of the container", member.pid, 0, int(member.pid)),
-                "status": Reading(f"cat /proc/{member.pid}/status", "", 0, member.status),
-                "ns": Reading(f"ls -l /proc/{member.pid}/ns/", "", 0, member.namespaces),
-                "root_id": Reading(f"stat -L -c %d:%i /proc/{member.pid}/root/", member.root_id, 0,
-                                   member.root_id or None),
-                "uid_map": Reading(f"cat /proc/{member.pid}/uid_map", "", 0, member.uid_map or None),
-                "label": Reading(f"cat /proc/{member.pid}/attr/current", member.label, 0, member.label),
-            }
-            views.append(replace(self, outside={**self.outside, **readings}, inside=None,
-                                 inside_error="another process of the container: its own view is not read"))
-        return views
-
-
 class Script:
     """The probe of one host: its own sections, then one section per container."""
 
-    def __init__(self, engines: tuple[str, ...], targets: list[ContainerTarget], timeout: int, inside: str):
+    def __init__(self, engines: tuple[str, ...], targets: list[ContainerTarget], timeout: int, inside: str,
+                 own_facts: dict[str, facts.Fact] | None = None):
         self.nonce, self.container_nonce, self.inside_nonce = (probe.new_nonce() for _ in range(3))
         refs = {engine: list(dict.fromkeys(t.ref for t in targets if t.engine == engine)) for engine in engines}
         containers = [(t.engine if t.has_engine else "-", t.ref) for t in targets]
         self.host = {f"host.{name}": fact for name, fact in host_facts(engines, refs, timeout, containers).items()}
-        self.view = kernel_view(inside)
+        self.view = kernel_view(inside, own_facts or {})
         self.targets, self.timeout, self.inside = targets, timeout, inside
         self.names = list(self.host) + [f"c{n}" for n in range(len(targets))]
 
@@ -240,10 +197,11 @@ def _heredoc(variable: str, text: str, nonce: str) -> str:
 
 
 def observe(host: HostTarget, engines: tuple[str, ...], targets: list[ContainerTarget],
-            timeout: int = DEFAULT_TIMEOUT, inside: str = "host"
+            timeout: int = DEFAULT_TIMEOUT, inside: str = "host", own_facts: dict[str, facts.Fact] | None = None
             ) -> tuple[HostFacts, dict[ContainerTarget, ContainerFacts | TargetError]]:
-    """The host and all of `targets` on it, in one round trip."""
-    script = Script(engines, targets, timeout, inside)
+    """The host and all of `targets` on it, in one round trip; `own_facts` are the user's
+    facts of each container, read beside the suite's."""
+    script = Script(engines, targets, timeout, inside, own_facts)
     sections = _run(host, script.text(), script.nonce, script.names, script.probe_timeout, script.limit)
     own = {name.removeprefix("host."): fact.read(sections[name].output, sections[name].rc)
            for name, fact in script.host.items()}

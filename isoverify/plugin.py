@@ -1,7 +1,9 @@
 """The pytest plugin: options, fixtures and hooks; the work is done in plain modules."""
 
 import datetime
+from collections import Counter
 import getpass
+import re
 import shlex
 import signal
 import socket
@@ -10,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from . import __version__
+from . import __version__, hooks, own
 from .observe import DEFAULT_TIMEOUT, INSIDE_PATHS
-from .properties import BY_ID, CATALOGUE, DEFAULT_PROFILE, PROFILES
+from .properties import BY_ID, CATALOGUE, DEFAULT_PROFILE, PROFILES, own_property
 from .report import (CSS, HEADER_CELLS, hosts_table, matrix, row_cells, run_header, targets_summary,
                      unmatched_waivers, write_json)
-from .run import DEFAULT_IMAGE, Run, SetupError
-from .targets import UsageError
-from .verdicts import ERROR
+from .run import DEFAULT_IMAGE, Run, SetupError, Slot
+from .targets import TargetError, UsageError
+from .verdicts import ERROR, FAIL, PASS, VERDICTS
 from .waivers import WaiverError, Waivers, load, selection
 
 EXIT_UNOBSERVABLE = 6  # the run could not observe what it was asked to verify
@@ -27,6 +29,12 @@ VERDICT = pytest.StashKey[object]()
 RECORDS = pytest.StashKey[list]()
 STARTED = pytest.StashKey[str]()
 HOSTS_SEEN = pytest.StashKey[dict]()  # host descriptions sent by xdist workers
+OWN_PROPERTY = pytest.StashKey[object]()  # the property a test of the user's own decides
+TRANSCRIPT = pytest.StashKey[own.Transcript]()  # the commands a test ran through the fixtures
+
+
+def pytest_addhooks(pluginmanager):
+    pluginmanager.add_hookspecs(hooks)
 
 
 def pytest_addoption(parser):
@@ -60,14 +68,17 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     try:
         waivers_file = config.getoption("iso_waivers")
-        waivers = Waivers(load(Path(waivers_file), set(BY_ID)) if waivers_file else [])
+        # property IDs are checked once the user's own are collected too
+        waivers = Waivers(load(Path(waivers_file), None), path=Path(waivers_file)) if waivers_file else None
         config.stash[RUN] = Run(
-            tuple(config.getoption("iso_host")) or ("local://",), tuple(config.getoption("iso_container")),
-            config.getoption("iso_image"), config.getoption("iso_profile"),
-            config.getoption("iso_timeout"), tuple(config.getoption("iso_label")), waivers,
+            hosts=tuple(config.getoption("iso_host")) or ("local://",),
+            containers=tuple(config.getoption("iso_container")),
+            image=config.getoption("iso_image"), profile=config.getoption("iso_profile"),
+            timeout=config.getoption("iso_timeout"), labels=tuple(config.getoption("iso_label")),
+            waivers=waivers, inside=config.getoption("iso_inside"),
             # testinfra's own options, for every ssh host
-            config.getoption("ssh_config", None), config.getoption("ssh_identity_file", None),
-            config.getoption("iso_inside"),
+            ssh_config=config.getoption("ssh_config", None),
+            ssh_identity_file=config.getoption("ssh_identity_file", None),
         )
     except (UsageError, WaiverError) as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -75,6 +86,8 @@ def pytest_configure(config):
     config.stash[HOSTS_SEEN] = {}
     config.pluginmanager.register(Recorder(config.stash[RECORDS]), "isoverify-records")
     config.stash[STARTED] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    config.addinivalue_line("markers", "iso_property(id, title, controls=(), profile='seed', advisory=False): "
+                            "this test is an isolation property of the run (see README: Writing your own checks)")
     for control in {c for prop in CATALOGUE for c in prop.controls}:
         config.addinivalue_line("markers", f"{control.marker}: evidences {control}")
     if config.pluginmanager.hasplugin("html"):
@@ -93,19 +106,72 @@ def pytest_configure(config):
     signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
-def pytest_generate_tests(metafunc):
-    if "iso_case" not in metafunc.fixturenames:
-        return
-    run = metafunc.config.stash[RUN]
+def _slots(run: Run) -> list[Slot]:
     try:
-        slots = run.slots()
+        return run.plan.slots()
     except SetupError as exc:
         pytest.exit(f"isoverify: {exc}", returncode=EXIT_UNOBSERVABLE)
-    cases = [pytest.param((prop.id, slot), id=f"{prop.id}-{slot.id}",
-                          marks=[pytest.mark.xdist_group(slot.host.url),
-                                 *(getattr(pytest.mark, c.marker) for c in prop.controls)])
-             for slot in slots for prop in CATALOGUE]
-    metafunc.parametrize("iso_case", cases)
+
+
+def pytest_generate_tests(metafunc):
+    """The catalogue, and any test taking `iso_container` or `iso_host`, once per target of
+    the run; ids are built from what the user typed, never from what a target said."""
+    run = metafunc.config.stash[RUN]
+    names = metafunc.fixturenames
+    if "iso_case" in names:
+        metafunc.parametrize("iso_case", [
+            pytest.param((prop.id, slot), id=f"{prop.id}-{slot.id}",
+                         marks=[pytest.mark.xdist_group(slot.host.url),
+                                *(getattr(pytest.mark, c.marker) for c in prop.controls)])
+            for slot in _slots(run) for prop in CATALOGUE])
+    elif "iso_container" in names:
+        metafunc.parametrize("iso_container", [
+            pytest.param(slot, id=slot.id, marks=pytest.mark.xdist_group(slot.host.url))
+            for slot in _slots(run)], indirect=True)
+    elif "iso_host" in names:
+        metafunc.parametrize("iso_host", [
+            pytest.param(host, id=re.sub(r"[^A-Za-z0-9_.:/@-]", "_", run.plan.host_label(host)),
+                         marks=pytest.mark.xdist_group(host.url))
+            for host in run.plan.hosts], indirect=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `iso_property` become properties of the run, one ID each: selected by
+    their controls' markers, and waivable by their ID."""
+    first_of: dict[str, tuple] = {}
+    for item in items:
+        marker = item.get_closest_marker("iso_property")
+        if marker is None:
+            continue
+        if not {"iso_container", "iso_host"} & set(getattr(item, "fixturenames", ())):
+            raise pytest.UsageError(f"{item.nodeid}: a test marked iso_property takes iso_container or "
+                                    "iso_host, so that it is judged on each target of the run")
+        try:
+            prop = own_property(*marker.args, **marker.kwargs)
+        except (TypeError, ValueError) as exc:
+            raise pytest.UsageError(f"{item.nodeid}: iso_property: {exc}") from None
+        test = (item.path, getattr(item, "originalname", item.name))
+        if first_of.setdefault(prop.id, test) != test:
+            raise pytest.UsageError(f"{item.nodeid}: property ID {prop.id!r} is another test's too: "
+                                    "give each check an ID of its own")
+        item.stash[OWN_PROPERTY] = prop
+        for control in prop.controls:
+            config.addinivalue_line("markers", f"{control.marker}: evidences {control}")
+            item.add_marker(control.marker)
+    try:
+        config.stash[RUN].judge.waivers.check(set(BY_ID) | set(first_of))
+    except WaiverError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_collection_finish(session):
+    """The user's own facts join the probe: every conftest is loaded by now."""
+    config = session.config
+    try:
+        extra = own.own_facts(config.hook.pytest_isoverify_container_facts(config=config))
+    except ValueError as exc:
+        raise pytest.UsageError(f"pytest_isoverify_container_facts: {exc}") from None
+    config.stash[RUN].observations.own_facts = extra
 
 
 @pytest.fixture(scope="session")
@@ -116,24 +182,109 @@ def iso_run(request):
     run.close()
 
 
-@pytest.fixture
-def verdict(request, iso_run, iso_case):
-    """The verdict on this test's property and container; an error verdict errors the test."""
-    property_id, slot = iso_case
+def _facts(run: Run, slot: Slot):
     try:
-        result = iso_run.verdict(property_id, slot)
+        return run.facts(slot)
     except SetupError as exc:
         pytest.exit(f"isoverify: {exc}", returncode=EXIT_UNOBSERVABLE)
-    request.node.stash[VERDICT] = result
-    request.node.user_properties.extend([
+
+
+def _noted(item, result):
+    """Keep the verdict for the reports, JUnit's properties included."""
+    item.stash[VERDICT] = result
+    item.user_properties.extend([
         ("isoverify.property", result.property.id),
         ("isoverify.target", result.target),
         ("isoverify.verdict", result.status),
         ("isoverify.enforced", str(result.enforced).lower()),
         ("isoverify.controls", "; ".join(map(str, result.property.controls))),
     ])
+    return result
+
+
+@pytest.fixture
+def verdict(request, iso_run, iso_case):
+    """The verdict on this test's property and container; an error verdict errors the test."""
+    property_id, slot = iso_case
+    try:
+        result = _noted(request.node, iso_run.verdict(property_id, slot))
+    except SetupError as exc:
+        pytest.exit(f"isoverify: {exc}", returncode=EXIT_UNOBSERVABLE)
     if result.status == ERROR:
         pytest.fail(f"{result.property.id} on {result.target}: {result.summary}", pytrace=False)
+    return result
+
+
+def _transcript(item) -> own.Transcript:
+    if TRANSCRIPT not in item.stash:
+        item.stash[TRANSCRIPT] = own.Transcript()
+    return item.stash[TRANSCRIPT]
+
+
+def _unobservable(item, target: str, why: str):
+    """A target a check cannot look at: an error of that check, never a pass."""
+    prop = item.stash.get(OWN_PROPERTY, None)
+    if prop is not None:
+        _noted(item, item.config.stash[RUN].judge.error(prop, target, why))
+    pytest.fail(f"{target}: {why}", pytrace=False)
+
+
+@pytest.fixture
+def iso_container(request, iso_run):
+    """A container of the run, each in turn: testinfra's modules inside it, through its
+    engine's exec, confined as it is; `.facts` is what the suite read of it."""
+    slot = request.param
+    try:
+        host_facts, facts = _facts(iso_run, slot)
+    except TargetError as exc:
+        _unobservable(request.node, slot.label, str(exc))
+    return own.IsoContainer(iso_run.observations.target(slot), slot.label, host_facts, facts,
+                            _transcript(request.node), iso_run.observations.timeout)
+
+
+@pytest.fixture
+def iso_host(request, iso_run):
+    """A host of the run, each in turn (or this test's container's): testinfra's modules
+    there, over the run's connection; `.facts` is what the suite read of it."""
+    callspec = getattr(request.node, "callspec", None)
+    slot = callspec.params.get("iso_container") if callspec else None
+    host = slot.host if slot is not None else request.param
+    label = iso_run.plan.host_label(host)
+    probed = next((s for s in _slots(iso_run) if s.host is host and not s.is_pod), None)
+    try:
+        facts = _facts(iso_run, probed)[0] if probed is not None else None
+    except TargetError as exc:
+        if slot is None:  # the host itself could not be observed
+            _unobservable(request.node, label, str(exc))
+        facts = iso_run.observations.observed_hosts().get(host)
+    return own.IsoHost(host, label, facts, _transcript(request.node))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A test marked iso_property is a verdict: a failed assertion a failure (an advisory
+    where the profile does not enforce it, waived where a waiver accepts it), anything
+    else going wrong an error, never a pass; its evidence is every command it ran."""
+    prop = item.stash.get(OWN_PROPERTY, None)
+    if prop is None:
+        return (yield)
+    container = item.funcargs.get("iso_container")
+    target = container.label if container is not None else item.funcargs["iso_host"].label
+    raised, result = None, None
+    try:
+        result = yield
+    except pytest.skip.Exception:
+        raise
+    except (AssertionError, pytest.fail.Exception) as exc:
+        raised, status = exc, FAIL
+    except Exception as exc:  # the check could not decide: an error
+        raised, status = exc, ERROR
+    else:
+        status = PASS
+    found = _noted(item, own.verdict(item.config.stash[RUN].judge, prop, target, status, raised,
+                                     _transcript(item), container.facts if container is not None else None))
+    if found.status in (FAIL, ERROR):
+        raise raised
     return result
 
 
@@ -152,16 +303,17 @@ def run_meta(config) -> dict:
     """When, by whom, where and how: the header of every report."""
     run = config.stash[RUN]
     hosts = {**run.describe_hosts(), **config.stash[HOSTS_SEEN]}
-    records = config.stash[RECORDS]
+    records, waivers = config.stash[RECORDS], run.judge.waivers
     return {
         "started": config.stash[STARTED],
         "by": f"{getpass.getuser()}@{socket.gethostname()}",
         "command": shlex.join(["pytest", *sys.argv[1:]]),
         "isoverify": __version__,
-        "profile": run.profile,
-        "hosts": [{"host": run.host_label(host), **hosts.get(run.host_label(host), {})} for host in run.hosts],
-        "unmatched_waivers": [w.as_record(run.waivers.today) for w in
-                              run.waivers.unmatched({line for r in records for line in r["matching_waivers"]})],
+        "profile": run.judge.profile,
+        "hosts": [{"host": run.plan.host_label(host), **hosts.get(run.plan.host_label(host), {})}
+                  for host in run.plan.hosts],
+        "unmatched_waivers": [w.as_record(waivers.today) for w in
+                              waivers.unmatched({line for r in records for line in r["matching_waivers"]})],
     }
 
 
@@ -183,6 +335,9 @@ def pytest_sessionfinish(session):
 
 
 def pytest_terminal_summary(terminalreporter, config):
+    counts = Counter(record["verdict"] for record in config.stash[RECORDS])
+    if counts:
+        terminalreporter.write_line("isoverify: " + ", ".join(f"{counts[word]} {word}" for word in VERDICTS))
     for waiver in run_meta(config)["unmatched_waivers"]:
         terminalreporter.write_line(f"isoverify: waiver at line {waiver['line']} ({waiver['property']} on "
                                     f"{selection(waiver)}) matched nothing", yellow=True)
@@ -238,4 +393,9 @@ class HtmlReport:
         unmatched = meta.pop("unmatched_waivers")
         hosts = meta.pop("hosts")
         prefix.extend([run_header(meta), hosts_table(hosts), targets_summary(records),
-                       matrix(records, [p.id for p in CATALOGUE]), unmatched_waivers(unmatched)])
+                       matrix(records, property_order(records)), unmatched_waivers(unmatched)])
+
+
+def property_order(records: list[dict]) -> list[str]:
+    """The catalogue's properties in its order, then the user's own as they came."""
+    return [*(p.id for p in CATALOGUE), *dict.fromkeys(r["property"] for r in records if r["property"] not in BY_ID)]

@@ -1,10 +1,11 @@
-"""One verification run: hosts, the containers to verify on each, each observed once, and verdicts.
+"""One verification run, in its four jobs: planning the targets, the managed containers'
+life, observing each host once, and judging.
 
-Targets are named before anything starts: test ids must exist at collection
-time, so `slots` resolves selections like `docker://*` then (one engine query
-per host) and never builds an id from what a target said. The managed
-container of each host is started on first use and removed by `close`,
-which the plugin calls at session end, on failure and on Ctrl-C.
+Targets are named before anything starts: test ids must exist at collection time, so
+`Plan.slots` resolves selections like `docker://*` then (one engine query per host)
+and never builds an id from what a target said. The managed container of each host is
+started on first use and removed by `close`, which the plugin calls at session end, on
+failure and on Ctrl-C. Data flows one way: plan, observe, judge.
 """
 
 import re
@@ -12,8 +13,9 @@ import secrets
 from dataclasses import dataclass
 
 from . import observe
-from .observe import ContainerFacts, HostFacts
-from .properties import BY_ID, DEFAULT_PROFILE, PROFILES, Verdict, judge
+from .facts import Fact
+from .model import ContainerFacts, HostFacts
+from .properties import BY_ID, DEFAULT_PROFILE, PROFILES, Property, Verdict, enforced, judge
 from .targets import (POD, PROCESS, ContainerSpec, ContainerTarget, HostTarget, ManagedContainer, TargetError,
                       UsageError, check_host_url, check_image, check_label, expand_host_urls,
                       explain_engine_failure, parse_container_url, select_containers)
@@ -38,52 +40,32 @@ class Slot:
     spec: ContainerSpec | None  # None: the container the suite starts itself
     target: ContainerTarget | None = None  # known before the run when named or selected
 
+    @property
+    def is_pod(self) -> bool:
+        return self.spec is not None and self.spec.engine == POD
+
 
 def _safe_id(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.:/@-]", "_", text)
 
 
-class HostState:
-    """What a run knows of one host: its facts (or why there are none) and its managed container."""
+class Plan:
+    """Which hosts, and which containers on each: checked before anything runs."""
 
-    def __init__(self):
-        self.facts: HostFacts | TargetError | None = None
-        self.managed: ManagedContainer | None = None
-        self.managed_error: SetupError | None = None
-
-
-class Run:
-    def __init__(self, host_urls: tuple[str, ...] = ("local://",), container_urls: tuple[str, ...] = (),
-                 image: str = DEFAULT_IMAGE, profile: str = DEFAULT_PROFILE,
-                 timeout: int = observe.DEFAULT_TIMEOUT, labels: tuple[str, ...] = (),
-                 waivers: Waivers | None = None, ssh_config: str | None = None,
-                 ssh_identity_file: str | None = None, inside: str = "host"):
-        if profile not in PROFILES:
-            raise UsageError(f"--iso-profile {profile!r}: choose one of {', '.join(PROFILES)}")
-        for url in host_urls:
+    def __init__(self, *, hosts: tuple[str, ...] = ("local://",), containers: tuple[str, ...] = (),
+                 image: str = DEFAULT_IMAGE, ssh_config: str | None = None, ssh_identity_file: str | None = None):
+        for url in hosts:
             check_host_url(url)  # usage errors come before any inventory is read
-        self.specs = [parse_container_url(url) for url in dict.fromkeys(container_urls)]
-        if inside not in observe.INSIDE_PATHS:
-            raise UsageError(f"--iso-inside {inside!r}: choose one of {', '.join(observe.INSIDE_PATHS)}")
-        if timeout < 1:  # `timeout 0` would wait for ever
-            raise UsageError(f"--iso-timeout {timeout}: give a number of seconds, 1 or more")
-        self.image, self.profile, self.timeout, self.inside = check_image(image), profile, timeout, inside
-        self.labels = tuple(check_label(label) for label in labels)
-        self.hosts = [HostTarget(url, ssh_config, ssh_identity_file)
-                      for url in dict.fromkeys(expand_host_urls(host_urls))]
-        self.waivers = waivers or Waivers([])
-        self.session = secrets.token_hex(4)
-        self._state = {host.url: HostState() for host in self.hosts}
+        self.specs = [parse_container_url(url) for url in dict.fromkeys(containers)]
+        self.image = check_image(image)
+        self.hosts = [HostTarget(url, ssh_config, ssh_identity_file) for url in dict.fromkeys(expand_host_urls(hosts))]
         self._slots: list[Slot] | None = None
-        self._facts: dict[str, ContainerFacts | TargetError] = {}
 
     def host_label(self, host: HostTarget) -> str:
         """How reports name a host: its URL without the query, unless two hosts differ only there."""
         if sum(other.label == host.label for other in self.hosts) > 1:
             return host.url
         return host.label
-
-    # -- what to verify ------------------------------------------------------------
 
     def slots(self) -> list[Slot]:
         """Every container to verify on every host; asks the engines once for selections.
@@ -117,37 +99,90 @@ class Run:
                                   host, spec, target))
         return slots
 
-    # -- observation, once per target ------------------------------------------------
-
-    def _engines(self, host: HostTarget) -> tuple[str, ...]:
+    def engines(self, host: HostTarget) -> tuple[str, ...]:
+        """The engines whose containers this run verifies on `host`."""
         used = {slot.spec.engine if slot.spec else DEFAULT_ENGINE for slot in self.slots() if slot.host is host}
         return tuple(sorted(used - {PROCESS, POD}))
 
-    def container(self, slot: Slot) -> ContainerTarget:
-        if slot.target is not None:
-            return slot.target
-        state = self._state[slot.host.url]
-        if state.managed is None:
-            state.managed = ManagedContainer(slot.host, DEFAULT_ENGINE, self.image, self.session, self.labels)
-            try:
-                state.managed.start()
-            except TargetError as exc:
-                state.managed_error = SetupError(str(exc))
-        if state.managed_error is not None:
-            raise state.managed_error
-        return state.managed.target
 
-    def _observe(self, host: HostTarget) -> None:
-        """Observe the host and every container on it, in one round trip, once."""
-        state = self._state[host.url]
-        if state.facts is not None:
-            return
-        slots = [slot for slot in self.slots() if slot.host is host and not self._is_pod(slot)]
+class ManagedContainers:
+    """The busybox each host gets when no container is named: started on first use,
+    labelled as this run's, removed at the end however the run ends."""
+
+    def __init__(self, *, image: str, labels: tuple[str, ...] = ()):
+        self.image = image
+        self.labels = tuple(check_label(label) for label in labels)
+        self.session = secrets.token_hex(4)
+        self._started: dict[str, ManagedContainer] = {}
+        self._failed: dict[str, SetupError] = {}
+
+    def target(self, host: HostTarget) -> ContainerTarget:
+        if host.url not in self._started:
+            managed = self._started[host.url] = ManagedContainer(host, DEFAULT_ENGINE, self.image, self.session,
+                                                                 self.labels)
+            try:
+                managed.start()
+            except TargetError as exc:
+                self._failed[host.url] = SetupError(str(exc))
+        if host.url in self._failed:
+            raise self._failed[host.url]
+        return self._started[host.url].target
+
+    def close(self) -> None:
+        """Remove every container started; safe to call again."""
+        while self._started:
+            self._started.popitem()[1].remove()
+
+
+class Observations:
+    """Each host and all its containers observed in one round trip, once, and kept."""
+
+    def __init__(self, plan: Plan, managed: ManagedContainers, *, timeout: int = observe.DEFAULT_TIMEOUT,
+                 inside: str = "host"):
+        if inside not in observe.INSIDE_PATHS:
+            raise UsageError(f"--iso-inside {inside!r}: choose one of {', '.join(observe.INSIDE_PATHS)}")
+        if timeout < 1:  # `timeout 0` would wait for ever
+            raise UsageError(f"--iso-timeout {timeout}: give a number of seconds, 1 or more")
+        self.plan, self.managed, self.timeout, self.inside = plan, managed, timeout, inside
+        self.own_facts: dict[str, Fact] = {}  # the user's facts of each container, read in the same probe
+        self._hosts: dict[str, HostFacts | SetupError] = {}
+        self._containers: dict[str, ContainerFacts | TargetError] = {}
+
+    def target(self, slot: Slot) -> ContainerTarget:
+        return slot.target if slot.target is not None else self.managed.target(slot.host)
+
+    def facts(self, slot: Slot) -> tuple[HostFacts | None, ContainerFacts]:
+        """What was read of `slot`'s host and of it (TargetError, or SetupError for its host, if nothing)."""
+        if slot.is_pod:
+            if slot.id not in self._containers:
+                try:
+                    self._containers[slot.id] = observe.observe_pod(slot.target, self.timeout)
+                except TargetError as exc:
+                    self._containers[slot.id] = exc
+            host = None
+        else:
+            host = self._host(slot.host)
+        found = self._containers[slot.id]
+        if isinstance(found, TargetError):
+            raise found
+        return host, found
+
+    def _host(self, host: HostTarget) -> HostFacts:
+        if host.url not in self._hosts:
+            self._hosts[host.url] = self._observe(host)
+        found = self._hosts[host.url]
+        if isinstance(found, SetupError):
+            raise found
+        return found
+
+    def _observe(self, host: HostTarget) -> HostFacts | SetupError:
+        slots = [slot for slot in self.plan.slots() if slot.host is host and not slot.is_pod]
+        engines = self.plan.engines(host)
         try:
-            targets = {slot.id: self.container(slot) for slot in slots}
-            facts, observed = observe.observe(host, self._engines(host), list(dict.fromkeys(targets.values())),
-                                              self.timeout, self.inside)
-            for engine in self._engines(host):
+            targets = {slot.id: self.target(slot) for slot in slots}
+            facts, observed = observe.observe(host, engines, list(dict.fromkeys(targets.values())),
+                                              self.timeout, self.inside, self.own_facts)
+            for engine in engines:
                 reading = facts[f"engine:{engine}"]
                 if reading.rc == 124:
                     raise TargetError(f"the {engine} engine on {host.label} did not answer within "
@@ -155,69 +190,84 @@ class Run:
                 if not reading.readable:
                     raise TargetError(explain_engine_failure(engine, host, reading.output))
         except TargetError as exc:
-            state.facts = exc if isinstance(exc, SetupError) else SetupError(str(exc))
-            return
-        state.facts = facts
-        self._facts.update({slot.id: observed[targets[slot.id]] for slot in slots})
+            return exc if isinstance(exc, SetupError) else SetupError(str(exc))
+        self._containers.update({slot.id: observed[targets[slot.id]] for slot in slots})
+        return facts
 
-    @staticmethod
-    def _is_pod(slot: Slot) -> bool:
-        return slot.spec is not None and slot.spec.engine == POD
+    def observed_hosts(self) -> dict[HostTarget, HostFacts]:
+        """The hosts observed so far; never probes."""
+        return {host: facts for host in self.plan.hosts
+                if isinstance(facts := self._hosts.get(host.url), HostFacts)}
 
-    def facts(self, slot: Slot) -> tuple[HostFacts, ContainerFacts]:
-        if self._is_pod(slot):
-            if slot.id not in self._facts:
-                try:
-                    self._facts[slot.id] = observe.observe_pod(slot.target, self.timeout)
-                except TargetError as exc:
-                    self._facts[slot.id] = exc
-            host = None
-        else:
-            self._observe(slot.host)
-            host = self._state[slot.host.url].facts
-            if isinstance(host, TargetError):
-                raise host
-        facts = self._facts[slot.id]
-        if isinstance(facts, TargetError):
-            raise facts
-        return host, facts
 
-    # -- verdicts ------------------------------------------------------------------
+class Judge:
+    """Verdicts: the profile decides what is enforced, waivers what is accepted."""
 
-    def enforced(self, property_id: str) -> bool:
-        return property_id in PROFILES[self.profile]
+    def __init__(self, *, profile: str = DEFAULT_PROFILE, waivers: Waivers | None = None):
+        if profile not in PROFILES:
+            raise UsageError(f"--iso-profile {profile!r}: choose one of {', '.join(PROFILES)}")
+        self.profile = profile
+        self.waivers = waivers or Waivers([])
+
+    def enforced(self, prop: Property) -> bool:
+        return enforced(prop, self.profile)
+
+    def error(self, prop: Property, target: str, why: str) -> Verdict:
+        return Verdict(prop, target, ERROR, self.enforced(prop), why)
+
+    def verdict(self, prop: Property, target: str, host: HostFacts, ctr: ContainerFacts) -> Verdict:
+        """A property of the catalogue, judged from the facts."""
+        return self.waived(judge(prop, target, self.enforced(prop), host, ctr), ctr)
+
+    def waived(self, verdict: Verdict, ctr: ContainerFacts | None) -> Verdict:
+        """The verdict under the waivers for its property and target."""
+        identity = Identity.of(verdict.target, ctr.declared if ctr else None)
+        return verdict.under(self.waivers.matching(verdict.property.id, identity), self.waivers.today)
+
+
+class Run:
+    """The plugin's one object: a plan, its observations and a judge, closed at the end."""
+
+    def __init__(self, *, hosts: tuple[str, ...] = ("local://",), containers: tuple[str, ...] = (),
+                 image: str = DEFAULT_IMAGE, profile: str = DEFAULT_PROFILE,
+                 timeout: int = observe.DEFAULT_TIMEOUT, labels: tuple[str, ...] = (),
+                 waivers: Waivers | None = None, ssh_config: str | None = None,
+                 ssh_identity_file: str | None = None, inside: str = "host"):
+        self.judge = Judge(profile=profile, waivers=waivers)
+        self.plan = Plan(hosts=hosts, containers=containers, image=image, ssh_config=ssh_config,
+                         ssh_identity_file=ssh_identity_file)
+        self.managed = ManagedContainers(image=self.plan.image, labels=labels)
+        self.observations = Observations(self.plan, self.managed, timeout=timeout, inside=inside)
+
+    def facts(self, slot: Slot) -> tuple[HostFacts | None, ContainerFacts]:
+        """The facts of `slot`; SetupError ends a one-host run (one line for all), with several
+        hosts a host that cannot be used is a TargetError of its own containers."""
+        try:
+            return self.observations.facts(slot)
+        except SetupError as exc:
+            if len(self.plan.hosts) == 1:
+                raise
+            raise TargetError(str(exc)) from exc
 
     def verdict(self, property_id: str, slot: Slot) -> Verdict:
-        """The verdict on one property of one container.
-
-        A host that cannot be used at all (engine down, image missing) ends a
-        one-host run with SetupError; with several hosts, its containers' tests
-        are errors and the other hosts are still verified.
-        """
+        """The verdict on one property of the catalogue on one container."""
         prop = BY_ID[property_id]
         try:
             host, ctr = self.facts(slot)
-        except SetupError as exc:
-            if len(self.hosts) == 1:
-                raise
-            return Verdict(prop, slot.label, ERROR, self.enforced(property_id), str(exc))
+        except SetupError:
+            raise
         except TargetError as exc:
-            return Verdict(prop, slot.label, ERROR, self.enforced(property_id), str(exc))
-        verdict = judge(prop, slot.label, self.enforced(property_id), host, ctr)
-        identity = Identity.of(slot.label, ctr.declared)
-        return verdict.under(self.waivers.matching(property_id, identity), self.waivers.today)
+            return self.judge.error(prop, slot.label, str(exc))
+        return self.judge.verdict(prop, slot.label, host, ctr)
 
     def describe_hosts(self) -> dict[str, dict[str, str]]:
         """Each observed host — name, kernel, engines, runtime — for report headers; never probes."""
         described = {}
-        for host in self.hosts:
-            facts = self._state[host.url].facts
-            if not isinstance(facts, HostFacts):
-                continue
+        for host, facts in self.observations.observed_hosts().items():
             engines = {key.split(":", 1)[1]: r.value for key, r in facts.readings.items()
                        if key.startswith("engine:") and r.readable}
             parts = {name: version for engine in engines.values() for name, version in engine["components"].items()}
-            described[self.host_label(host)] = {
+            described[self.plan.host_label(host)] = {
                 "round_trips": host.round_trips,
                 "hostname": facts["hostname"].value or "?",
                 "kernel": facts["kernel"].value or "?",
@@ -229,9 +279,6 @@ class Run:
 
     def close(self) -> None:
         """Remove the managed containers and end the host connections; safe to call again."""
-        for host in self.hosts:
-            state = self._state[host.url]
-            if state.managed is not None:
-                state.managed.remove()
-                state.managed = None
+        self.managed.close()
+        for host in self.plan.hosts:
             host.close()

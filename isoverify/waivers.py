@@ -194,7 +194,7 @@ def _expiry(value, where: str) -> datetime.date:
     return value
 
 
-def _waiver(entry, line: int, path: Path, known: set[str]) -> Waiver:
+def _waiver(entry, line: int, path: Path, known: set[str] | None) -> Waiver:
     where = f"{path}:{line}"
     if not isinstance(entry, dict):
         raise WaiverError(f"{where}: a waiver is a table of {', '.join(FIELDS)}")
@@ -209,8 +209,8 @@ def _waiver(entry, line: int, path: Path, known: set[str]) -> Waiver:
     if not any(name in entry for name in SELECTORS):
         raise WaiverError(f"{where}: no selector: give container, image or label (or a target glob); "
                           "when several are given, all must match")
-    if entry["property"] not in known:
-        raise WaiverError(f"{where}: no property {entry['property']!r}; known: {', '.join(sorted(known))}")
+    if known is not None:
+        check_property(entry["property"], where, known)
     for name, (pattern, what) in PIN_FORMATS.items():
         if name in entry and not pattern.fullmatch(entry[name]):
             raise WaiverError(f"{where}: {name} {entry[name]!r} is not {what}")
@@ -224,8 +224,15 @@ def _waiver(entry, line: int, path: Path, known: set[str]) -> Waiver:
                   tuple(accept) if accept is not None else None)
 
 
-def load(path: Path, known_properties: set[str]) -> list[Waiver]:
-    """Read and check a waiver file: TOML unless its name ends in .yaml or .yml."""
+def check_property(property_id: str, where: str, known: set[str]) -> None:
+    if property_id not in known:
+        raise WaiverError(f"{where}: no property {property_id!r}; known: {', '.join(sorted(known))}")
+
+
+def load(path: Path, known_properties: set[str] | None) -> list[Waiver]:
+    """Read and check a waiver file: TOML unless its name ends in .yaml or .yml. With
+    `known_properties` None, the property IDs are checked later (`Waivers.check`), once
+    the checks of the user's own are known too."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -240,6 +247,12 @@ class Waivers:
 
     waivers: list[Waiver]
     today: datetime.date = field(default_factory=datetime.date.today)
+    path: Path | None = None  # the file they came from
+
+    def check(self, known: set[str]) -> None:
+        """Every waiver names a property of this run (WaiverError naming the line if not)."""
+        for waiver in self.waivers:
+            check_property(waiver.property, f"{self.path}:{waiver.line}", known)
 
     def matching(self, property_id: str, who: Identity) -> list[Waiver]:
         """Every waiver for this property on this target, in the file's order."""

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from isoverify import facts, observe, probe
 from isoverify.facts import Reading
-from isoverify.observe import ContainerFacts, HostFacts
+from isoverify.model import ContainerFacts, HostFacts
 from isoverify.properties import CATALOGUE, judge
 from isoverify.targets import ContainerTarget, HostTarget
 from isoverify.verdicts import PASS
@@ -15,7 +15,7 @@ from isoverify.verdicts import PASS
 HOST = HostTarget("local://")
 TARGET = ContainerTarget(HOST, "docker", "fuzzed", "docker://fuzzed")
 HOST_FACTS = observe.host_facts(("docker",), {"docker": ["fuzzed"]}, 60)
-OUTSIDE = observe.kernel_view("exec")
+OUTSIDE = observe.kernel_view("exec", {})
 INSIDE = observe.inside_facts()
 ALL_FACTS = [*HOST_FACTS.values(), *OUTSIDE.values(), *INSIDE.values()]
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

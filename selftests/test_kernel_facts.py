@@ -7,7 +7,7 @@ import pytest
 from conftest import DATA
 from isoverify import facts, linux
 from isoverify.facts import Mount, Reading
-from isoverify.observe import ContainerFacts, HostFacts
+from isoverify.model import ContainerFacts, HostFacts
 from isoverify.properties import drift, filesystem, resources
 from isoverify.targets import ContainerTarget, HostTarget
 

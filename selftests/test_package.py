@@ -1,6 +1,8 @@
 """isoverify as people install it: the wheel in a fresh virtualenv, run from a directory
 outside the checkout, beside a project's own tests."""
 
+import json
+import shutil
 import subprocess
 import sys
 import venv
@@ -8,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LABEL_ARG, REPO
+from conftest import LABEL_ARG, REPO, start_cli_canary
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +47,46 @@ def test_a_plain_pytest_of_another_project_runs_just_its_tests(installed, tmp_pa
     (tmp_path / "test_mine.py").write_text("def test_mine():\n    assert 1 + 1 == 2\n")
     done = run_in(tmp_path, [str(installed / "bin/pytest"), "-q", "-p", "no:cacheprovider"])
     assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout + done.stderr
+
+
+# each example's property, and the container built to break it (docker run arguments)
+EXAMPLE_BREAKERS = {
+    "no-sshd": ["busybox", "httpd", "-f", "-p", "22"],
+    "no-privileged-ports": ["-p", "127.0.0.1:80:80", "busybox", "httpd", "-f", "-p", "80"],
+    "shadow-not-world-readable": ["busybox", "sh", "-c", "echo root:x: >/etc/shadow; chmod 644 /etc/shadow; "
+                                  "exec sleep 1d"],
+}
+
+
+def test_your_own_checks_join_the_catalogue(installed, docker_client, tmp_path):
+    """`isoverify examples/` outside the checkout: each example fails on the container built
+    to break it, and only there; its rows stand beside the catalogue's in every report."""
+    shutil.copytree(REPO / "examples", tmp_path / "examples")
+    started = {}
+    try:
+        for prop, arguments in EXAMPLE_BREAKERS.items():
+            started[prop] = start_cli_canary(*arguments)
+        started["default"] = start_cli_canary("-t", "busybox")
+        done = run_in(tmp_path, [str(installed / "bin/isoverify"), LABEL_ARG, "examples",
+                                 *(f"--iso-container=docker://{name}" for name in started.values())])
+    finally:
+        subprocess.run(["docker", "rm", "-f", *started.values()], capture_output=True)
+    assert done.returncode == 1, done.stdout + done.stderr
+    results = json.loads((tmp_path / "reports/isolation.json").read_text())["results"]
+    own = {(r["property"], r["target"]): r for r in results if r["property"] in EXAMPLE_BREAKERS}
+    assert len(own) == len(EXAMPLE_BREAKERS) * len(started)
+    for (prop, target), record in own.items():
+        breaks_it = target == f"docker://{started[prop]}"
+        assert record["verdict"] == ("fail" if breaks_it else "pass"), record
+        assert record["enforced"] is True
+    assert {r["property"] for r in results} >= {"pid", "caps", *EXAMPLE_BREAKERS}
+    assert any(e["label"].startswith("$ ") for e in own["no-privileged-ports",
+                                                         f"docker://{started['no-privileged-ports']}"]
+               ["evidence"]["host"]), "the command it ran on the host is its evidence"
+    shadow = own["shadow-not-world-readable", f"docker://{started['shadow-not-world-readable']}"]
+    assert any("through the engine's exec" in e["label"] for e in shadow["evidence"]["container"])
+    assert own["no-sshd", f"docker://{started['no-sshd']}"]["controls"] == ["CIS Docker Benchmark v1.6.0 5.7"]
+    junit = (tmp_path / "reports/isolation.xml").read_text()
+    assert 'name="isoverify.property" value="no-sshd"' in junit
+    html = (tmp_path / "reports/isolation.html").read_text()
+    assert "no-privileged-ports" in html and "shadow-not-world-readable" in html

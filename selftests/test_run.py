@@ -7,18 +7,18 @@ from isoverify.run import Run
 
 def test_one_round_trip_per_host_for_all_containers_and_properties(canary):
     first, second, third = canary(), canary(), canary()
-    run = Run(container_urls=tuple(f"docker://{c.name}" for c in (first, second, third)))
-    for slot in run.slots():
+    run = Run(containers=tuple(f"docker://{c.name}" for c in (first, second, third)))
+    for slot in run.plan.slots():
         for prop in CATALOGUE:
             assert run.verdict(prop.id, slot).status != "error"
-    assert run.hosts[0].round_trips == 1
+    assert run.plan.hosts[0].round_trips == 1
 
 
 def test_the_managed_container_lives_from_first_use_to_close(docker_client):
     run = Run()
-    [slot] = run.slots()
+    [slot] = run.plan.slots()
     assert run.verdict("pid", slot).status == "pass"
-    name = run.container(slot).ref
+    name = run.observations.target(slot).ref
     assert docker_client.containers.get(name).status == "running"
     run.close()
     assert not docker_client.containers.list(all=True, filters={"name": name})
@@ -42,8 +42,8 @@ def test_both_inside_paths_give_the_same_facts(canary):
     urls = tuple(f"docker://{c.name}" for c in containers)
     views = {}
     for path in ("host", "exec"):
-        run = Run(container_urls=urls, inside=path)
-        for slot in run.slots():
+        run = Run(containers=urls, inside=path)
+        for slot in run.plan.slots():
             _, facts = run.facts(slot)
             inside = {name: reading.value for name, reading in facts.inside.items()}
             first = next(p for p in inside.pop("ps") if p.pid == 1)

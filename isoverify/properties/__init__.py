@@ -6,9 +6,10 @@ the modules beside this one.
 """
 
 import datetime
+import re
 from dataclasses import dataclass, replace
 
-from ..observe import ContainerFacts, HostFacts
+from ..model import ContainerFacts, HostFacts
 from ..untrusted import bounded, one_line
 from ..verdicts import ADVISORY, ERROR, FAIL, PASS, WAIVED
 from ..waivers import Waiver
@@ -114,6 +115,43 @@ HARDENED = BASELINE + ("user", "readonly-rootfs", "nnp", "memory-limit", "pids-l
 # Which properties each profile enforces; the others still run, as advisories.
 PROFILES = {"seed": SEED, "baseline": BASELINE, "hardened": HARDENED}
 DEFAULT_PROFILE = "baseline"
+PROPERTY_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # what a property ID may be: -k and waivers name it
+
+
+def enforced(prop: Property, profile: str) -> bool:
+    """Whether `profile` enforces `prop`: a failure fails the run, else it is an advisory."""
+    if prop.enforced_in is not None:
+        return profile in prop.enforced_in
+    return prop.id in PROFILES[profile]
+
+
+def own_property(property_id: str, title: str, controls=(), profile: str = "seed",
+                 advisory: bool = False) -> Property:
+    """A property the user's own test decides: enforced from `profile` up (every profile
+    by default), or never, as an advisory. Controls are Control values or "CIS 5.7",
+    "NIST 4.4.3", "PSS hostPID"; ValueError names what is wrong."""
+    if not isinstance(property_id, str) or not PROPERTY_ID.fullmatch(property_id):
+        raise ValueError(f"property ID {property_id!r}: use lowercase letters, digits and -, e.g. \"no-sshd\"")
+    if property_id in BY_ID:
+        raise ValueError(f"property ID {property_id!r} is the catalogue's own: choose another")
+    if not isinstance(title, str) or not title.strip():
+        raise ValueError(f"property {property_id!r} needs a title: what holds when it passes")
+    if profile not in PROFILES:
+        raise ValueError(f"property {property_id!r}: profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    levels = list(PROFILES)
+    return Property(property_id, title, tuple(_control(c, property_id) for c in controls), None,
+                    enforced_in=() if advisory else tuple(levels[levels.index(profile):]))
+
+
+def _control(control, property_id: str) -> Control:
+    if isinstance(control, Control):
+        return control
+    framework, _, item = str(control).partition(" ")
+    make = {"CIS": CIS, "NIST": NIST, "PSS": PSS}.get(framework)
+    if make is None or not item.strip():
+        raise ValueError(f"property {property_id!r}: control {control!r}; write \"CIS 5.7\", \"NIST 4.4.3\", "
+                         "\"PSS hostPID\" or a Control")
+    return make(item.strip())
 
 SUMMARY_CHARS = 800  # summaries quote targets: a container with a thousand mounts stays one paragraph
 

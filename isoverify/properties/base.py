@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..facts import Mount, Reading, root_mount
-from ..observe import ContainerFacts, HostFacts
+from ..model import ContainerFacts, HostFacts
 from ..untrusted import bounded, one_line
 
 
@@ -75,12 +75,14 @@ class Property:
     id: str
     title: str
     controls: tuple[Control, ...]
-    check: Callable[[HostFacts, ContainerFacts], Finding]
+    check: Callable[[HostFacts, ContainerFacts], Finding] | None  # None: a test of the user's own decides
     declared: tuple[str, ...] = ()  # the inspect fields that declare it, shown beside the verdict
     # What each of its other processes must hold too (None: the property is the container's
     # as a whole — its mounts, cgroup, devices): a process the main one forked before it
     # confined itself keeps what the container was started with.
     each_process: Callable[[HostFacts, ContainerFacts], Finding] | None = None
+    # The profiles that enforce a property of the user's own; the catalogue's are in PROFILES.
+    enforced_in: tuple[str, ...] | None = None
 
 
 # -- reading facts into evidence ----------------------------------------------

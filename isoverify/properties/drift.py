@@ -6,7 +6,7 @@ field is one row, declared beside observed; every disagreement is a finding.
 """
 
 from .. import linux
-from ..observe import ContainerFacts, HostFacts
+from ..model import ContainerFacts, HostFacts
 from .base import Finding, Unobservable, kernel, own_root, status, value
 from .privileges import capability_sets
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from .. import linux
 from ..facts import Mount, root_mount
-from ..observe import ContainerFacts, HostFacts
+from ..model import ContainerFacts, HostFacts
 from .base import (Evidence, Finding, kernel, mount_line, mount_views, mounts, mounts_seen_from, nearest_mount,
                    own_root, shown, status, value)
 

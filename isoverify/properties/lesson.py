@@ -4,7 +4,7 @@
 import os
 
 from ..facts import root_mount
-from ..observe import ContainerFacts, HostFacts
+from ..model import ContainerFacts, HostFacts
 from ..untrusted import one_line
 from .base import (Evidence, Finding, inside, inside_value, kernel, kernel_or_inside, mount_line, own_root,
                    namespaces, shown, status, value)

@@ -1,7 +1,7 @@
 """A namespace of its own, by /proc/<pid>/ns/* inode: the check of the namespaces the
 lesson does not show, and of every other process's for those it does."""
 
-from ..observe import ContainerFacts, HostFacts
+from ..model import ContainerFacts, HostFacts
 from .base import Finding, namespaces
 
 WHAT_IT_ISOLATES = {

@@ -6,7 +6,7 @@ the host's /proc/sys/kernel/cap_last_cap.
 """
 
 from .. import linux, seccomp
-from ..observe import ContainerFacts, HostFacts
+from ..model import ContainerFacts, HostFacts
 from . import filesystem
 from .base import Evidence, Finding, Unobservable, kernel, shown, status, value
 

@@ -6,7 +6,7 @@ nothing, and the summary says what the host has.
 """
 
 from .. import linux
-from ..observe import ContainerFacts, HostFacts
+from ..model import ContainerFacts, HostFacts
 from .base import Evidence, Finding, Unobservable, shown, value
 
 

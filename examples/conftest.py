@@ -1,0 +1,31 @@
+"""A project's own checks beside the catalogue: a fact of its own, read in the suite's probe.
+
+`pytest_isoverify_container_facts` adds the fact to the one batched probe per host:
+its command runs on the host, in the shell that reads each container, with `$pid`
+the container's main process as the host numbers it.
+"""
+
+from isoverify.facts import Fact
+
+
+class ListeningPorts(Fact):
+    """The TCP ports listened on in the container's network namespace, as its kernel
+    lists them in /proc/PID/net/tcp{,6} (read on the host: the container cannot forge it)."""
+
+    label = "the TCP sockets listening in its network namespace (/proc/$pid/net/tcp, tcp6)"
+
+    def __init__(self):
+        super().__init__("cat /proc/$pid/net/tcp /proc/$pid/net/tcp6")
+
+    def parse(self, text: str) -> list[int]:
+        ports = set()
+        for line in text.splitlines():
+            fields = line.split()
+            # sl local_address rem_address st ...; 0A is TCP_LISTEN
+            if len(fields) > 3 and fields[0] != "sl" and fields[3] == "0A":
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+        return sorted(ports)
+
+
+def pytest_isoverify_container_facts(config):
+    return {"listening_ports": ListeningPorts()}

@@ -1,0 +1,40 @@
+"""Three checks of a project's own, written as ordinary pytest tests with the fixtures.
+
+Each is a property of the run (`iso_property`): a row of the report beside the
+catalogue, a record of the JSON, gated and waivable like the catalogue's own.
+"""
+
+import pytest
+
+
+@pytest.mark.iso_property("no-sshd", "No SSH server runs inside", controls=["CIS 5.7"])
+def test_no_ssh_server_inside(iso_container):
+    # The kernel's word, read on the host: nothing listens on port 22 in its network namespace,
+    # and none of its processes is sshd (names as the host's /proc shows them).
+    assert 22 not in iso_container.fact("listening_ports"), "something listens on port 22 inside"
+    processes = [iso_container.facts, *(iso_container.facts.others() or [])]
+    names = {p.outside["status"].value.get("Name") for p in processes}
+    assert "sshd" not in names, "an sshd process runs inside"
+
+
+@pytest.mark.iso_property("no-privileged-ports", "No privileged host port is published to it",
+                          controls=["CIS 5.8"])
+def test_no_privileged_host_port(iso_host, iso_container):
+    # What the engine publishes (its word: the engine is trusted), and whether the host
+    # really listens there.
+    bindings = ((iso_container.facts.declared or {}).get("HostConfig") or {}).get("PortBindings") or {}
+    published = sorted({(b.get("HostIp") or "0.0.0.0", int(b["HostPort"]))
+                        for targets in bindings.values() for b in (targets or []) if b.get("HostPort")})
+    privileged = [(address, port) for address, port in published if port < 1024]
+    listening = [(address, port) for address, port in privileged
+                 if iso_host.socket(f"tcp://{address}:{port}").is_listening]
+    assert not privileged, f"host ports below 1024 published: {privileged} (listening now: {listening})"
+
+
+@pytest.mark.iso_property("shadow-not-world-readable", "Password hashes are not readable by every user",
+                          profile="baseline")
+def test_shadow_is_not_world_readable(iso_container):
+    # The container's own files, read by its own stat through the engine's exec.
+    shadow = iso_container.file("/etc/shadow")
+    if shadow.exists:
+        assert not shadow.mode & 0o004, f"/etc/shadow has mode {shadow.mode:o}"

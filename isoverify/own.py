@@ -1,0 +1,188 @@
+"""Checks of your own: what the `iso_host` and `iso_container` fixtures hand a test.
+
+Each is a testinfra host — `file`, `process`, `socket`, `run`, … — over the run's own
+connection to the machine, carrying what the suite's one probe read of it (`facts`).
+A container's commands run *inside* it through its engine's exec on its host, which
+keeps it confined as the container is (its user, capabilities, seccomp filter,
+no_new_privs, LSM label and cgroup): never with the verifier's privileges. A bare
+process (pid://) has no engine to confine it, so it runs no commands at all.
+Every command a check runs is kept, with what it printed, as that check's evidence.
+
+Facts of your own join the probe through the `pytest_isoverify_container_facts` hook
+(see hooks.py): read on the host about each container, beside the suite's, in the same
+round trip.
+"""
+
+import shlex
+from dataclasses import dataclass, field
+from importlib import resources
+
+import testinfra.host
+from testinfra.backend.base import BaseBackend, CommandResult
+
+from .facts import Fact
+from .model import ContainerFacts, HostFacts
+from .properties import SUMMARY_CHARS, Evidence, Property, Verdict
+from .run import Judge
+from .targets import POD, ContainerTarget, HostTarget, TargetError
+from .untrusted import bounded, decode, one_line
+from .verdicts import ADVISORY, FAIL, PASS
+
+OUTPUT_LIMIT = 1024 * 1024  # bytes kept of each stream of one command run inside a container
+# How an engine, rather than the command, says an exec failed: the container stopped,
+# vanished, or has no /bin/sh. Such a command is an error of the check, never an answer.
+ENGINE_REFUSALS = ("Error response from daemon", "OCI runtime exec failed", "Error: ")
+FACT_NAME = "own."  # the prefix of every fact of the user's own, apart from the suite's
+INSIDE = resources.files("isoverify").joinpath("shell", "inside.sh").read_text()
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command a check ran, and what it printed."""
+
+    side: str  # "host" or "container"
+    command: str
+    rc: int
+    output: str
+    on_host: bool = False  # a container's fact, read on its host
+
+    @property
+    def label(self) -> str:
+        if self.on_host:
+            return f"{self.command}   (on the host)"
+        where = "" if self.side == "host" else "  (inside, through the engine's exec)"
+        return f"$ {one_line(self.command, 400)}{where}"
+
+    @property
+    def text(self) -> str:
+        return bounded(f"{self.output.rstrip()}\n(exit status {self.rc})".lstrip("\n"))
+
+
+@dataclass
+class Transcript:
+    """The commands one test ran through the fixtures, in order."""
+
+    commands: list[Command] = field(default_factory=list)
+
+    def on(self, side: str) -> list[Command]:
+        return [command for command in self.commands if command.side == side]
+
+
+class ThroughHost(BaseBackend):
+    """testinfra's backend over the run's connection to a host: a host's command runs
+    there; a container's runs in it through its engine's exec (inside.sh) on that host."""
+
+    NAME = "isoverify"
+
+    def __init__(self, host: HostTarget, transcript: Transcript, container: tuple[str, str] | None = None,
+                 timeout: int = 60, side: str | None = None):
+        super().__init__(host.label)
+        self.target, self.transcript, self.container, self.timeout = host, transcript, container, timeout
+        self.side = side or ("host" if container is None else "container")
+
+    def run(self, command: str, *args: str, **kwargs) -> CommandResult:
+        line = self.get_command(command, *args)
+        if self.container is None:
+            rc, out, err = self.target.run(line)
+        else:
+            engine, container_id = self.container
+            rc, out, err = self.target.run(
+                f"{INSIDE}\ninside {engine} {container_id} {self.timeout} {OUTPUT_LIMIT} {shlex.quote(line)}")
+            said = decode(err)
+            if rc != 0 and said.startswith(ENGINE_REFUSALS):
+                raise TargetError(f"{engine} could not run `{one_line(line, 80)}` in container "
+                                  f"{container_id[:12]}: {one_line(said)}")
+        self.transcript.commands.append(Command(self.side, line, rc, decode(out) + decode(err)))
+        return self.result(rc, self.encode(line), out, err)
+
+
+
+class IsoHost(testinfra.host.Host):
+    """A host of the run: testinfra's modules there, and what the probe read of it."""
+
+    def __init__(self, target: HostTarget, label: str, facts: HostFacts | None, transcript: Transcript):
+        super().__init__(ThroughHost(target, transcript))
+        self.backend.set_host(self)
+        self.label, self.facts = label, facts
+
+    def __repr__(self):
+        return f"<IsoHost {self.label}>"
+
+
+class NoCommands(BaseBackend):
+    """A container no engine confines (pid://): it runs nothing, so nothing runs with more
+    than its own privileges; its facts are all a check can use."""
+
+    NAME = "isoverify-none"
+
+    def run(self, command: str, *args: str, **kwargs) -> CommandResult:
+        raise TargetError(f"{self.hostname} is a bare process: no engine confines a command run in it, so "
+                          "checks of it can use its facts (iso_container.facts), not commands")
+
+
+class IsoContainer(testinfra.host.Host):
+    """A container of the run: testinfra's modules inside it, confined as it is, and what
+    the probe read of it (`facts`) and of its host (`host_facts`)."""
+
+    def __init__(self, target: ContainerTarget, label: str, host_facts: HostFacts | None, facts: ContainerFacts,
+                 transcript: Transcript, timeout: int):
+        if target.engine == POD:  # kubectl exec, through testinfra's own backend, keeps the pod's confinement
+            backend = ThroughHost(HostTarget(target.label), transcript, timeout=timeout, side="container")
+        elif target.has_engine:
+            container_id = (facts.declared or {}).get("Id") or target.ref
+            backend = ThroughHost(target.host, transcript, (target.engine, container_id), timeout)
+        else:
+            backend = NoCommands(label)
+        super().__init__(backend)
+        backend.set_host(self)
+        self.label, self.facts, self.host_facts, self._transcript = label, facts, host_facts, transcript
+
+    def __repr__(self):
+        return f"<IsoContainer {self.label}>"
+
+    def fact(self, name: str):
+        """The value of a fact read on the host about this container (the suite's, or one
+        of your own without its prefix); TargetError saying why when it could not be read."""
+        reading = self.facts.outside.get(name) or self.facts.outside.get(FACT_NAME + name)
+        if reading is None:
+            raise TargetError(f"no fact {name!r} was read of {self.label}: declare it with "
+                              "pytest_isoverify_container_facts")
+        self._transcript.commands.append(Command("container", reading.label, reading.rc, reading.output, True))
+        if not reading.readable:
+            raise TargetError(f"could not read {name!r} of {self.label} (`{reading.label}`: "
+                              f"{one_line(reading.output) or f'exit status {reading.rc}'})")
+        return reading.value
+
+
+def own_facts(declared: list[dict]) -> dict[str, Fact]:
+    """The facts the hook's implementations declare, each named apart from the suite's;
+    ValueError names the one that is wrong."""
+    merged: dict[str, Fact] = {}
+    for facts in declared:
+        for name, fact in (facts or {}).items():
+            if not (isinstance(name, str) and name.isidentifier()):
+                raise ValueError(f"fact name {name!r}: use a Python identifier, e.g. listening_ports")
+            if not isinstance(fact, Fact):
+                raise ValueError(f"fact {name!r}: give an isoverify.facts.Fact (its command, label and parser)")
+            if FACT_NAME + name in merged:
+                raise ValueError(f"fact {name!r} is declared twice")
+            merged[FACT_NAME + name] = fact
+    return merged
+
+
+def verdict(judge: Judge, prop: Property, target: str, status: str, raised: BaseException | None,
+            transcript: Transcript, facts: ContainerFacts | None) -> Verdict:
+    """The verdict of a test of the user's own, from how it ended: a failure stays one
+    only where the profile enforces the property and no waiver accepts it."""
+    if status == PASS:
+        summary = "its test passed"
+    elif status == FAIL:
+        summary = one_line(str(raised) or "its assertion failed", SUMMARY_CHARS)
+    else:
+        summary = one_line(f"the check could not decide: {type(raised).__name__}: {raised}", SUMMARY_CHARS)
+    is_enforced = judge.enforced(prop)
+    if status == FAIL and not is_enforced:
+        status = ADVISORY
+    evidence = {side: tuple(Evidence(c.label, c.text) for c in transcript.on(side)) for side in ("host", "container")}
+    return judge.waived(Verdict(prop, target, status, is_enforced, summary, evidence["host"], evidence["container"]),
+                        facts)

@@ -1,0 +1,221 @@
+"""Checks of the user's own, written with the `iso_container` and `iso_host` fixtures and the
+`iso_property` marker: judged, gated, waived and reported like the catalogue's, and run
+inside a container only as confined as the container is."""
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import LABEL_ARG
+from isoverify.plugin import EXIT_UNOBSERVABLE
+
+
+def run_checks(directory: Path, source: str, *args: str, conftest: str = "") -> tuple[int, str, list[dict]]:
+    """pytest on one test file of the user's own (and its conftest), outside this repo."""
+    (directory / "test_own.py").write_text(textwrap.dedent(source))
+    (directory / "conftest.py").write_text(textwrap.dedent(conftest))
+    report = directory / "own.json"
+    report.unlink(missing_ok=True)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--iso-json={report}",
+                           LABEL_ARG, *args, str(directory / "test_own.py")],
+                          cwd=directory, capture_output=True, text=True, timeout=180)
+    results = json.loads(report.read_text())["results"] if report.exists() else []
+    return done.returncode, done.stdout + done.stderr, results
+
+
+FAILING_BY_PROFILE = """
+    import pytest
+
+    @pytest.mark.iso_property("strict-thing", "A thing only the hardened profile asks for", profile="hardened")
+    def test_strict(iso_container):
+        assert iso_container.run("true").rc == 1, "it holds nothing back"
+
+    @pytest.mark.iso_property("noted-thing", "A thing worth seeing, never enforced", advisory=True)
+    def test_noted(iso_container):
+        assert False, "never holds"
+"""
+
+
+def test_a_property_is_enforced_from_its_profile_up(tmp_path):
+    code, output, results = run_checks(tmp_path, FAILING_BY_PROFILE)
+    assert code == 0, output
+    assert {r["property"]: r["verdict"] for r in results} == {"strict-thing": "advisory", "noted-thing": "advisory"}
+    assert "isoverify: 0 pass, 0 fail, 2 advisory" in output
+    code, output, results = run_checks(tmp_path, FAILING_BY_PROFILE, "--iso-profile=hardened")
+    assert code == 1, output
+    assert {r["property"]: r["verdict"] for r in results} == {"strict-thing": "fail", "noted-thing": "advisory"}
+    strict = next(r for r in results if r["property"] == "strict-thing")
+    assert strict["summary"].startswith("it holds nothing back")
+    [command] = strict["evidence"]["container"]
+    assert command["label"] == "$ true  (inside, through the engine's exec)"
+    assert command["text"] == "(exit status 0)"
+
+
+def test_waivers_name_a_property_of_your_own_by_its_id(tmp_path):
+    source = """
+        import pytest
+
+        @pytest.mark.iso_property("known-gap", "A gap the team accepts", controls=["CIS 5.7", "NIST 4.4.3"])
+        def test_gap(iso_container):
+            assert False, "the gap"
+    """
+    (tmp_path / "waivers.toml").write_text(
+        '[[waiver]]\nproperty = "known-gap"\ntarget = "*"\nreason = "accepted; SEC-1"\nowner = "me"\n'
+        "expires = 2099-01-01\n")
+    code, output, results = run_checks(tmp_path, source, f"--iso-waivers={tmp_path / 'waivers.toml'}", "-m", "cis_5_7")
+    assert code == 0, output
+    [record] = results
+    assert record["verdict"] == "waived" and record["waiver"]["reason"] == "accepted; SEC-1"
+    assert record["controls"] == ["CIS Docker Benchmark v1.6.0 5.7", "NIST SP 800-190 4.4.3"]
+    (tmp_path / "waivers.toml").write_text(
+        '[[waiver]]\nproperty = "no-such-check"\ntarget = "*"\nreason = "r"\nowner = "me"\nexpires = 2099-01-01\n')
+    code, output, _ = run_checks(tmp_path, source, f"--iso-waivers={tmp_path / 'waivers.toml'}")
+    assert code == 4 and "no property 'no-such-check'" in output, output
+
+
+@pytest.mark.parametrize("marker, said", [
+    ('"Bad ID", "t"', "use lowercase letters"),
+    ('"pid", "t"', "is the catalogue's own"),
+    ('"x", "t", controls=["ISO 27001"]', "control 'ISO 27001'"),
+    ('"x", "t", profile="strictest"', "profile 'strictest'"),
+    ('"x"', "iso_property"),
+])
+def test_a_malformed_marker_is_a_usage_error(tmp_path, marker, said):
+    source = f"""
+        import pytest
+
+        @pytest.mark.iso_property({marker})
+        def test_it(iso_container):
+            pass
+    """
+    code, output, _ = run_checks(tmp_path, source)
+    assert code == 4 and said in output, output
+
+
+def test_one_id_names_one_check(tmp_path):
+    source = """
+        import pytest
+
+        @pytest.mark.iso_property("twice", "one")
+        def test_one(iso_container):
+            pass
+
+        @pytest.mark.iso_property("twice", "other")
+        def test_other(iso_container):
+            pass
+    """
+    code, output, _ = run_checks(tmp_path, source)
+    assert code == 4 and "another test's too" in output, output
+
+
+def test_a_check_that_cannot_decide_is_an_error_and_a_failing_test_outranks_it(tmp_path):
+    undecided = """
+        import pytest
+
+        @pytest.mark.iso_property("undecided", "A check whose tool is missing")
+        def test_undecided(iso_container):
+            raise RuntimeError("no tool")
+    """
+    code, output, results = run_checks(tmp_path, undecided)
+    assert code == EXIT_UNOBSERVABLE, output
+    [record] = results
+    assert record["verdict"] == "error" and "RuntimeError: no tool" in record["summary"]
+    code, output, _ = run_checks(tmp_path, textwrap.dedent(undecided) + "\n\ndef test_plain():\n    assert False\n")
+    assert code == 1, output
+
+
+def test_commands_run_inside_confined_as_the_container_is(tmp_path, canary):
+    """A command through iso_container is the container's: its capabilities, seccomp mode,
+    no_new_privs, cgroup and namespaces, never the verifier's."""
+    confined = canary(cap_drop=["ALL"], security_opt=["no-new-privileges"], user="1000:1000")
+    source = """
+        import pytest
+
+        @pytest.mark.iso_property("confined", "Commands run confined")
+        def test_confined(iso_container):
+            main = iso_container.facts.outside["status"].value
+            seen = dict(line.split(":", 1) for line in iso_container.check_output("cat /proc/self/status").splitlines())
+            for field in ("CapEff", "CapBnd", "CapPrm", "Seccomp", "NoNewPrivs"):
+                assert seen[field].strip() == main[field], field
+            assert seen["Uid"].split()[0] == "1000"
+            assert iso_container.check_output("cat /proc/self/cgroup") == \\
+                iso_container.facts.outside["cgroup"].output.strip()
+            assert iso_container.check_output("readlink /proc/self/ns/pid") == \\
+                iso_container.facts.outside["ns"].value["pid"]
+    """
+    code, output, results = run_checks(tmp_path, source, f"--iso-container=docker://{confined.name}")
+    assert code == 0 and [r["verdict"] for r in results] == ["pass"], output
+
+
+def test_a_bare_process_runs_no_commands_and_a_flood_is_cut(tmp_path, canary, handmade):
+    source = """
+        import pytest
+
+        @pytest.mark.iso_property("flood", "Output is bounded")
+        def test_flood(iso_container):
+            assert len(iso_container.run("yes | head -c 5000000").stdout_bytes) <= 1024 * 1024
+    """
+    code, output, results = run_checks(tmp_path, source, f"--iso-container=docker://{canary().name}",
+                                       f"--iso-container=pid://{handmade('--pid', '--mount', '--net', '--uts', '--ipc')}")
+    assert code == EXIT_UNOBSERVABLE, output
+    verdicts = {r["target"].split(":")[0]: r for r in results}
+    assert verdicts["docker"]["verdict"] == "pass"
+    assert verdicts["pid"]["verdict"] == "error" and "bare process" in verdicts["pid"]["summary"]
+
+
+def test_a_stopped_container_is_an_error_never_a_pass(tmp_path, canary):
+    container = canary()
+    source = f"""
+        import subprocess
+        import pytest
+
+        @pytest.mark.iso_property("absent-tool", "A tool is absent")
+        def test_absent(iso_container):
+            subprocess.run(["docker", "stop", "-t", "0", "{container.name}"], check=True)
+            assert iso_container.run("command -v gdb").rc != 0
+    """
+    code, output, results = run_checks(tmp_path, source, f"--iso-container=docker://{container.name}")
+    assert code == EXIT_UNOBSERVABLE, output
+    [record] = results
+    assert record["verdict"] == "error" and "could not run" in record["summary"]
+
+
+FACT_CONFTEST = """
+    from isoverify.facts import Fact
+
+    class Threads(Fact):
+        label = "Threads in /proc/$pid/status"
+
+        def __init__(self):
+            super().__init__("awk '/^Threads:/ { print $2 }' /proc/$pid/status")
+
+        def parse(self, text):
+            return int(text)
+
+    def pytest_isoverify_container_facts(config):
+        return {"threads": Threads()}
+"""
+
+
+def test_a_fact_of_your_own_joins_the_one_probe(tmp_path, canary):
+    source = """
+        import pytest
+
+        @pytest.mark.iso_property("one-thread", "Its main process has one thread")
+        def test_threads(iso_host, iso_container):
+            assert iso_container.fact("threads") == 1
+            assert iso_host.facts["kernel"].value == iso_host.check_output("uname -r")
+    """
+    first, second = canary(), canary()
+    code, output, results = run_checks(tmp_path, source, *(f"--iso-container=docker://{c.name}" for c in (first, second)),
+                                       conftest=FACT_CONFTEST)
+    assert code == 0 and [r["verdict"] for r in results] == ["pass", "pass"], output
+    [reading] = [e for e in results[0]["evidence"]["container"] if "Threads" in e["label"]]
+    assert reading["label"] == f"Threads in /proc/{reading['label'].split('/')[2]}/status   (on the host)"
+    assert [e["label"] for e in results[0]["evidence"]["host"]] == ["$ uname -r"]
+    document = json.loads((tmp_path / "own.json").read_text())
+    assert document["hosts"][0]["round_trips"] == 1 + 2, "one probe, then each check's own uname -r"
