@@ -8,6 +8,7 @@ import shlex
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -286,6 +287,41 @@ def pytest_runtest_call(item):
     if found.status in (FAIL, ERROR):
         raise raised
     return result
+
+
+CATALOGUE_FIXTURES = {"verdict", "iso_run", "iso_case", "request"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    """A property of the catalogue is a lookup of its verdict: it needs none of pytest's
+    per-test machinery (fixtures, capture, call and teardown phases), only its reports,
+    which go through the same hooks as every test's (terminal, JUnit, HTML, xdist). A test
+    with more to set up — an autouse fixture of the user's — takes the ordinary way."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None or "iso_case" not in callspec.params or set(item.fixturenames) - CATALOGUE_FIXTURES:
+        return None
+    started = time.time()
+    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    property_id, slot = callspec.params["iso_case"]
+    try:
+        found = _noted(item, item.config.stash[RUN].verdict(property_id, slot))
+    except SetupError as exc:
+        pytest.exit(f"isoverify: {exc}", returncode=EXIT_UNOBSERVABLE)
+    why = f"{found.property.id} on {found.target}: {found.summary}"
+    phases = ([("setup", "failed", why), ("teardown", "passed", None)] if found.status == ERROR else
+              [("setup", "passed", None), ("call", "failed" if found.status == FAIL else "passed",
+                                           why if found.status == FAIL else None), ("teardown", "passed", None)])
+    keywords = {name: 1 for name in item.keywords}
+    for when, outcome, longrepr in phases:
+        report = pytest.TestReport(item.nodeid, item.location, keywords, outcome, longrepr, when,
+                                   duration=time.time() - started, start=started, stop=time.time(),
+                                   user_properties=item.user_properties)
+        if when == "call" or outcome == "failed":
+            report.iso_record = found.as_record()
+        item.ihook.pytest_runtest_logreport(report=report)
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
 
 
 @pytest.hookimpl(wrapper=True)

@@ -88,6 +88,7 @@ def run(program: list[tuple[int, int, int, int]], call: Call) -> int:
     """The value a classic BPF program returns for `call` (the kernel's checker rejects
     jumps backwards and out of range, so this always ends)."""
     data = call.data()
+    words = struct.unpack("<16I", data)  # what an aligned 32-bit load reads, at offset 4 * index
     a = x = 0
     memory = [0] * 16
     pc = 0
@@ -98,7 +99,7 @@ def run(program: list[tuple[int, int, int, int]], call: Call) -> int:
         if kind == 0x00:  # LD
             mode = code & 0xE0
             if mode == 0x20:  # ABS, 32-bit words only in seccomp
-                a = struct.unpack_from("<I", data, k)[0] if k + 4 <= len(data) else 0
+                a = words[k // 4] if k % 4 == 0 and k < len(data) else _unaligned(data, k)
             elif mode == 0x00:  # IMM
                 a = k
             elif mode == 0x60:  # MEM
@@ -131,6 +132,10 @@ def run(program: list[tuple[int, int, int, int]], call: Call) -> int:
     return KILL_THREAD  # falling off the end is refused by the kernel's checker
 
 
+def _unaligned(data: bytes, k: int) -> int:
+    return struct.unpack_from("<I", data, k)[0] if k + 4 <= len(data) else 0
+
+
 def _alu(op: int, a: int, operand: int) -> int:
     if op == 0x80:  # NEG
         return -a
@@ -143,7 +148,11 @@ def _alu(op: int, a: int, operand: int) -> int:
 
 def action(filters: list[bytes], call: Call) -> int:
     """The action every filter in force together takes on `call`: the most restrictive."""
-    results = [run(instructions(program), call) & ACTION_MASK for program in filters]
+    return _strictest([run(instructions(program), call) for program in filters])
+
+
+def _strictest(results: list[int]) -> int:
+    results = [result & ACTION_MASK for result in results]
     return min(results, key=lambda value: struct.unpack("<i", struct.pack("<I", value))[0])
 
 
@@ -151,8 +160,10 @@ def action(filters: list[bytes], call: Call) -> int:
 def _reaching(filters: tuple[bytes, ...]) -> frozenset[str]:
     """The guarded calls these filters let through on some ABI: run once per distinct set
     (most containers share their runtime's profile)."""
-    return frozenset(name for name in GUARDED if any(action(list(filters), call) in LETS_THROUGH
-                                                     for call in calls(name)))
+    programs = [instructions(program) for program in filters]  # decoded once, run on every call
+    return frozenset(name for name in GUARDED
+                     if any(_strictest([run(program, call) for program in programs]) in LETS_THROUGH
+                            for call in calls(name)))
 
 
 def let_through(filters: list[bytes], capabilities: frozenset[str] = frozenset(),
