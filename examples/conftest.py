@@ -5,7 +5,7 @@ its command runs on the host, in the shell that reads each container, with `$pid
 the container's main process as the host numbers it.
 """
 
-from isoverify.facts import Fact
+from isoverify import Fact
 
 
 class ListeningPorts(Fact):
