@@ -130,24 +130,31 @@ EOF
         head -c "$iso_limit" | base64 -w0
 }
 
-# observe_containers ENGINE REF ...: every container's readings (observe_container), one
-# more at a time than the host has CPUs, each into a file of its own under $iso_views; the
-# container sections show them in order (show_container N).
+# observe_containers ENGINE REF ...: every container's readings (observe_container), each
+# into a file of its own under $iso_views, in one more lane than the host has CPUs (much of
+# a container's time is spent waiting for the kernel): lane K reads containers K, K+LANES,
+# … one after another, so no lane waits for another's slowest. The container sections
+# show them in order (show_container N).
 observe_containers() {
     iso_views=$(mktemp -d) || return 1
-    # one more than the CPUs: much of a container's time is spent waiting for the kernel
-    at_once=$(($(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1) + 1))
-    number=0 running=0
-    while [ $# -ge 2 ]; do
-        observe_container "$1" "$2" >"$iso_views/$number" &
-        number=$((number + 1)) running=$((running + 1))
-        if [ "$running" -ge "$at_once" ]; then
-            wait
-            running=0
-        fi
-        shift 2
+    lanes=$(($(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1) + 1))
+    lane=0
+    while [ "$lane" -lt "$lanes" ]; do
+        observe_lane "$lane" "$lanes" "$@" &
+        lane=$((lane + 1))
     done
     wait
+}
+
+# observe_lane K LANES ENGINE REF ...: the containers of lane K (see observe_containers).
+observe_lane() {
+    lane=$1 lanes=$2 number=0
+    shift 2
+    while [ $# -ge 2 ]; do
+        [ $((number % lanes)) -ne "$lane" ] || observe_container "$1" "$2" >"$iso_views/$number"
+        number=$((number + 1))
+        shift 2
+    done
 }
 
 # show_container N: the readings of the Nth container, as observe_containers kept them.
