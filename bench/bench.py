@@ -1,16 +1,23 @@
 """How fast the suite verifies containers, against what the engine itself costs.
 
-Run as root with the suite set up (`sudo ci/setup.sh`):  .venv/bin/python bench/bench.py
+Run as root with the suite set up (`ci/setup.sh`):
+    .venv/bin/python bench/bench.py [--docker-bench=DIR]
 It starts N busybox containers (N = 1, 10, 50), verifies the full catalogue on
 them with `pytest` as users run it, and prints, all measured in this one run:
 the suite's wall time, the round trips it sent to the host, the engine execs it
 caused, the marginal cost per container against one bare `docker exec <c> true`,
 -n 2 against -n 0 at N = 50, and the default run (start busybox, verify, report,
-remove) against a bare `docker run --rm busybox true`. Nothing it starts outlives it.
+remove) against a bare `docker run --rm busybox true`. With DIR, a checkout of
+docker-bench-security, it also starts twelve canaries of the selftests' matrix and
+times the full catalogue on them against docker-bench-security's section 5
+(container runtime) on the same containers, the two run in turn. Nothing it starts
+outlives it.
 """
 
+import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -62,7 +69,49 @@ def verify(directory: Path, label: str, *args: str) -> dict:
             "round_trips": document["hosts"][0]["round_trips"], "execs": engine_execs(since, until) / REPEAT}
 
 
+# Twelve canaries of the selftests' matrix (selftests/matrix.py): the default and eleven
+# weakened or hardened ones, each judged by both tools.
+CANARY_SET = ("default", "pid=host", "net=host", "ipc=host", "cap-add SYS_PTRACE", "seccomp=unconfined",
+              "systempaths=unconfined", "read-only root", "limits", "host / mounted", "docker socket mounted",
+              "user 1000")
+
+
+def start_canaries(label: str, directory: Path) -> list[str]:
+    """The canary set, labelled `label`; returns their names."""
+    sys.path.insert(0, str(REPO / "selftests"))
+    import matrix  # noqa: PLC0415 - the selftests' one definition of the canaries
+
+    place = matrix.this_host(directory)
+    items = matrix.canaries(place)
+    names = []
+    for number, name in enumerate(CANARY_SET):
+        names.append(f"isoverify-bench-{os.getpid()}-{number}")
+        subprocess.run(matrix.docker_run(names[-1], items[name], (label,)), check=True, capture_output=True)
+    return names
+
+
+def versus_docker_bench(docker_bench: Path, label: str, directory: Path) -> tuple[float, float]:
+    """Median seconds of the full catalogue and of docker-bench-security's section 5 on the
+    containers labelled `label`, each timing taken in turn with the other's."""
+    ours, theirs = [], []
+    work = directory / "docker-bench"
+    shutil.copytree(docker_bench, work)
+    for _ in range(REPEAT):
+        ours.append(median_seconds(suite_command(directory, f"--iso-container=docker://*?label={label}"),
+                                   repeat=1, cwd=REPO)[0])
+        seconds, done = median_seconds(["bash", "docker-bench-security.sh", "-c", "container_runtime", "-t", label,
+                                        "-l", str(directory / "docker-bench.log")], repeat=1, cwd=work)
+        if done.returncode != 0:
+            raise SystemExit(f"docker-bench-security failed (exit {done.returncode}):\n{done.stdout[-2000:]}")
+        theirs.append(seconds)
+    return statistics.median(ours), statistics.median(theirs)
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--docker-bench", type=Path, metavar="DIR",
+                        help="a checkout of docker-bench-security, to time its section 5 beside the catalogue")
+    options = parser.parse_args()
     client = docker.from_env()
     run_label = f"isoverify.bench={os.getpid()}"
     key, value = run_label.split("=")
@@ -84,6 +133,14 @@ def main() -> None:
             rows.append((SIZES[-1], "-n 0, docker exec", verify(directory, run_label, "--iso-inside=exec")))
             rows.append((SIZES[-1], "-n 2, host view", verify(directory, run_label, "-n", "2")))
             default, done = median_seconds(suite_command(directory), cwd=REPO)
+            for container in started:
+                container.remove(force=True)
+            started = []
+            if options.docker_bench:
+                canary_label = f"isoverify.bench.canaries={os.getpid()}"
+                canaries = start_canaries(canary_label, directory)
+                started = [client.containers.get(name) for name in canaries]
+                ours, theirs = versus_docker_bench(options.docker_bench, canary_label, directory)
     finally:
         for container in started:
             container.remove(force=True)
@@ -112,6 +169,11 @@ def main() -> None:
           f"(one host is one xdist group: workers only add their start-up)")
     print(f"default run (start busybox, verify, report, remove): {default:.2f} s = "
           f"{default / bare_run:.1f}x a bare `docker run --rm busybox true` ({done.returncode=})")
+    if options.docker_bench:
+        print(f"{len(CANARY_SET)} canaries: the full catalogue {ours:.2f} s, docker-bench-security section 5 "
+              f"{theirs:.2f} s: {theirs / ours:.1f}x faster (goal >= 10x)")
+    else:
+        print("docker-bench-security: not measured (--docker-bench=DIR, a checkout of it)")
 
 
 if __name__ == "__main__":

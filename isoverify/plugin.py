@@ -1,7 +1,6 @@
 """The pytest plugin: options, fixtures and hooks; the work is done in plain modules."""
 
 import datetime
-from collections import Counter
 import getpass
 import re
 import shlex
@@ -9,6 +8,7 @@ import signal
 import socket
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -136,6 +136,7 @@ def pytest_generate_tests(metafunc):
             for host in run.plan.hosts], indirect=True)
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m and -k deselect: the controls' markers select too
 def pytest_collection_modifyitems(config, items):
     """Tests marked `iso_property` become properties of the run, one ID each: selected by
     their controls' markers, and waivable by their ID."""

@@ -13,12 +13,12 @@ from pathlib import Path
 HELD = []
 
 
-def pytest_runtest_teardown(item):
+def pytest_runtest_logfinish(nodeid, location):
     signal_file = os.environ.get("ISOVERIFY_HOLD_FILE")
     if not signal_file or HELD:
         return
-    HELD.append(item.nodeid)
-    Path(signal_file).write_text(item.nodeid)
+    HELD.append(nodeid)
+    Path(signal_file).write_text(nodeid)
     deadline = time.monotonic() + 120
     while Path(signal_file).exists() and time.monotonic() < deadline:
         time.sleep(0.05)
