@@ -87,7 +87,8 @@ class ThroughHost(BaseBackend):
         else:
             engine, container_id = self.container
             rc, out, err = self.target.run(
-                f"{INSIDE}\ninside {engine} {container_id} {self.timeout} {OUTPUT_LIMIT} {shlex.quote(line)}")
+                f"{INSIDE}\ninside {shlex.quote(engine)} {shlex.quote(container_id)} {int(self.timeout)} {OUTPUT_LIMIT} "
+                f"{shlex.quote(line)}")
             said = decode(err)
             if rc != 0 and said.startswith(ENGINE_REFUSALS):
                 raise TargetError(f"{engine} could not run `{one_line(line, 80)}` in container "
