@@ -49,8 +49,12 @@ def _limit_rows(config: dict, files: dict[str, list[str]]) -> list[tuple[str, st
         declared = config.get("PidsLimit") or 0
         declared = 0 if declared < 0 else declared
         observed = 0 if pids == "max" else int(pids)
-        rows.append(("HostConfig.PidsLimit", str(declared or "unlimited"), str(observed or "unlimited"),
-                     declared == observed))
+        # systemd gives each unit a tasks limit of its own (TasksMax): one the engine was not
+        # asked for is the host's, and only narrows what was declared
+        rows.append(("HostConfig.PidsLimit", str(declared or "unlimited"),
+                     str(observed or "unlimited") + (" (not the engine's: set by the host)"
+                                                     if observed and not declared else ""),
+                     declared in (observed, 0)))
     quota = (files.get("cpu.cfs_quota_us") or [None])[0]
     if quota is not None:
         period = int((files.get("cpu.cfs_period_us") or ["100000"])[0])
@@ -108,7 +112,7 @@ def check_drift(host: HostFacts, ctr: ContainerFacts) -> Finding:
                  str(read_only).lower(), bool(config.get("ReadonlyRootfs")) == read_only))
 
     if ctr.outside["cgroups"].readable:
-        rows.extend(_limit_rows(config, ctr.outside["cgroups"].value))
+        rows.extend(_limit_rows(config, ctr.outside["cgroups"].value.own))
 
     user = (declared_config.get("User") or "0").split(":")[0]
     if user.isdigit() and host_ns.get("user") == ctr_ns.get("user"):

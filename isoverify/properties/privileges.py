@@ -86,13 +86,6 @@ def _filter_evidence(ctr: ContainerFacts, through: list[str]) -> Evidence:
     return kernel(ctr, f"the filters of process {ctr.pid}, run on the calls a default profile refuses", text)
 
 
-def _device_cgroup_allows_all(ctr: ContainerFacts) -> bool | None:
-    rules = ctr.outside["cgroups"].value or {}
-    if "devices.list" not in rules:
-        return None  # cgroup v2: the rules are an eBPF program
-    return "a *:* rwm" in rules["devices.list"]
-
-
 def check_privileged(host: HostFacts, ctr: ContainerFacts) -> Finding:
     """Privileged-equivalent is what the kernel shows, whatever the --privileged flag says:
     (nearly) every capability, no filter worth the name, and the host's devices or its
@@ -103,16 +96,15 @@ def check_privileged(host: HostFacts, ctr: ContainerFacts) -> Finding:
     nearly_all_caps = len(set(missing) - linux.NEWER_CAPABILITIES) <= 2
     through = let_through(ctr, own_capabilities=False)
     unfiltered = len(through) == len(seccomp.GUARDED)
-    all_devices = _device_cgroup_allows_all(ctr)
+    cgroup = filesystem.device_cgroup(ctr)
+    all_devices = cgroup.every_device()
     extra_devices = [d.path for d in value(ctr.outside["devices"], "the container's devices").nodes
                      if not linux.is_default_device(d)]
-    device_access = all_devices if all_devices is not None else bool(extra_devices)
     open_kernel = bool(filesystem.exposed_kernel_paths(host, ctr))
     signs = {
         "(nearly) all capabilities": nearly_all_caps,
         "no seccomp filter, or one that lets every guarded call through": unfiltered,
-        ("device cgroup allows every device" if all_devices is not None else "host devices present")
-        + ", or /proc and /sys unmasked and writable": device_access or open_kernel,
+        "device cgroup allows every device, or /proc and /sys unmasked and writable": all_devices or open_kernel,
     }
     privileged = all(signs.values())
     shown_signs = "; ".join(f"{name}: {'yes' if seen else 'no'}" for name, seen in signs.items())
@@ -124,7 +116,8 @@ def check_privileged(host: HostFacts, ctr: ContainerFacts) -> Finding:
         (_caps_evidence(ctr, sets),
          kernel(ctr, "capabilities missing from the bounding set", ", ".join(missing) or "(none)"),
          _filter_evidence(ctr, through),
-         shown(ctr.outside["cgroups"]),
+         kernel(ctr, "its device cgroup: devices.list (v1), the device programs in effect (v2)",
+                cgroup.shown() + f"\nevery device: {'allowed' if all_devices else 'not allowed'}"),
          kernel(ctr, "device nodes beyond the default in the container's /dev", device_text)),
     )
 
