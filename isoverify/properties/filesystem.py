@@ -271,12 +271,12 @@ def check_propagation(host: HostFacts, ctr: ContainerFacts) -> Finding:
                    tuple(dict.fromkeys(m.mount_point for m in shared)))
 
 
-def _rule_allows(rule: str, kind: str, major: int, minor: int) -> bool:
-    """Whether one devices.list line lets a process read or write that device."""
+def _rule_allows(rule: str, kind: str, major: int, minor: int, wanted: str = "rw") -> bool:
+    """Whether one devices.list line lets a process read or write (any of `wanted`) that device."""
     rule_kind, numbers, access = (rule.split() + ["", "", ""])[:3]
     rule_major, _, rule_minor = numbers.partition(":")
     return (rule_kind in ("a", kind) and rule_major in ("*", str(major)) and rule_minor in ("*", str(minor))
-            and bool(set(access) & {"r", "w"}))
+            and bool(set(access) & set(wanted)))
 
 
 # Numbers no kernel assigns (majors are 12 bits, minors 20; dynamic ones start far below):
@@ -285,8 +285,8 @@ EVERY_DEVICE = (("b", 4094, 1048574), ("c", 4094, 1048574))
 
 
 @functools.lru_cache(maxsize=65536)
-def _programs_open(programs: tuple[bytes, ...], kind: str, major: int, minor: int) -> bool:
-    return any(devcgroup.allows(programs, kind, major, minor, access) for access in (devcgroup.READ, devcgroup.WRITE))
+def _programs_let(programs: tuple[bytes, ...], kind: str, major: int, minor: int, accesses: tuple[int, ...]) -> bool:
+    return any(devcgroup.allows(programs, kind, major, minor, access) for access in accesses)
 
 
 @dataclass(frozen=True)
@@ -298,10 +298,12 @@ class DeviceCgroup:
     rules: tuple[str, ...] | None
     programs: tuple[bytes, ...] | None
 
-    def opens(self, kind: str, major: int, minor: int) -> bool:
-        if self.rules is not None and not any(_rule_allows(r, kind, major, minor) for r in self.rules):
+    def opens(self, kind: str, major: int, minor: int, wanted: str = "rw") -> bool:
+        """Whether it lets a process open that device to read or write (any of `wanted`)."""
+        if self.rules is not None and not any(_rule_allows(r, kind, major, minor, wanted) for r in self.rules):
             return False
-        return not self.programs or _programs_open(self.programs, kind, major, minor)
+        accesses = tuple({"r": devcgroup.READ, "w": devcgroup.WRITE}[a] for a in wanted)
+        return not self.programs or _programs_let(self.programs, kind, major, minor, accesses)
 
     def every_device(self) -> bool:
         return all(self.opens(*device) for device in EVERY_DEVICE)
