@@ -28,6 +28,7 @@ class Place:
     device: str | None  # a device node beyond the default that it has, if any
     disk_major: int  # the major number of the disk holding its /
     shared: str  # a directory the start script makes a shared mount there (propagation)
+    cgroup2: bool  # whether it runs cgroup v2 alone (see the README: cgroup v1 and v2)
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,9 @@ def canaries(place: Place) -> dict[str, Canary | None]:
         "net=host": canary("--network=host", breaks={"net", "host-mounts"}),
         "uts=host": canary("--uts=host", breaks={"uts"}),
         "ipc=host": canary("--ipc=host", breaks={"ipc"}),
-        "cgroupns=host": canary("--cgroupns=host", breaks={"cgroupns"}),
+        # on cgroup v2 the host's cgroup namespace shows its whole cgroup tree at /sys/fs/cgroup
+        "cgroupns=host": canary("--cgroupns=host",
+                                breaks={"cgroupns"} | ({"host-mounts"} if place.cgroup2 else set())),
         "cgroupns=private": canary("--cgroupns=private", hardens={"cgroupns"}),
         # PID 1 chroots into the host's / (bind-mounted with its submounts): the kernel shows
         # the host's root as its /, and under it the host's /proc, /sys, /dev and runtime socket.
@@ -92,9 +95,9 @@ def canaries(place: Place) -> dict[str, Canary | None]:
                                         "--device-cgroup-rule=a *:* rwm", "--volume=/dev:/dev",
                                         breaks={"privileged", "caps", "seccomp", "devices", "host-mounts"}),
         # AppArmor's profile too is gone: `lsm` fails where the kernel runs one (it is
-        # "not available", never a pass, where it runs none)
+        # "not available", never a pass, where it runs none); its own cgroup is mounted writable
         "--privileged": canary("--privileged", breaks={"privileged", "caps", "seccomp", "devices", "masked-paths",
-                                                       "readonly-paths", "lsm"}),
+                                                       "readonly-paths", "lsm", "host-mounts"}),
         "apparmor=unconfined": canary("--security-opt=apparmor=unconfined", breaks={"lsm"}),
         "shared propagation": canary(f"--mount=type=bind,source={place.shared},target=/shared,bind-propagation=shared",
                                      breaks={"propagation"}),

@@ -20,7 +20,8 @@ DEVICE = next((d for d in ("/dev/fuse", "/dev/kvm", "/dev/net/tun") if Path(d).e
 
 
 def this_host(shared: Path) -> Place:
-    return Place(socket.gethostname(), str(REPO), DEVICE, root_disk_major(), str(shared))
+    return Place(socket.gethostname(), str(REPO), DEVICE, root_disk_major(), str(shared),
+                 Path("/sys/fs/cgroup/cgroup.controllers").exists())
 
 
 def root_disk_major() -> int:
