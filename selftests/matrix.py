@@ -29,6 +29,8 @@ class Place:
     disk_major: int  # the major number of the disk holding its /
     shared: str  # a directory the start script makes a shared mount there (propagation)
     cgroup2: bool  # whether it runs cgroup v2 alone (see the README: cgroup v1 and v2)
+    cpus: int  # what it has: a limit at or above it limits nothing
+    pid_max: int
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,9 @@ def canaries(place: Place) -> dict[str, Canary | None]:
         "device rule for every device": canary("--device-cgroup-rule=a *:* rwm", breaks={"devices", "privileged"}),
         "device rule for the host's disk": canary(f"--device-cgroup-rule=b {place.disk_major}:* rwm",
                                                   breaks={"devices", "privileged"}),
+        # limits at or above what the host has (Docker refuses more CPUs than there are)
+        "limits beyond the host's": canary("--memory=1000g", f"--pids-limit={place.pid_max}", f"--cpus={place.cpus}",
+                                           breaks={"memory-limit", "pids-limit", "cpu-limit"}),
         "user 1000": canary("--user=1000:1000", hardens={"nonroot"}),
         # everything hardened at once: no rule of the catalogue over-corrects against it
         "hardened": canary(*hardened, hardens={"nonroot", "readonly-rootfs", "nnp", "memory-limit", "pids-limit",
@@ -117,6 +122,27 @@ def canaries(place: Place) -> dict[str, Canary | None]:
                                               "--security-opt=systempaths=unconfined",
                                               breaks={"privileged", "caps", "seccomp", "devices", "masked-paths",
                                                       "readonly-paths"}),
+        # Built to mislead: a main process that leaves the host's network namespace after
+        # forking one that stays (the kernel shows it apart from what was declared); a chroot
+        # into a read-only bind of its own /; a host / held after unmounting it; links out of
+        # its root (which change nothing).
+        "a process left in the host's network": canary(
+            "--network=host", "--cap-add=SYS_ADMIN", tty=False,
+            command=("sh", "-c", "sleep infinity & exec unshare -n sleep infinity"),
+            breaks={"net", "host-mounts", "caps", "drift"}),
+        "chroot into a bind of its own /": canary(
+            "--cap-add=SYS_ADMIN", "--volume=/:/host:ro", tty=False,
+            command=("sh", "-c", "mkdir /x && mount --bind / /x && mount -o remount,ro,bind /x && "
+                                 "exec chroot /x sleep infinity"),
+            breaks={"caps", "host-mounts", "runtime-socket", "masked-paths", "readonly-paths", "devices"}),
+        "host / held after unmounting it": canary(
+            "--cap-add=SYS_ADMIN", "--volume=/:/host:ro", tty=False,
+            command=("sh", "-c", "exec 3</host && umount -l /host && exec sleep infinity"),
+            breaks={"caps", "host-mounts"}),
+        "links out of its root": canary(command=(
+            "sh", "-c", "ln -s /dev/vda /dev/hostdisk && ln -s / /dev/hostroot && ln -s /proc /dev/proc && "
+                        "mkdir /dev/d && ln -s /dev /dev/d/dev && ln -sf /etc/shadow /etc/passwd2 && "
+                        "exec sleep infinity")),
         # Docker gives its own UTS namespace: the host's name, but it cannot rename the host
         "host's hostname": canary(f"--hostname={place.hostname}"),
         # The hostname it declares is not the one it runs with: only the kernel shows it.

@@ -6,6 +6,7 @@ default, plus the ones the canary breaks, minus the ones it hardens. So each
 assertion is about what the kernel shows on this machine, in both directions.
 """
 
+import os
 import secrets
 import socket
 import subprocess
@@ -21,7 +22,8 @@ DEVICE = next((d for d in ("/dev/fuse", "/dev/kvm", "/dev/net/tun") if Path(d).e
 
 def this_host(shared: Path) -> Place:
     return Place(socket.gethostname(), str(REPO), DEVICE, root_disk_major(), str(shared),
-                 Path("/sys/fs/cgroup/cgroup.controllers").exists())
+                 Path("/sys/fs/cgroup/cgroup.controllers").exists(), os.cpu_count(),
+                 int(Path("/proc/sys/kernel/pid_max").read_text()))
 
 
 def root_disk_major() -> int:

@@ -124,12 +124,13 @@ def vm_place(vm: Lab) -> Place:
     """What the canaries need of the VM, asked of it: its name, a device node, its disk."""
     done = vm.ssh("hostname; awk '$5 == \"/\" { print $3 }' /proc/self/mountinfo; "
                   "if [ -e /sys/fs/cgroup/cgroup.controllers ]; then echo v2; else echo v1; fi; "
+                  "nproc; cat /proc/sys/kernel/pid_max; "
                   "ls -d /dev/fuse /dev/kvm /dev/net/tun 2>/dev/null || true")
     assert done.returncode == 0, done.stdout + done.stderr
-    hostname, root_device, cgroup, *devices = done.stdout.split()
+    hostname, root_device, cgroup, cpus, pid_max, *devices = done.stdout.split()
     assert cgroup == "v2", "the lab VM is the project's cgroup v2 host"
     return Place(hostname, "/vagrant", (devices or [None])[0], int(root_device.split(":")[0]),
-                 "/tmp/isoverify-shared", True)
+                 "/tmp/isoverify-shared", True, int(cpus), int(pid_max))
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +157,7 @@ def vm_matrix(lab_vm, tmp_path_factory):
         lab_vm.ssh(f"docker rm -f {' '.join(names.values())}; umount {place.shared}")
 
 
-@pytest.mark.parametrize("name", canaries(Place("", "", "/dev/fuse", 254, "", True)))
+@pytest.mark.parametrize("name", canaries(Place("", "", "/dev/fuse", 254, "", True, 2, 4194304)))
 def test_every_canary_in_the_vm_breaks_exactly_what_it_weakens(vm_matrix, name):
     """The same expectations as on this machine (see test_catalogue.py), on cgroup v2 and AppArmor."""
     run, targets, items = vm_matrix

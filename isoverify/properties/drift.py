@@ -7,7 +7,8 @@ field is one row, declared beside observed; every disagreement is a finding.
 
 from .. import linux
 from ..observe import ContainerFacts, HostFacts
-from .base import Finding, Unobservable, kernel, own_root, status, value
+from . import filesystem
+from .base import Finding, Unobservable, kernel, status, value
 from .privileges import capability_sets
 
 NAMESPACE_MODES = (("pid", "PidMode"), ("net", "NetworkMode"), ("uts", "UTSMode"),
@@ -107,7 +108,7 @@ def check_drift(host: HostFacts, ctr: ContainerFacts) -> Finding:
     rows.append(("HostConfig.SecurityOpt no-new-privileges", "on" if nnp else "off",
                  "on" if proc.get("NoNewPrivs") == "1" else "off", (proc.get("NoNewPrivs") == "1") == nnp))
 
-    read_only = "ro" in own_root(ctr).options.split(",")
+    read_only = all("ro" in root.options.split(",") for _, root in filesystem.root_filesystems(ctr))
     rows.append(("HostConfig.ReadonlyRootfs", str(bool(config.get("ReadonlyRootfs"))).lower(),
                  str(read_only).lower(), bool(config.get("ReadonlyRootfs")) == read_only))
 

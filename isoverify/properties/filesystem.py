@@ -108,13 +108,23 @@ def check_readonly_paths(host: HostFacts, ctr: ContainerFacts) -> Finding:
     return Finding(not writable, summary, (host_ev,), (ctr_ev,), tuple(writable))
 
 
+def root_filesystems(ctr: ContainerFacts) -> list[tuple[str, Mount]]:
+    """The mount at / of each root it has: its main process's, and those of its mount
+    namespaces (a main process chrooted into a read-only bind of its / leaves the rest writable)."""
+    return [("its main process's root", own_root(ctr))] + [
+        (f"the root {where or 'of its mount namespace'}".rstrip(": "), root_mount(table))
+        for where, table in mount_views(ctr)]
+
+
 def check_readonly_rootfs(host: HostFacts, ctr: ContainerFacts) -> Finding:
-    root = own_root(ctr)
-    read_only = _read_only(root)
-    summary = ("the container's / is mounted read-only" if read_only
-               else f"the container's / is writable ({root.options})")
-    return Finding(read_only, summary, (),
-                   (kernel(ctr, f"/ in /proc/{ctr.pid}/mountinfo", mount_line(root)),))
+    roots = root_filesystems(ctr)
+    writable = [(where, root) for where, root in roots if not _read_only(root)]
+    summary = ("the container's / is mounted read-only" if not writable
+               else "the container's / is writable: " + "; ".join(f"{where} ({root.options})"
+                                                                   for where, root in writable))
+    return Finding(not writable, summary, (),
+                   (kernel(ctr, f"/ in /proc/{ctr.pid}/mountinfo, and at the root of each of its mount namespaces",
+                           "\n".join(f"{where}: {mount_line(root)}" for where, root in roots)),))
 
 
 @dataclass(frozen=True)
