@@ -7,9 +7,13 @@ import struct
 import pytest
 
 from conftest import DATA
-from isoverify import devcgroup
+from isoverify import devcgroup, facts
 from isoverify.devcgroup import MKNOD, READ, WRITE
-from isoverify.properties.filesystem import DeviceCgroup
+from isoverify.facts import Reading
+from isoverify.observe import ContainerFacts
+from isoverify.properties.base import Unobservable
+from isoverify.properties.filesystem import DeviceCgroup, device_cgroup
+from isoverify.targets import ContainerTarget, HostTarget
 
 DEFAULT, EVERY, DISK = (base64.b64decode((DATA / f"devprog.runc-{name}.b64").read_text())
                         for name in ("default", "all", "disk"))
@@ -68,3 +72,33 @@ def test_the_device_cgroup_names_what_it_lets_open_beyond_the_default(programs, 
     cgroup = DeviceCgroup(None, programs)
     assert cgroup.beyond_default(VM_DEVICES) == beyond
     assert cgroup.every_device() is every
+
+
+def test_the_programs_handed_over_are_matched_to_each_container():
+    """anchors.py prints each program once, by its ID, and each container's IDs in effect."""
+    encoded = (DATA / "devprog.runc-default.b64").read_text().strip()
+    text = (f"devprog 15 {encoded}\ndevices 100 15\ndevices 200 none\ndevices 300 absent\n"
+            "devices 400 unreadable bpf command 16: Operation not permitted\ndevices 500 15,99\n")
+    found = facts.Anchors([]).parse(text)
+    assert found["100"]["devices"] == [DEFAULT]
+    assert found["200"]["devices"] == []
+    assert found["300"]["devices"] is None
+    assert found["400"]["devices"].startswith("unreadable")
+    assert found["500"]["devices"].startswith("unreadable")  # a program it never saw
+
+
+def recorded(cgroups: str, programs: Reading) -> ContainerFacts:
+    target = ContainerTarget(HostTarget("local://"), "docker", "recorded", "docker://recorded")
+    return ContainerFacts(target, {"cgroups": facts.Cgroups().read(cgroups, 0), "device_programs": programs}, None, "")
+
+
+def test_unreadable_programs_are_an_error_unless_v1_rules_bound_them():
+    """A program only refuses more: beside v1 rules, the rules are the most it may open."""
+    unreadable = Reading("programs", "unreadable: Operation not permitted", 1, None)
+    hybrid = device_cgroup(recorded((DATA / "cgroups.v1.txt").read_text(), unreadable))
+    assert hybrid.rules and not hybrid.opens("b", 254, 0)
+    with pytest.raises(Unobservable):
+        device_cgroup(recorded((DATA / "cgroups.v2.txt").read_text(), unreadable))
+    unknown = Reading("programs", "a program", 0, [insn(0x85) + insn(0x95)])
+    with pytest.raises(Unobservable):
+        device_cgroup(recorded((DATA / "cgroups.v2.txt").read_text(), unknown))

@@ -348,7 +348,10 @@ class DeviceCgroup:
 def device_cgroup(ctr: ContainerFacts) -> DeviceCgroup:
     """The container's device cgroup as the kernel holds it; programs it cannot run are an error."""
     rules = ctr.outside["cgroups"].value.own.get("devices.list") if ctr.outside["cgroups"].readable else None
-    programs = value(ctr.outside["device_programs"], "the cgroup v2 device programs in effect")
+    # A program only ever refuses more: beside the v1 rules, one that cannot be read leaves
+    # them the most the container may open. Alone, it leaves nothing known.
+    programs = (ctr.outside["device_programs"].value if rules is not None
+                else value(ctr.outside["device_programs"], "the cgroup v2 device programs in effect"))
     cgroup = DeviceCgroup(tuple(rules) if rules is not None else None,
                           tuple(programs) if programs is not None else None)
     try:
