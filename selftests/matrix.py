@@ -125,20 +125,21 @@ def canaries(place: Place) -> dict[str, Canary | None]:
         # Built to mislead: a main process that leaves the host's network namespace after
         # forking one that stays (the kernel shows it apart from what was declared); a chroot
         # into a read-only bind of its own /; a host / held after unmounting it; links out of
-        # its root (which change nothing).
+        # its root (which change nothing). AppArmor's docker-default profile refuses mount and
+        # umount even with CAP_SYS_ADMIN: those two run unconfined by it.
         "a process left in the host's network": canary(
             "--network=host", "--cap-add=SYS_ADMIN", tty=False,
             command=("sh", "-c", "sleep infinity & exec unshare -n sleep infinity"),
             breaks={"net", "host-mounts", "caps", "drift"}),
         "chroot into a bind of its own /": canary(
-            "--cap-add=SYS_ADMIN", "--volume=/:/host:ro", tty=False,
+            "--cap-add=SYS_ADMIN", "--security-opt=apparmor=unconfined", "--volume=/:/host:ro", tty=False,
             command=("sh", "-c", "mkdir /x && mount --bind / /x && mount -o remount,ro,bind /x && "
                                  "exec chroot /x sleep infinity"),
-            breaks={"caps", "host-mounts", "runtime-socket", "masked-paths", "readonly-paths", "devices"}),
+            breaks={"caps", "host-mounts", "runtime-socket", "masked-paths", "readonly-paths", "devices", "lsm"}),
         "host / held after unmounting it": canary(
-            "--cap-add=SYS_ADMIN", "--volume=/:/host:ro", tty=False,
+            "--cap-add=SYS_ADMIN", "--security-opt=apparmor=unconfined", "--volume=/:/host:ro", tty=False,
             command=("sh", "-c", "exec 3</host && umount -l /host && exec sleep infinity"),
-            breaks={"caps", "host-mounts"}),
+            breaks={"caps", "host-mounts", "lsm"}),
         "links out of its root": canary(command=(
             "sh", "-c", "ln -s /dev/vda /dev/hostdisk && ln -s / /dev/hostroot && ln -s /proc /dev/proc && "
                         "mkdir /dev/d && ln -s /dev /dev/d/dev && ln -sf /etc/shadow /etc/passwd2 && "

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 LAB = REPO / "ci" / "lab.sh"
 # Every wait is bounded: the first box build (debootstrap) is the longest.
 BOX_TIMEOUT, LIBVIRT_TIMEOUT, UP_TIMEOUT, SSH_TIMEOUT, DESTROY_TIMEOUT = 1200, 300, 900, 600, 180
-START_TIMEOUT = 1200  # every canary, one after another: about 12 s each under software emulation
+START_TIMEOUT = 1800  # every canary, one after another: 12 to 20 s each under software emulation
 
 
 def lab(step: str, env=None, timeout=LIBVIRT_TIMEOUT) -> subprocess.CompletedProcess:
