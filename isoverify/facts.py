@@ -7,6 +7,8 @@ on anything they do not understand, and a fact that cannot be parsed is
 recorded as unreadable, never guessed.
 """
 
+import base64
+import binascii
 import json
 import os
 import re
@@ -677,36 +679,96 @@ class Anchors(Fact):
 
     def parse(self, text):
         found: dict[str, dict] = {}
+        programs: dict[str, bytes] = {}
         for line in text.splitlines():
             kind, _, rest = line.partition(" ")
             main, _, rest = rest.partition(" ")
-            mine = found.setdefault(main, {"held": [], "filters": {}})
+            if kind == "devprog":
+                try:
+                    programs[main] = base64.b64decode(rest, validate=True)
+                except (binascii.Error, ValueError):
+                    continue  # a container naming this program is unreadable for want of it
+                continue
+            mine = found.setdefault(main, {"held": [], "filters": {}, "devices": "unreadable: not reported"})
             if kind == "held" and len(rest.split()) == 3:
                 mine["held"].append(tuple(rest.split()))
             elif kind == "filters":
-                process, _, programs = rest.partition(" ")
-                mine["filters"][process] = programs
+                process, _, shown = rest.partition(" ")
+                mine["filters"][process] = shown
+            elif kind == "devices":
+                mine["devices"] = _device_programs(rest, programs)
         return found
 
 
-class Cgroups(Fact):
-    """The limits in a process's cgroups, read in the host's cgroup filesystem.
+def _device_programs(shown: str, programs: dict[str, bytes]) -> list[bytes] | str | None:
+    """The cgroup v2 device programs in effect for a container (None: the host has no cgroup v2
+    hierarchy), or why they could not be read."""
+    if shown == "absent":
+        return None
+    if shown == "none":
+        return []
+    if shown.startswith("unreadable"):
+        return shown
+    ids = shown.split(",")
+    if not all(i in programs for i in ids):
+        return "unreadable: a program was not handed over"
+    return [programs[i] for i in ids]
 
-    For each controller mounted as cgroup v1, the files of the process's cgroup
-    there; then the files of its cgroup v2 directory. Each output line is
-    `FILE VALUE`, one per line of the file (`read_cgroups` in container.sh).
+
+class KernelDevices(Fact):
+    """Every device the host's kernel has registered, by type and numbers (/sys/dev), whether
+    or not a node for it exists anywhere: what a device cgroup is asked about."""
+
+    def __init__(self):
+        super().__init__("ls -1 /sys/dev/block /sys/dev/char")
+
+    def parse(self, text):
+        found, kind = set(), None
+        for line in text.splitlines():
+            if line in ("/sys/dev/block:", "/sys/dev/char:"):
+                kind = line[9]
+            elif (numbers := re.fullmatch(r"(\d+):(\d+)", line)) and kind:
+                found.add((kind, int(numbers[1]), int(numbers[2])))
+        if not found:
+            raise ValueError("no device registered")
+        return frozenset(found)
+
+
+@dataclass(frozen=True)
+class CgroupFiles:
+    """The limit files of a process's cgroups: `own` those of its own cgroup in each
+    hierarchy, `chain` each file's first line in every cgroup from its own up to the root."""
+
+    own: dict[str, list[str]]
+    chain: dict[str, list[tuple[str, str]]]
+
+
+class Cgroups(Fact):
+    """The limits in a process's cgroups and those above them, read in the host's cgroup
+    filesystem: for each controller mounted as cgroup v1, then its cgroup v2 directory, an
+    `own DIR` or `parent DIR` line and `FILE VALUE` lines, one per line of each file
+    (`read_cgroups` in container.sh).
     """
 
     def __init__(self):
-        super().__init__("read_cgroups", "cat /proc/PID/cgroup, then the limits in the host's /sys/fs/cgroup")
+        super().__init__("read_cgroups", "cat /proc/PID/cgroup, then the limits in the host's /sys/fs/cgroup, "
+                                         "its cgroup and each above it")
 
     def parse(self, text):
-        files: dict[str, list[str]] = {}
+        own: dict[str, list[str]] = {}
+        chain: dict[str, list[tuple[str, str]]] = {}
+        where, first = "", set()
         for line in text.splitlines():
             name, _, content = line.partition(" ")
-            if name != "dir":
-                files.setdefault(name, []).append(content)
-        return files
+            if name in ("own", "parent"):
+                where, first = (name, content), set()
+            elif where:
+                if where[0] == "own":
+                    own.setdefault(name, []).append(content)
+                if name not in first:
+                    first.add(name)
+                    chain.setdefault(name, []).append((where[1], content.strip()))
+        return CgroupFiles(own, chain)
 
 
 @dataclass(frozen=True)

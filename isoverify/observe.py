@@ -77,6 +77,7 @@ def host_facts(engines: tuple[str, ...], refs: dict[str, list[str]], timeout: in
         "uid_map": facts.IdMap("/proc/self"),
         "cap_last_cap": facts.Fact("cat /proc/sys/kernel/cap_last_cap"),
         "capacity": facts.Capacity(),
+        "kernel_devices": facts.KernelDevices(),
         "lsm": facts.LsmSupport(),
         "kernel_paths": facts.ExistingPaths(linux.MASKED_PATHS + linux.READONLY_PATHS),
         "sockets": facts.ExistingPaths(linux.RUNTIME_SOCKETS),
@@ -304,12 +305,19 @@ def _container(target: ContainerTarget, output: str, script: Script, own: dict[s
         raise TargetError(f"cannot read /proc/{mine['locate'].value}/ns on {where}: the host-side view "
                           "needs root there (run as root, or add ?sudo=true to the --iso-host URL)")
     mine["visible"] = _visible(mine, table)
-    found = (own["anchors"].value or {}).get(pid, {"held": [], "filters": {}})
+    found = (own["anchors"].value or {}).get(pid, {"held": [], "filters": {}, "devices": "unreadable: not reported"})
     mine["held"] = Reading("directories and files its processes hold outside their mounts (/proc/PID/fdinfo)",
                            "\n".join(" ".join(item) for item in found["held"]), 0,
                            found["held"] if own["anchors"].readable else None)
     mine["filters"] = Reading("the seccomp filters in force, as the kernel hands them over (ptrace)",
                               "", 0, _filters(found["filters"]) if own["anchors"].readable else None)
+    programs = found["devices"] if own["anchors"].readable else "unreadable: the host's python3 gave nothing"
+    mine["device_programs"] = Reading(
+        "the cgroup v2 device programs in effect in its cgroup, as the kernel hands them over (bpf)",
+        programs if isinstance(programs, str) else "no cgroup v2 hierarchy on the host" if programs is None
+        else "none in effect" if not programs
+        else ", ".join(f"a program of {len(p) // 8} instructions" for p in programs),
+        1 if isinstance(programs, str) else 0, None if isinstance(programs, str) else programs)
     through_exec = mine.pop("inside", None)
     mine.pop("end")
     by_host = through_exec is None or not target.has_engine

@@ -25,6 +25,9 @@ IMAGE = "busybox:latest"
 # Every container this selftest session starts, directly or through a suite run,
 # carries this label: so it finds its own leftovers and no one else's.
 SESSION_LABEL = f"io.isoverify.selftest={secrets.token_hex(4)}"
+# ...and every process it starts has this in its environment, anchors included: so it
+# finds its own anchors left behind, and never another run's.
+os.environ["ISOVERIFY_SELFTEST_SESSION"] = SESSION_LABEL.split("=")[1]
 LABEL_ARG = f"--iso-label={SESSION_LABEL}"
 
 
@@ -157,11 +160,12 @@ def pytest_sessionfinish(session):
 
 
 def left_anchors() -> list[int]:
-    """The suite's anchors (isoverify/shell/anchors.py) still alive: every run lets its own go."""
-    found = []
+    """This session's anchors (isoverify/shell/anchors.py) still alive: every run lets its own go."""
+    found, mine = [], f"ISOVERIFY_SELFTEST_SESSION={os.environ['ISOVERIFY_SELFTEST_SESSION']}".encode()
     for process in Path("/proc").iterdir():
         try:
-            if process.name.isdigit() and b'"""Each container\'s processes, and anchors' in (process / "cmdline").read_bytes():
+            if (process.name.isdigit() and b'"""Each container\'s processes, and anchors' in (process / "cmdline").read_bytes()
+                    and mine in (process / "environ").read_bytes().split(b"\0")):
                 found.append(int(process.name))
         except OSError:
             continue

@@ -75,19 +75,40 @@ def test_limits_say_how_much():
     ("pids.max 4194304", host_with(pid_max=4194304), resources.check_pids_limit, "pid_max is 4194304"),
 ])
 def test_a_limit_at_or_above_what_the_host_has_limits_nothing(limit, host, property_check, says):
-    finding = property_check(host, cgroup_facts("", f"dir /sys/fs/cgroup/x\n{limit}\n"))
+    finding = property_check(host, cgroup_facts("", f"own /sys/fs/cgroup/x\n{limit}\n"))
     assert not finding.holds and says in finding.summary, finding.summary
+
+
+def declared(host_config: dict, ctr: ContainerFacts) -> ContainerFacts:
+    return ContainerFacts(ctr.target, ctr.outside, None, "", {"HostConfig": host_config})
+
+
+def test_a_limit_set_above_the_container_bounds_it_and_says_where():
+    """systemd's slice above the container's scope caps it: the lowest along the way is in force."""
+    ctr = declared({}, cgroup_facts("cgroups.v2-parent.txt"))
+    finding = resources.check_memory_limit(HOST, ctr)
+    assert finding.holds and "256 MiB" in finding.summary, finding.summary
+    assert "set above it, on /sys/fs/cgroup/system.slice" in finding.summary, finding.summary
+    assert not resources.check_cpu_limit(HOST, ctr).holds  # no quota anywhere on the way up
+
+
+def test_a_pids_limit_says_whether_the_engine_or_the_host_set_it():
+    ctr = cgroup_facts("cgroups.v2-parent.txt")
+    by_host = resources.check_pids_limit(HOST, declared({"PidsLimit": None}, ctr))
+    assert by_host.holds and "not by the engine (HostConfig.PidsLimit is unset)" in by_host.summary, by_host.summary
+    by_flag = resources.check_pids_limit(HOST, declared({"PidsLimit": 4915}, ctr))
+    assert "the engine's flag (HostConfig.PidsLimit = 4915)" in by_flag.summary, by_flag.summary
 
 
 def test_a_cgroup_without_the_controller_is_an_error_not_a_pass():
     ctr = cgroup_facts("cgroups.v2.txt")
-    empty = ContainerFacts(ctr.target, {"cgroups": Reading("cgroups", "", 0, {})}, None, "")
+    empty = ContainerFacts(ctr.target, {"cgroups": Reading("cgroups", "", 0, facts.CgroupFiles({}, {}))}, None, "")
     with pytest.raises(resources.Unobservable):
         resources.check_memory_limit(HOST, empty)
 
 
 def test_device_rules_are_kept_line_by_line():
-    rules = facts.Cgroups().parse((DATA / "cgroups.v1.txt").read_text())["devices.list"]
+    rules = facts.Cgroups().parse((DATA / "cgroups.v1.txt").read_text()).own["devices.list"]
     assert set(rules) == linux.DEFAULT_DEVICE_RULES
 
 

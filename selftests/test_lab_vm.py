@@ -6,6 +6,7 @@ Slow (minutes): the box is built once and cached under /var/cache/isoverify, so 
 run costs a boot, the VM's set-up (`ci/setup.sh` from a wheelhouse) and the checks.
 """
 
+import base64
 import os
 import platform
 import shlex
@@ -17,15 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
-from isoverify.targets import LABEL
+from conftest import REPO, run_suite
+from matrix import Place, canaries, parse_started, start_all_script
 
 pytestmark = pytest.mark.slow
 
 LAB = REPO / "ci" / "lab.sh"
-ISOLATED, HOST_PID = "isoverify-lab-isolated", "isoverify-lab-hostpid"
 # Every wait is bounded: the first box build (debootstrap) is the longest.
 BOX_TIMEOUT, LIBVIRT_TIMEOUT, UP_TIMEOUT, SSH_TIMEOUT, DESTROY_TIMEOUT = 1200, 300, 900, 600, 180
+START_TIMEOUT = 1800  # every canary, one after another: 12 to 20 s each under software emulation
 
 
 def lab(step: str, env=None, timeout=LIBVIRT_TIMEOUT) -> subprocess.CompletedProcess:
@@ -119,25 +120,80 @@ def lab_vm():
         assert destroyed.returncode == 0, f"vagrant destroy failed:\n{tail(destroyed.stdout + destroyed.stderr)}"
 
 
-def test_containers_in_the_vm_checked_from_outside(lab_vm, suite):
-    for name, options in ((ISOLATED, ""), (HOST_PID, "--pid=host")):
-        done = lab_vm.ssh(f"docker run -dit --name {name} --label {LABEL}=selftest {options} busybox:latest")
-        assert done.returncode == 0, done.stdout + done.stderr
+def vm_place(vm: Lab) -> Place:
+    """What the canaries need of the VM, asked of it: its name, a device node, its disk."""
+    done = vm.ssh("hostname; awk '$5 == \"/\" { print $3 }' /proc/self/mountinfo; "
+                  "if [ -e /sys/fs/cgroup/cgroup.controllers ]; then echo v2; else echo v1; fi; "
+                  "nproc; cat /proc/sys/kernel/pid_max; "
+                  "ls -d /dev/fuse /dev/kvm /dev/net/tun 2>/dev/null || true")
+    assert done.returncode == 0, done.stdout + done.stderr
+    hostname, root_device, cgroup, cpus, pid_max, *devices = done.stdout.split()
+    assert cgroup == "v2", "the lab VM is the project's cgroup v2 host"
+    return Place(hostname, "/vagrant", (devices or [None])[0], int(root_device.split(":")[0]),
+                 "/tmp/isoverify-shared", True, int(cpus), int(pid_max))
+
+
+@pytest.fixture(scope="module")
+def vm_matrix(lab_vm, tmp_path_factory):
+    """Every canary of the matrix started in the VM by one ssh command, and judged from
+    outside by one suite run; removed at the end."""
+    place = vm_place(lab_vm)
+    items = {name: item for name, item in canaries(place).items() if item is not None}
+    names = {name: f"isoverify-lab-{number}" for number, name in enumerate(items)}
+    script = base64.b64encode(start_all_script(place, names, items, ()).encode()).decode()
+    started = time.monotonic()
+    done = lab_vm.ssh(f"echo {script} | base64 -d | sh", timeout=START_TIMEOUT)
+    running, refused = parse_started(done.stdout, items)
     try:
-        run = suite(f"--iso-host=vagrant://default?root={REPO}", f"--iso-container=docker://{ISOLATED}",
-                    f"--iso-container=docker://{HOST_PID}", env=lab_vm.env, timeout=600)
+        assert done.returncode == 0 and not refused and running == set(items), done.stdout + done.stderr
+        print(f"lab VM: {len(running)} canaries started in {time.monotonic() - started:.0f} s")
+        started = time.monotonic()
+        run = run_suite(tmp_path_factory.mktemp("vm-matrix"), f"--iso-host=vagrant://default?root={REPO}",
+                        *(f"--iso-container=docker://{names[name]}" for name in items), env=lab_vm.env,
+                        timeout=900)
+        print(f"lab VM: the matrix judged from outside in {time.monotonic() - started:.0f} s")
+        yield run, {name: f"docker://{names[name]}" for name in items}, items
     finally:
-        lab_vm.ssh(f"docker rm -f {ISOLATED} {HOST_PID}")
+        lab_vm.ssh(f"docker rm -f {' '.join(names.values())}; umount {place.shared}")
+
+
+@pytest.mark.parametrize("name", canaries(Place("", "", "/dev/fuse", 254, "", True, 2, 4194304)))
+def test_every_canary_in_the_vm_breaks_exactly_what_it_weakens(vm_matrix, name):
+    """The same expectations as on this machine (see test_catalogue.py), on cgroup v2 and AppArmor."""
+    run, targets, items = vm_matrix
+    if name not in items:
+        pytest.skip(f"{name}: the VM has none of /dev/fuse, /dev/kvm, /dev/net/tun")
+    verdicts = run.verdicts(targets[name])
+    assert "error" not in verdicts.values(), verdicts
+    default = run.broken(targets["default"])
+    assert run.broken(targets[name]) == (default | items[name].breaks) - items[name].hardens, verdicts
+
+
+def test_the_default_container_in_the_vm_holds_every_baseline_property_and_lsm(vm_matrix, lab_vm):
+    run, targets, _ = vm_matrix
     assert run.exit_code == 1, run.output
-    assert run.failed(f"docker://{ISOLATED}") == set(), run.output
-    assert run.failed(f"docker://{HOST_PID}") == {"pid"}, run.output
+    assert run.failed(targets["default"]) == set(), run.verdicts(targets["default"])
     [host] = run.document()["hosts"]
     assert host["hostname"] == "isoverify-lab" and host["kernel"].endswith("-amd64"), host
     # The box's Debian kernel runs AppArmor, so Docker confines containers with
     # its docker-default profile: the one place the project sees lsm hold.
     modules = lab_vm.ssh("cat /sys/kernel/security/lsm")
     assert "apparmor" in modules.stdout.split(","), modules.stdout + modules.stderr
-    assert run.verdicts(f"docker://{ISOLATED}")["lsm"] == "pass", run.output
+    assert run.verdicts(targets["default"])["lsm"] == "pass"
+    assert run.verdicts(targets["apparmor=unconfined"])["lsm"] == "advisory"
+    assert run.verdicts(targets["--privileged"])["lsm"] == "advisory"
+
+
+def test_the_vm_reads_devices_and_limits_from_cgroup_v2(vm_matrix):
+    """Its device rules are eBPF programs, and systemd gives each container scope a tasks limit."""
+    run, targets, _ = vm_matrix
+    record = {(r["target"], r["property"]): r for r in run.results}
+    every = record[targets["device rule for every device"], "devices"]
+    assert every["findings"] == ["b *:*", "c *:*"], every
+    assert "privileged-equivalent: its device cgroup lets it write the host's block devices" in \
+        record[targets["device rule for the host's disk"], "privileged"]["summary"]
+    assert "not by the engine (HostConfig.PidsLimit is unset)" in record[targets["default"], "pids-limit"]["summary"]
+    assert "the engine's flag (HostConfig.PidsLimit = 64)" in record[targets["limits"], "pids-limit"]["summary"]
 
 
 def test_main_job_inside_the_vm(lab_vm):

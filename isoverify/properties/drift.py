@@ -7,7 +7,8 @@ field is one row, declared beside observed; every disagreement is a finding.
 
 from .. import linux
 from ..model import ContainerFacts, HostFacts
-from .base import Finding, Unobservable, kernel, own_root, status, value
+from . import filesystem
+from .base import Finding, Unobservable, kernel, status, value
 from .privileges import capability_sets
 
 NAMESPACE_MODES = (("pid", "PidMode"), ("net", "NetworkMode"), ("uts", "UTSMode"),
@@ -49,8 +50,12 @@ def _limit_rows(config: dict, files: dict[str, list[str]]) -> list[tuple[str, st
         declared = config.get("PidsLimit") or 0
         declared = 0 if declared < 0 else declared
         observed = 0 if pids == "max" else int(pids)
-        rows.append(("HostConfig.PidsLimit", str(declared or "unlimited"), str(observed or "unlimited"),
-                     declared == observed))
+        # systemd gives each unit a tasks limit of its own (TasksMax): one the engine was not
+        # asked for is the host's, and only narrows what was declared
+        rows.append(("HostConfig.PidsLimit", str(declared or "unlimited"),
+                     str(observed or "unlimited") + (" (not the engine's: set by the host)"
+                                                     if observed and not declared else ""),
+                     declared in (observed, 0)))
     quota = (files.get("cpu.cfs_quota_us") or [None])[0]
     if quota is not None:
         period = int((files.get("cpu.cfs_period_us") or ["100000"])[0])
@@ -103,12 +108,12 @@ def check_drift(host: HostFacts, ctr: ContainerFacts) -> Finding:
     rows.append(("HostConfig.SecurityOpt no-new-privileges", "on" if nnp else "off",
                  "on" if proc.get("NoNewPrivs") == "1" else "off", (proc.get("NoNewPrivs") == "1") == nnp))
 
-    read_only = "ro" in own_root(ctr).options.split(",")
+    read_only = all("ro" in root.options.split(",") for _, root in filesystem.root_filesystems(ctr))
     rows.append(("HostConfig.ReadonlyRootfs", str(bool(config.get("ReadonlyRootfs"))).lower(),
                  str(read_only).lower(), bool(config.get("ReadonlyRootfs")) == read_only))
 
     if ctr.outside["cgroups"].readable:
-        rows.extend(_limit_rows(config, ctr.outside["cgroups"].value))
+        rows.extend(_limit_rows(config, ctr.outside["cgroups"].value.own))
 
     user = (declared_config.get("User") or "0").split(":")[0]
     if user.isdigit() and host_ns.get("user") == ctr_ns.get("user"):

@@ -6,14 +6,15 @@ so `-v /:/host` is seen as "the host's / is mounted at /host" whatever the
 declared configuration says.
 """
 
+import functools
 import posixpath
 import re
 from dataclasses import dataclass
 
-from .. import linux
+from .. import devcgroup, linux
 from ..facts import Mount, root_mount
 from ..model import ContainerFacts, HostFacts
-from .base import (Evidence, Finding, kernel, mount_line, mount_views, mounts, mounts_seen_from, nearest_mount,
+from .base import (Evidence, Finding, Unobservable, kernel, mount_line, mount_views, mounts, mounts_seen_from, nearest_mount,
                    own_root, shown, status, value)
 
 
@@ -107,13 +108,23 @@ def check_readonly_paths(host: HostFacts, ctr: ContainerFacts) -> Finding:
     return Finding(not writable, summary, (host_ev,), (ctr_ev,), tuple(writable))
 
 
+def root_filesystems(ctr: ContainerFacts) -> list[tuple[str, Mount]]:
+    """The mount at / of each root it has: its main process's, and those of its mount
+    namespaces (a main process chrooted into a read-only bind of its / leaves the rest writable)."""
+    return [("its main process's root", own_root(ctr))] + [
+        (f"the root {where or 'of its mount namespace'}".rstrip(": "), root_mount(table))
+        for where, table in mount_views(ctr)]
+
+
 def check_readonly_rootfs(host: HostFacts, ctr: ContainerFacts) -> Finding:
-    root = own_root(ctr)
-    read_only = _read_only(root)
-    summary = ("the container's / is mounted read-only" if read_only
-               else f"the container's / is writable ({root.options})")
-    return Finding(read_only, summary, (),
-                   (kernel(ctr, f"/ in /proc/{ctr.pid}/mountinfo", mount_line(root)),))
+    roots = root_filesystems(ctr)
+    writable = [(where, root) for where, root in roots if not _read_only(root)]
+    summary = ("the container's / is mounted read-only" if not writable
+               else "the container's / is writable: " + "; ".join(f"{where} ({root.options})"
+                                                                   for where, root in writable))
+    return Finding(not writable, summary, (),
+                   (kernel(ctr, f"/ in /proc/{ctr.pid}/mountinfo, and at the root of each of its mount namespaces",
+                           "\n".join(f"{where}: {mount_line(root)}" for where, root in roots)),))
 
 
 @dataclass(frozen=True)
@@ -270,19 +281,90 @@ def check_propagation(host: HostFacts, ctr: ContainerFacts) -> Finding:
                    tuple(dict.fromkeys(m.mount_point for m in shared)))
 
 
-def _rule_allows(rule: str, node) -> bool:
-    """Whether one devices.list line lets a process read or write `node`."""
-    kind, numbers, access = (rule.split() + ["", "", ""])[:3]
-    major, _, minor = numbers.partition(":")
-    return (kind in ("a", node.kind) and major in ("*", str(node.major)) and minor in ("*", str(node.minor))
-            and bool(set(access) & {"r", "w"}))
+def _rule_allows(rule: str, kind: str, major: int, minor: int, wanted: str = "rw") -> bool:
+    """Whether one devices.list line lets a process read or write (any of `wanted`) that device."""
+    rule_kind, numbers, access = (rule.split() + ["", "", ""])[:3]
+    rule_major, _, rule_minor = numbers.partition(":")
+    return (rule_kind in ("a", kind) and rule_major in ("*", str(major)) and rule_minor in ("*", str(minor))
+            and bool(set(access) & set(wanted)))
 
 
-def _opens(node, rules: list[str] | None, uid: int, gids: set[int], overrides: bool) -> bool:
-    """Whether its processes can open `node`: the device cgroup must let them (on cgroup v2,
-    and where no device cgroup applies, it is not known to refuse), and so must the node's
-    permissions — unless they are root in the host's user namespace, with CAP_DAC_OVERRIDE."""
-    if rules is not None and not any(_rule_allows(rule, node) for rule in rules):
+# Numbers no kernel assigns (majors are 12 bits, minors 20; dynamic ones start far below):
+# only a rule for every device of a type lets these through.
+EVERY_DEVICE = (("b", 4094, 1048574), ("c", 4094, 1048574))
+
+
+@functools.lru_cache(maxsize=65536)
+def _programs_let(programs: tuple[bytes, ...], kind: str, major: int, minor: int, accesses: tuple[int, ...]) -> bool:
+    return any(devcgroup.allows(programs, kind, major, minor, access) for access in accesses)
+
+
+@dataclass(frozen=True)
+class DeviceCgroup:
+    """What the kernel's device cgroup lets the container's processes open: the rules of the
+    v1 controller (`devices.list`), and the eBPF programs in effect on cgroup v2 — on a host
+    with both, both must let it; with neither, nothing refuses."""
+
+    rules: tuple[str, ...] | None
+    programs: tuple[bytes, ...] | None
+
+    def opens(self, kind: str, major: int, minor: int, wanted: str = "rw") -> bool:
+        """Whether it lets a process open that device to read or write (any of `wanted`)."""
+        if self.rules is not None and not any(_rule_allows(r, kind, major, minor, wanted) for r in self.rules):
+            return False
+        accesses = tuple({"r": devcgroup.READ, "w": devcgroup.WRITE}[a] for a in wanted)
+        return not self.programs or _programs_let(self.programs, kind, major, minor, accesses)
+
+    def every_device(self) -> bool:
+        return all(self.opens(*device) for device in EVERY_DEVICE)
+
+    def beyond_default(self, registered: frozenset) -> list[str]:
+        """Each device it lets be opened that the default rules do not, as "b 8:0"; "b *:*"
+        for every device of a type. Asked of the programs (v1 rules are named as written)."""
+        if self.rules is not None and not self.programs:
+            return []
+        found = []
+        for kind in ("b", "c"):
+            wildcard = next(d for d in EVERY_DEVICE if d[0] == kind)
+            if self.opens(*wildcard):
+                found.append(f"{kind} *:*")
+                continue
+            found += [f"{k} {major}:{minor}" for k, major, minor in sorted(registered) if k == kind
+                      and self.opens(k, major, minor)
+                      and not any(_rule_allows(r, k, major, minor) for r in linux.DEFAULT_DEVICE_RULES)]
+        return found
+
+    def shown(self) -> str:
+        if self.rules is not None and not self.programs:
+            return "\n".join(self.rules)
+        text = ("no device cgroup (v1) and no device program in effect (v2): nothing refuses a device"
+                if self.programs is None else
+                "no device program in effect on cgroup v2: every device is allowed" if not self.programs
+                else f"{len(self.programs)} device program(s) in effect on cgroup v2 (run here, as the kernel runs "
+                     "them): " + ", ".join(f"{len(p) // 8} instructions" for p in self.programs))
+        return text if self.rules is None else "\n".join(self.rules) + "\nand " + text
+
+
+def device_cgroup(ctr: ContainerFacts) -> DeviceCgroup:
+    """The container's device cgroup as the kernel holds it; programs it cannot run are an error."""
+    rules = ctr.outside["cgroups"].value.own.get("devices.list") if ctr.outside["cgroups"].readable else None
+    # A program only ever refuses more: beside the v1 rules, one that cannot be read leaves
+    # them the most the container may open. Alone, it leaves nothing known.
+    programs = (ctr.outside["device_programs"].value if rules is not None
+                else value(ctr.outside["device_programs"], "the cgroup v2 device programs in effect"))
+    cgroup = DeviceCgroup(tuple(rules) if rules is not None else None,
+                          tuple(programs) if programs is not None else None)
+    try:
+        cgroup.every_device()
+    except devcgroup.Unknown as exc:
+        raise Unobservable(f"a device program in effect cannot be run here ({exc}): its verdict is not known")
+    return cgroup
+
+
+def _opens(node, cgroup: DeviceCgroup, uid: int, gids: set[int], overrides: bool) -> bool:
+    """Whether its processes can open `node`: the device cgroup must let them, and so must the
+    node's permissions — unless they are root in the host's user namespace, with CAP_DAC_OVERRIDE."""
+    if not cgroup.opens(node.kind, node.major, node.minor):
         return False
     if overrides:
         return True
@@ -302,7 +384,8 @@ def check_devices(host: HostFacts, ctr: ContainerFacts) -> Finding:
     nodes = [d for d in listed.nodes if d not in swapped]
     host_mounts = value(host["mounts"], "the host's mounts")
     host_terminals = {m.major_minor for m in host_mounts if m.fstype == "devpts"}
-    rules = (ctr.outside["cgroups"].value or {}).get("devices.list")
+    cgroup = device_cgroup(ctr)
+    rules = cgroup.rules
     own_userns = value(host["ns"], "the host's namespaces").get("user") != \
         value(ctr.outside["ns"], "the container's namespaces").get("user")
     fields = status(ctr)
@@ -310,8 +393,13 @@ def check_devices(host: HostFacts, ctr: ContainerFacts) -> Finding:
     gids = {int(g) for g in fields.get("Gid", "").split()[:2] + fields.get("Groups", "").split() if g.isdigit()}
     overrides = not own_userns and "DAC_OVERRIDE" in linux.decode_capabilities(fields.get("CapEff", "0"))
     extra = [d for d in nodes if not linux.is_default_device(d) or d.on in host_terminals]
-    reachable = [d for d in extra if _opens(d, rules, uid, gids, overrides)]
-    extra_rules = sorted(set(rules) - linux.DEFAULT_DEVICE_RULES) if rules is not None and not own_userns else []
+    try:
+        reachable = [d for d in extra if _opens(d, cgroup, uid, gids, overrides)]
+        registered = value(host["kernel_devices"], "the devices the host's kernel has")
+        extra_rules = [] if own_userns else \
+            sorted(set(rules or ()) - linux.DEFAULT_DEVICE_RULES) + cgroup.beyond_default(registered)
+    except devcgroup.Unknown as exc:
+        raise Unobservable(f"a device program in effect cannot be run here ({exc}): its verdict is not known")
     whole_dev = [m.mount_point for _, table in mount_views(ctr) for m in table
                  if m.fstype == "devtmpfs" and m.root == "/" and m.major_minor in {h.major_minor for h in host_mounts}]
     problems = []
@@ -338,8 +426,10 @@ def check_devices(host: HostFacts, ctr: ContainerFacts) -> Finding:
     node_text = "\n".join(f"{d.kind} {d.major}:{d.minor} {d.path}  owner {d.uid}:{d.gid} mode {d.mode:o}  "
                           f"{'opens' if d in reachable else 'cannot open' if d in extra else 'default'}"
                           for d in nodes) + (f"\n… and {listed.more} more, not listed" if listed.more else "")
-    rules_text = ("\n".join(rules) if rules is not None
-                  else "no device cgroup rules listed (cgroup v2: an eBPF program): nodes judged by permissions")
+    rules_text = cgroup.shown()
+    if cgroup.programs:
+        rules_text += "\nbeyond the default, it lets open: " + (", ".join(cgroup.beyond_default(registered))
+                                                                 or "nothing")
     if own_userns:
         rules_text += "\n(extra rules not counted: in its own user namespace it can create no device node)"
     found = tuple(dict.fromkeys(f"{d.kind} {d.major}:{d.minor}" for d in reachable)) + tuple(extra_rules)
@@ -351,4 +441,5 @@ def check_devices(host: HostFacts, ctr: ContainerFacts) -> Finding:
         found += (f"{listed.more} device nodes not listed",)
     return Finding(not problems, summary, (),
                    (kernel(ctr, "device nodes under its /dev and every mount of the host's devtmpfs", node_text),
-                    kernel(ctr, "devices.list of its cgroup", rules_text)), found)
+                    kernel(ctr, "its device cgroup: devices.list (v1), the device programs in effect (v2)", rules_text)),
+                   found)

@@ -86,45 +86,56 @@ def _filter_evidence(ctr: ContainerFacts, through: list[str]) -> Evidence:
     return kernel(ctr, f"the filters of process {ctr.pid}, run on the calls a default profile refuses", text)
 
 
-def _device_cgroup_allows_all(ctr: ContainerFacts) -> bool | None:
-    rules = ctr.outside["cgroups"].value or {}
-    if "devices.list" not in rules:
-        return None  # cgroup v2: the rules are an eBPF program
-    return "a *:* rwm" in rules["devices.list"]
+def writable_disks(host: HostFacts, ctr: ContainerFacts, cgroup: "filesystem.DeviceCgroup") -> list[str]:
+    """The host's block devices its device cgroup lets it write, which it has a node for or
+    can make one (CAP_MKNOD in the host's user namespace): it can rewrite what the host stores."""
+    registered = value(host["kernel_devices"], "the devices the host's kernel has")
+    listed = {(d.kind, d.major, d.minor) for d in value(ctr.outside["devices"], "the container's devices").nodes}
+    host_userns = value(host["ns"], "the host's namespaces").get("user") == \
+        value(ctr.outside["ns"], "the container's namespaces").get("user")
+    makes_nodes = host_userns and "MKNOD" in capability_sets(ctr)["CapEff"]
+    return [f"b {major}:{minor}" for kind, major, minor in sorted(registered)
+            if kind == "b" and cgroup.opens(kind, major, minor, "w") and (makes_nodes or (kind, major, minor) in listed)]
 
 
 def check_privileged(host: HostFacts, ctr: ContainerFacts) -> Finding:
     """Privileged-equivalent is what the kernel shows, whatever the --privileged flag says:
     (nearly) every capability, no filter worth the name, and the host's devices or its
-    kernel's tunables at hand."""
+    kernel's tunables at hand — or, whatever else it lacks, the host's disks to write."""
     last, host_ev = _cap_last_cap(host)
     sets = capability_sets(ctr)
     missing = sorted(linux.all_capabilities(last) - sets["CapBnd"])
     nearly_all_caps = len(set(missing) - linux.NEWER_CAPABILITIES) <= 2
     through = let_through(ctr, own_capabilities=False)
     unfiltered = len(through) == len(seccomp.GUARDED)
-    all_devices = _device_cgroup_allows_all(ctr)
+    cgroup = filesystem.device_cgroup(ctr)
+    all_devices = cgroup.every_device()
     extra_devices = [d.path for d in value(ctr.outside["devices"], "the container's devices").nodes
                      if not linux.is_default_device(d)]
-    device_access = all_devices if all_devices is not None else bool(extra_devices)
     open_kernel = bool(filesystem.exposed_kernel_paths(host, ctr))
     signs = {
         "(nearly) all capabilities": nearly_all_caps,
         "no seccomp filter, or one that lets every guarded call through": unfiltered,
-        ("device cgroup allows every device" if all_devices is not None else "host devices present")
-        + ", or /proc and /sys unmasked and writable": device_access or open_kernel,
+        "device cgroup allows every device, or /proc and /sys unmasked and writable": all_devices or open_kernel,
     }
-    privileged = all(signs.values())
+    disks = writable_disks(host, ctr, cgroup)
+    privileged = all(signs.values()) or bool(disks)
     shown_signs = "; ".join(f"{name}: {'yes' if seen else 'no'}" for name, seen in signs.items())
-    summary = (f"privileged-equivalent: {shown_signs}" if privileged
+    summary = (f"privileged-equivalent: {shown_signs}" if all(signs.values())
                else f"not privileged-equivalent ({shown_signs})")
+    if disks and not all(signs.values()):
+        summary = (f"privileged-equivalent: its device cgroup lets it write the host's block devices "
+                   f"({', '.join(disks[:5])}{' and more' if len(disks) > 5 else ''}) and it can open them, "
+                   f"so it can rewrite every file the host stores (besides: {shown_signs})")
     device_text = "\n".join(extra_devices) or "(only the default devices)"
     return Finding(
         not privileged, summary, (host_ev,),
         (_caps_evidence(ctr, sets),
          kernel(ctr, "capabilities missing from the bounding set", ", ".join(missing) or "(none)"),
          _filter_evidence(ctr, through),
-         shown(ctr.outside["cgroups"]),
+         kernel(ctr, "its device cgroup: devices.list (v1), the device programs in effect (v2)",
+                cgroup.shown() + f"\nevery device: {'allowed' if all_devices else 'not allowed'}"
+                + f"\nthe host's block devices it can write: {', '.join(disks) or 'none'}"),
          kernel(ctr, "device nodes beyond the default in the container's /dev", device_text)),
     )
 

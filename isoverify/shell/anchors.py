@@ -24,7 +24,14 @@ Last, the seccomp filters in force in each process that has some, as the kernel 
 them to root (PTRACE_SECCOMP_GET_FILTER: the process is seized and stopped for a moment,
 then let go): "filters PID PROCESS BASE64,..." (most recent first), "filters PID PROCESS
 same OTHER" for a process with the same filters as one before it, or "filters PID
-PROCESS unreadable WHY". Only /proc is read here. An anchor the probe never lets go ends
+PROCESS unreadable WHY".
+
+On cgroup v2 the device rules are eBPF programs attached to the container's cgroup and
+its parents: the kernel hands over those in effect there (BPF_PROG_QUERY, effective),
+each by its ID and translated instructions: "devprog ID BASE64" once per program, then
+"devices PID ID,..." ("none" when no program is in effect), "devices PID absent" on a host
+with no cgroup v2 hierarchy, or "devices PID unreadable WHY". Besides that directory,
+only /proc is read here. An anchor the probe never lets go ends
 by itself after SECONDS, the longest the probe may take. Written for any python3 a host
 may have (3.6 on): no annotations.
 """
@@ -33,16 +40,22 @@ import ctypes
 import os
 import signal
 import stat
+import struct
 import sys
 
 CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
 PTRACE_DETACH, PTRACE_SEIZE, PTRACE_INTERRUPT, PTRACE_SECCOMP_GET_FILTER = 17, 0x4206, 0x4207, 0x420C
 WAIT_ALL = 0x40000000  # __WALL
 MEMBERS_SHOWN = 200
+BPF_PROG_GET_FD_BY_ID, BPF_OBJ_GET_INFO_BY_FD, BPF_PROG_QUERY = 13, 15, 16
+BPF_CGROUP_DEVICE, BPF_F_QUERY_EFFECTIVE, BPF_PROG_TYPE_CGROUP_DEVICE = 6, 1, 15
+BPF_SYSCALL = {"x86_64": 321, "aarch64": 280}.get(os.uname().machine)
+MAX_PROGRAMS, MAX_INSNS = 64, 4096  # as isoverify/devcgroup.py bounds them
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.ptrace.restype = ctypes.c_long
 libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+libc.syscall.restype = ctypes.c_long
 quiet = os.open("/dev/null", os.O_RDWR)  # the host's, opened before joining anything
 own_user_ns = os.stat("/proc/self/ns/user").st_ino
 processes = [name for name in os.listdir("/proc") if name.isdigit()]
@@ -178,7 +191,87 @@ def show_filters(main, processes):
             print("filters", main, pid, ",".join(base64.b64encode(program).decode() for program in filters) or "none")
 
 
+def bpf(command, attr):
+    done = libc.syscall(ctypes.c_long(BPF_SYSCALL), ctypes.c_long(command), attr, ctypes.c_long(len(attr)))
+    if done < 0:
+        raise OSError(ctypes.get_errno(), f"bpf command {command}")
+    return done
+
+
+def unified_root():
+    """Where the host mounts its cgroup v2 hierarchy (None: it has none)."""
+    for line in open("/proc/self/mountinfo"):
+        fields = line.split()
+        if fields[fields.index("-") + 1] == "cgroup2":
+            return fields[4]
+    return None
+
+
+def program_of(program_id):
+    """The translated instructions of one device program, by its ID."""
+    attr = ctypes.create_string_buffer(16)
+    struct.pack_into("<I", attr, 0, program_id)
+    fd = bpf(BPF_PROG_GET_FD_BY_ID, attr)
+    try:
+        info = ctypes.create_string_buffer(40)  # struct bpf_prog_info up to xlated_prog_insns
+        attr = ctypes.create_string_buffer(16)
+        struct.pack_into("<IIQ", attr, 0, fd, len(info), ctypes.addressof(info))
+        bpf(BPF_OBJ_GET_INFO_BY_FD, attr)
+        kind, size = struct.unpack_from("<I", info, 0)[0], struct.unpack_from("<I", info, 20)[0]
+        if kind != BPF_PROG_TYPE_CGROUP_DEVICE or not 0 < size <= MAX_INSNS * 8:
+            raise OSError(0, f"program {program_id}: type {kind}, {size} bytes of instructions handed over")
+        insns = ctypes.create_string_buffer(size)
+        info = ctypes.create_string_buffer(40)
+        struct.pack_into("<I", info, 20, size)
+        struct.pack_into("<Q", info, 32, ctypes.addressof(insns))
+        struct.pack_into("<IIQ", attr, 0, fd, len(info), ctypes.addressof(info))
+        bpf(BPF_OBJ_GET_INFO_BY_FD, attr)
+        return insns.raw
+    finally:
+        os.close(fd)
+
+
+def device_programs(main, root):
+    """The IDs of the device programs in effect in `main`'s cgroup v2 directory."""
+    path = next(line[3:] for line in open(f"/proc/{main}/cgroup").read().splitlines() if line.startswith("0::"))
+    directory = os.open(root + path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        ids = (ctypes.c_uint32 * (MAX_PROGRAMS + 1))()
+        attr = ctypes.create_string_buffer(40)
+        struct.pack_into("<IIII", attr, 0, directory, BPF_CGROUP_DEVICE, BPF_F_QUERY_EFFECTIVE, 0)
+        struct.pack_into("<QI", attr, 16, ctypes.addressof(ids), len(ids))
+        bpf(BPF_PROG_QUERY, attr)
+        count = struct.unpack_from("<I", attr, 24)[0]
+    finally:
+        os.close(directory)
+    if count > MAX_PROGRAMS:
+        raise OSError(0, f"{count} device programs in effect")
+    return list(ids[:count])
+
+
+def show_devices(main, root, shown):
+    if root is None:
+        print("devices", main, "absent")
+        return
+    try:
+        if BPF_SYSCALL is None:
+            raise OSError(0, f"no bpf system call known for {os.uname().machine}")
+        ids = device_programs(main, root)
+        for program_id in ids:
+            if program_id not in shown:
+                print("devprog", program_id, base64.b64encode(program_of(program_id)).decode())
+                shown.add(program_id)
+    except StopIteration:
+        print("devices", main, "unreadable", "no cgroup v2 path")
+        return
+    except OSError as exc:
+        print("devices", main, "unreadable", exc.strerror + (f": {os.strerror(exc.errno)}" if exc.errno else ""))
+        return
+    print("devices", main, ",".join(map(str, ids)) or "none")
+
+
 lifetime = int(sys.argv[1])
+unified, programs_shown = unified_root(), set()
 for container in sys.argv[2:]:
     main, _, container_id = container.partition(":")
     try:
@@ -203,4 +296,5 @@ for container in sys.argv[2:]:
         except OSError:
             continue
     show_filters(main, [main, *members])
+    show_devices(main, unified, programs_shown)
 sys.stdout.flush()

@@ -143,29 +143,43 @@ read_devices() {
              END { if (n > 200) print "more", n - 200 }'
 }
 
-# read_cgroups: the limit files of each of its cgroups, read in the host's cgroup
-# filesystem, as "FILE VALUE" lines; a limit file the cgroup lacks limits nothing.
+# read_cgroups: the limit files of each of its cgroups and of every cgroup above it up to
+# the hierarchy's root (a limit set higher up bounds it too), read in the host's cgroup
+# filesystem: "own DIR" or "parent DIR", then "FILE VALUE" lines; a limit file a cgroup
+# lacks limits nothing.
 limit_files() {
     dir=$1
     shift
     [ -d "$dir" ] || return 0
-    echo "dir $dir"
     for file; do
         if [ -r "$dir/$file" ]; then
             while IFS= read -r value || [ -n "$value" ]; do printf '%s %s\n' "$file" "$value"; done <"$dir/$file"
-        elif [ "$file" != devices.list ] && [ "$file" != cpu.cfs_period_us ]; then
+        elif [ "$file" != devices.list ] && [ "$file" != cpu.cfs_period_us ] && [ "$file" != cpu.weight ] &&
+            [ "$file" != cpu.shares ]; then
             echo "$file max"
         fi
+    done
+}
+limits_up() {
+    root=$1 dir=$1${2%/}
+    shift 2
+    [ -d "$dir" ] || return 0
+    echo "own $dir"
+    limit_files "$dir" "$@"
+    while [ "$dir" != "$root" ] && [ "${dir#"$root"/}" != "$dir" ]; do
+        dir=${dir%/*}
+        echo "parent $dir"
+        limit_files "$dir" "$@"
     done
 }
 read_cgroups() {
     while IFS=: read -r _ controllers path; do
         case ",$controllers," in
-        *,memory,*) [ -z "$cg_memory" ] || limit_files "$cg_memory$path" memory.limit_in_bytes ;;
-        *,pids,*) [ -z "$cg_pids" ] || limit_files "$cg_pids$path" pids.max ;;
-        *,cpu,*) [ -z "$cg_cpu" ] || limit_files "$cg_cpu$path" cpu.cfs_quota_us cpu.cfs_period_us cpu.shares ;;
-        *,devices,*) [ -z "$cg_devices" ] || limit_files "$cg_devices$path" devices.list ;;
-        ,,) [ -z "$cg_unified" ] || limit_files "$cg_unified$path" memory.max pids.max cpu.max cpu.weight ;;
+        *,memory,*) [ -z "$cg_memory" ] || limits_up "$cg_memory" "$path" memory.limit_in_bytes ;;
+        *,pids,*) [ -z "$cg_pids" ] || limits_up "$cg_pids" "$path" pids.max ;;
+        *,cpu,*) [ -z "$cg_cpu" ] || limits_up "$cg_cpu" "$path" cpu.cfs_quota_us cpu.cfs_period_us cpu.shares ;;
+        *,devices,*) [ -z "$cg_devices" ] || { echo "own $cg_devices$path"; limit_files "$cg_devices$path" devices.list; } ;;
+        ,,) [ -z "$cg_unified" ] || limits_up "$cg_unified" "$path" memory.max pids.max cpu.max cpu.weight ;;
         esac
     done <"/proc/$pid/cgroup"
 }
