@@ -199,6 +199,7 @@ class MountViews(Fact):
         super().__init__("read_mounts", "cat /proc/ANCHOR/mountinfo, at the root of each of its mount namespaces")
 
     def parse(self, text):
+        _refuse_unread(text)
         views, lines, head = [], [], None
         for line in text.splitlines() + ["view end -"]:
             found = re.fullmatch(r"view (anchor|process|end) (\d+|-)", line)
@@ -212,6 +213,12 @@ class MountViews(Fact):
         if not views:
             raise ValueError("no view of its mounts")
         return views
+
+
+def _refuse_unread(text: str) -> None:
+    """A container with more processes than are examined is not judged on those read."""
+    if unread := re.search(r"^unread (\d+)$", text, re.M):
+        raise ValueError(f"{unread[1]} of its processes beyond the first ones were not examined")
 
 
 def root_mount(mounts: list[Mount]) -> Mount:
@@ -643,6 +650,7 @@ class Members(Fact):
         super().__init__("read_members", "its other processes: /proc/PID/status, ns, root, uid_map, attr/current")
 
     def parse(self, text):
+        _refuse_unread(text)
         found: dict[str, dict] = {}
 
         def of(pid: str) -> dict:

@@ -185,3 +185,17 @@ def test_processes_coming_and_going_on_the_host_change_no_verdict(canary, suite)
     verdicts = {suite(f"--iso-container=docker://{steady.name}", "-k", "pid and not limit").verdicts()["pid"]
                 for _ in range(5)}
     assert verdicts == {"pass"}
+
+
+def test_more_processes_than_are_examined_is_an_error_never_a_pass(canary, suite):
+    """A process hidden behind hundreds of decoys is not judged by the decoys: past the
+    bound of processes examined, every property that reads them all is an error."""
+    crowded = canary(tty=False, command=["sh", "-c", "for i in $(seq 520); do sleep 1d & done; exec sleep 1d"])
+    time.sleep(2)
+    run = suite(f"--iso-container=docker://{crowded.name}")
+    assert run.exit_code == EXIT_UNOBSERVABLE, run.output
+    verdicts = run.verdicts()
+    for prop in ("caps", "privileged", "seccomp", "pid", "host-mounts", "devices"):
+        assert verdicts[prop] == "error", (prop, verdicts)
+    caps = next(r for r in run.results if r["property"] == "caps")
+    assert "were not examined" in caps["summary"], caps["summary"]

@@ -227,8 +227,11 @@ def _every_process(prop: Property, host: HostFacts, ctr: ContainerFacts, main: F
     """The main process's finding, unless another process of the container breaks it."""
     others = ctr.others()
     if others is None:
-        raise Unobservable("could not find the container's other processes: "
-                           + one_line(ctr.outside["members"].output))
+        said = ctr.outside["members"].output
+        if unread := re.match(r"unread (\d+)\n", said):
+            raise Unobservable(f"{unread[1]} of its processes were not examined (more than the suite reads of one "
+                               "container): judged on the others alone, a hidden one could break it")
+        raise Unobservable("could not find the container's other processes: " + one_line(said))
     for other in others:
         found = prop.each_process(host, other)
         if not found.holds:

@@ -50,10 +50,11 @@ read_locate() {
     if [ "$iso_prober_uid" != 0 ] && ! [ "/proc/$pid/ns/user" -ef /proc/self/ns/user ]; then
         enter_user=-U
     fi
-    members='' anchored=''
+    members='' anchored='' unread=''
     while read -r kind _ rest; do
         case $kind in
         members) members=$rest ;;
+        unread) unread=$rest ;;
         anchor) anchored="$anchored ${rest% *}:${rest#* }" ;;
         esac
     done <<EOF
@@ -78,6 +79,8 @@ anchor_of() {
 # stands elsewhere. Sets $views, the PIDs whose roots those are.
 read_mounts() {
     views=
+    # more processes than anchors.py examines: the mounts of the rest are not seen
+    [ -z "$unread" ] || echo "unread $unread"
     for pair in $anchored; do
         case " $views " in *" ${pair#*:} "*) continue ;; esac
         views="$views ${pair#*:}"
@@ -105,6 +108,7 @@ seen_root() {
 # read_members: what the kernel says of each of its other processes: status, namespaces,
 # root, uid map and security label, each line led by the file it came from.
 read_members() {
+    [ -z "$unread" ] || echo "unread $unread"
     [ -n "$members" ] || return 0
     for member in $members; do printf '/proc/%s/status\n' "$member"; done |
         xargs grep -H -E '^(Name|Uid|Gid|NSpid|Cap(Inh|Prm|Eff|Bnd|Amb)|Seccomp|Seccomp_filters|NoNewPrivs):' 2>/dev/null

@@ -94,7 +94,7 @@ plant_anchors() {
     done
     # what the containers' shells need of it, kept apart: a few words each, where the
     # filters are kilobytes
-    iso_members=$(printf '%s\n' "$iso_anchors" | grep -E '^(members|anchor) ')
+    iso_members=$(printf '%s\n' "$iso_anchors" | grep -E '^(members|unread|anchor) ')
     printf '%s\n' "$iso_anchors" | head -c "$((iso_section_limit + 1))"
 }
 
@@ -119,7 +119,7 @@ observe_container() {
     if [ "$1" = - ]; then id=- pid=$2; else find_container "$1" "$2"; fi
     mine=
     while read -r kind main rest; do
-        case $kind in members | anchor) [ "$main" = "$pid" ] && mine="$mine$kind $main $rest
+        case $kind in members | unread | anchor) [ "$main" = "$pid" ] && mine="$mine$kind $main $rest
 " ;; esac
     done <<EOF
 $iso_members
