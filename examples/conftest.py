@@ -2,20 +2,21 @@
 
 `pytest_isoverify_container_facts` adds the fact to the one batched probe per host:
 its command runs on the host, in the shell that reads each container, with `$pid`
-the container's main process as the host numbers it.
+the container's main process as the host numbers it and `$members` its other ones.
 """
 
 from isoverify import Fact
 
 
 class ListeningPorts(Fact):
-    """The TCP ports listened on in the container's network namespace, as its kernel
-    lists them in /proc/PID/net/tcp{,6} (read on the host: the container cannot forge it)."""
+    """The TCP ports listened on in the network namespaces of the container's processes, as
+    the kernel lists them in /proc/PID/net/tcp{,6} (read on the host: the container cannot
+    forge it). `$members` are its other processes: one may stand in a namespace of its own."""
 
-    label = "the TCP sockets listening in its network namespace (/proc/$pid/net/tcp, tcp6)"
+    label = "the TCP sockets listening in its processes' network namespaces (/proc/PID/net/tcp, tcp6)"
 
     def __init__(self):
-        super().__init__("cat /proc/$pid/net/tcp /proc/$pid/net/tcp6")
+        super().__init__('for p in $pid $members; do cat "/proc/$p/net/tcp" "/proc/$p/net/tcp6" 2>/dev/null; done')
 
     def parse(self, text: str) -> list[int]:
         ports = set()

@@ -1,7 +1,12 @@
 """Three checks of a project's own, written as ordinary pytest tests with the fixtures.
 
 Each is a property of the run (`iso_property`): a row of the report beside the
-catalogue, a record of the JSON, gated and waivable like the catalogue's own.
+catalogue, a record of the JSON, gated and waivable like the catalogue's own. Each
+also shows how far its evidence reaches: no-sshd looks for port 22 and a process
+named sshd (a shell served on another port is not an SSH server); no-privileged-ports
+reads what the engine publishes for this container (one sharing another's network, or
+the host's, publishes nothing of its own: the catalogue's `net` judges that); the
+shadow check asks the container's own `stat`, whose answer is the container's word.
 """
 
 import pytest

@@ -55,7 +55,7 @@ class Fact:
             return Reading(self.label or self.command, f"(over {self.limit} bytes: cut, not read)", rc, None)
         try:
             value = self.parse(output) if rc == 0 else None
-        except ValueError:
+        except Exception:  # any parser, a user's own too, that cannot read it: unreadable, never a crash
             value = None
         return Reading(self.label or self.command, output, rc, value)
 

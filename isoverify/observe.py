@@ -147,7 +147,8 @@ class Script:
         view = "container_view() {\npid=$1 engine=$2 id=$3 located=\n" + "\n".join(
             [probe.section("locate", self.view["locate"].command, self.container_nonce),
              '[ -n "$located" ] || return 0']
-            + [probe.section(name, fact.command, self.container_nonce)
+            + [probe.section(name, _of_every_process(fact.command) if name.startswith(OWN) else fact.command,
+                             self.container_nonce)
                for name, fact in self.view.items() if name != "locate"]) + "\n}\n"
         settings = (f"iso_timeout={int(self.timeout)} iso_container_timeout={self.container_timeout} "
                     f"iso_limit={CONTAINER_LIMIT} iso_inside_limit={INSIDE_LIMIT} "
@@ -183,6 +184,14 @@ class Script:
     def limit(self) -> int:
         """Every container's readings are bounded on their own; the whole, by their sum (base64: 4/3)."""
         return probe.OUTPUT_LIMIT + len(self.targets) * (CONTAINER_LIMIT * 4 // 3 + 4)
+
+
+OWN = "own."  # the names of the user's own facts (own.py)
+
+
+def _of_every_process(command: str) -> str:
+    """A user's fact may read `$members`: where not all were examined, it is unreadable."""
+    return f'if [ -n "$unread" ]; then echo "$unread of its processes not examined"; false; else {command}\nfi'
 
 
 def _bounded(fact: facts.Fact) -> str:

@@ -13,6 +13,7 @@ Facts of your own join the probe through the `pytest_isoverify_container_facts` 
 round trip.
 """
 
+import json
 import shlex
 from dataclasses import dataclass, field
 from importlib import resources
@@ -22,6 +23,7 @@ from testinfra.backend.base import BaseBackend, CommandResult
 
 from .facts import Fact
 from .model import ContainerFacts, HostFacts
+from .observe import OWN
 from .properties import SUMMARY_CHARS, Evidence, Property, Verdict
 from .run import Judge
 from .targets import POD, ContainerTarget, HostTarget, TargetError
@@ -29,10 +31,10 @@ from .untrusted import bounded, decode, one_line
 from .verdicts import ADVISORY, FAIL, PASS
 
 OUTPUT_LIMIT = 1024 * 1024  # bytes kept of each stream of one command run inside a container
-# How an engine, rather than the command, says an exec failed: the container stopped,
-# vanished, or has no /bin/sh. Such a command is an error of the check, never an answer.
-ENGINE_REFUSALS = ("Error response from daemon", "OCI runtime exec failed", "Error: ")
-FACT_NAME = "own."  # the prefix of every fact of the user's own, apart from the suite's
+# How an engine says it could not start the command (no /bin/sh), with exec's own statuses.
+EXEC_FAILED = ("OCI runtime exec failed", "Error: ")
+TIMED_OUT = (124, 137)  # `timeout`'s own status, and its KILL after the grace period
+FACT_NAME = OWN  # the prefix of every fact of the user's own, apart from the suite's
 INSIDE = resources.files("isoverify").joinpath("shell", "inside.sh").read_text()
 
 
@@ -75,9 +77,10 @@ class ThroughHost(BaseBackend):
     NAME = "isoverify"
 
     def __init__(self, host: HostTarget, transcript: Transcript, container: tuple[str, str] | None = None,
-                 timeout: int = 60, side: str | None = None):
+                 timeout: int = 60, side: str | None = None, started: str = ""):
         super().__init__(host.label)
         self.target, self.transcript, self.container, self.timeout = host, transcript, container, timeout
+        self.started = started  # when the container observed started, as its engine writes it in JSON
         self.side = side or ("host" if container is None else "container")
 
     def run(self, command: str, *args: str, **kwargs) -> CommandResult:
@@ -85,16 +88,34 @@ class ThroughHost(BaseBackend):
         if self.container is None:
             rc, out, err = self.target.run(line)
         else:
-            engine, container_id = self.container
-            rc, out, err = self.target.run(
-                f"{INSIDE}\ninside {shlex.quote(engine)} {shlex.quote(container_id)} {int(self.timeout)} {OUTPUT_LIMIT} "
-                f"{shlex.quote(line)}")
-            said = decode(err)
-            if rc != 0 and said.startswith(ENGINE_REFUSALS):
-                raise TargetError(f"{engine} could not run `{one_line(line, 80)}` in container "
-                                  f"{container_id[:12]}: {one_line(said)}")
-        self.transcript.commands.append(Command(self.side, line, rc, decode(out) + decode(err)))
+            rc, out, err = self._inside(line)
+        out, err = decode(out).encode(), decode(err).encode()  # a check sees no terminal controls
+        self.transcript.commands.append(Command(self.side, line, rc, out.decode() + err.decode()))
         return self.result(rc, self.encode(line), out, err)
+
+    def _inside(self, line: str) -> tuple[int, bytes, bytes]:
+        """The command in the container; TargetError when its answer is not the command's
+        own: it did not finish, printed past the bound, or the container stopped or
+        restarted, or has no /bin/sh. Only inside.sh's last line says which, after
+        everything the container printed."""
+        engine, container_id = self.container
+        rc, out, err = self.target.run(f"{INSIDE}\ninside {shlex.quote(engine)} {shlex.quote(container_id)} "
+                                       f"{int(self.timeout)} {OUTPUT_LIMIT} {shlex.quote(line)}")
+        err, _, trailer = err.rpartition(b"\nisoverify-inside ")
+        words = trailer.decode("ascii", "replace").split()
+        where = f"`{one_line(line, 80)}` in container {container_id[:12]}"
+        if len(words) != 3 or not words[0].isdigit() or int(words[0]) != rc:
+            raise TargetError(f"{engine} exec of {where} ended without its status: {one_line(decode(err))}")
+        _, cut, state = words
+        if rc in TIMED_OUT:
+            raise TargetError(f"{where} did not finish within {self.timeout}s (--iso-timeout)")
+        if cut == "1":
+            raise TargetError(f"{where} printed more than {OUTPUT_LIMIT} bytes: cut, so not an answer")
+        if rc != 0 and state != f"true/{self.started}":
+            raise TargetError(f"{engine} could not run {where}: the container stopped or restarted ({state})")
+        if rc in (126, 127) and decode(err).startswith(EXEC_FAILED):
+            raise TargetError(f"{engine} could not run {where}: {one_line(decode(err))} (no /bin/sh in it?)")
+        return rc, out, err
 
 
 
@@ -130,8 +151,10 @@ class IsoContainer(testinfra.host.Host):
         if target.engine == POD:  # kubectl exec, through testinfra's own backend, keeps the pod's confinement
             backend = ThroughHost(HostTarget(target.label), transcript, timeout=timeout, side="container")
         elif target.has_engine:
-            container_id = (facts.declared or {}).get("Id") or target.ref
-            backend = ThroughHost(target.host, transcript, (target.engine, container_id), timeout)
+            declared = facts.declared or {}
+            started = json.dumps((declared.get("State") or {}).get("StartedAt"), separators=(",", ":"))
+            backend = ThroughHost(target.host, transcript, (target.engine, declared.get("Id") or target.ref),
+                                  timeout, started=started.replace(" ", "_"))
         else:
             backend = NoCommands(label)
         super().__init__(backend)

@@ -252,13 +252,12 @@ def iso_host(request, iso_run):
     slot = callspec.params.get("iso_container") if callspec else None
     host = slot.host if slot is not None else request.param
     label = iso_run.plan.host_label(host)
-    probed = next((s for s in _slots(iso_run) if s.host is host and not s.is_pod), None)
     try:
-        facts = _facts(iso_run, probed)[0] if probed is not None else None
-    except TargetError as exc:
-        if slot is None:  # the host itself could not be observed
-            _unobservable(request.node, label, str(exc))
-        facts = iso_run.observations.observed_hosts().get(host)
+        facts = iso_run.observations.host(host)
+    except SetupError as exc:
+        if len(iso_run.plan.hosts) == 1:
+            pytest.exit(f"isoverify: {exc}", returncode=EXIT_UNOBSERVABLE)
+        _unobservable(request.node, label, str(exc))
     return own.IsoHost(host, label, facts, _transcript(request.node))
 
 

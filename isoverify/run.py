@@ -161,13 +161,14 @@ class Observations:
                     self._containers[slot.id] = exc
             host = None
         else:
-            host = self._host(slot.host)
+            host = self.host(slot.host)
         found = self._containers[slot.id]
         if isinstance(found, TargetError):
             raise found
         return host, found
 
-    def _host(self, host: HostTarget) -> HostFacts:
+    def host(self, host: HostTarget) -> HostFacts:
+        """What was read of `host` itself (SetupError if nothing), whatever its containers showed."""
         if host.url not in self._hosts:
             self._hosts[host.url] = self._observe(host)
         found = self._hosts[host.url]

@@ -151,20 +151,34 @@ def test_commands_run_inside_confined_as_the_container_is(tmp_path, canary):
     assert code == 0 and [r["verdict"] for r in results] == ["pass"], output
 
 
-def test_a_bare_process_runs_no_commands_and_a_flood_is_cut(tmp_path, canary, handmade):
+def test_a_bare_process_runs_no_commands_and_an_answer_cut_short_is_no_answer(tmp_path, canary, handmade):
+    """A check's command that floods or hangs gets no answer to judge by (an error), and one
+    that fails on its own is the container's answer, whatever it prints."""
     source = """
         import pytest
 
         @pytest.mark.iso_property("flood", "Output is bounded")
         def test_flood(iso_container):
-            assert len(iso_container.run("yes | head -c 5000000").stdout_bytes) <= 1024 * 1024
+            assert "END" not in iso_container.run("yes | head -c 1100000; echo END").stdout
+
+        @pytest.mark.iso_property("hang", "A hang ends")
+        def test_hang(iso_container):
+            assert iso_container.run("sleep 60").rc != 0
+
+        @pytest.mark.iso_property("refused", "A refusal is the command's")
+        def test_refused(iso_container):
+            said = iso_container.run("printf 'Error response from daemon: no\\n\\033]0;title\\a' >&2; exit 3")
+            assert said.rc == 3 and said.stderr.startswith("Error response from daemon") and "\\033" not in said.stderr
     """
-    code, output, results = run_checks(tmp_path, source, f"--iso-container=docker://{canary().name}",
+    code, output, results = run_checks(tmp_path, source, "--iso-timeout=3", f"--iso-container=docker://{canary().name}",
                                        f"--iso-container=pid://{handmade('--pid', '--mount', '--net', '--uts', '--ipc')}")
     assert code == EXIT_UNOBSERVABLE, output
-    verdicts = {r["target"].split(":")[0]: r for r in results}
-    assert verdicts["docker"]["verdict"] == "pass"
-    assert verdicts["pid"]["verdict"] == "error" and "bare process" in verdicts["pid"]["summary"]
+    found = {(r["property"], r["target"].split(":")[0]): r for r in results}
+    assert found["flood", "docker"]["verdict"] == "error" and "more than" in found["flood", "docker"]["summary"]
+    assert found["hang", "docker"]["verdict"] == "error" and "did not finish" in found["hang", "docker"]["summary"]
+    assert found["refused", "docker"]["verdict"] == "pass", found["refused", "docker"]
+    assert all(found[prop, "pid"]["verdict"] == "error" and "bare process" in found[prop, "pid"]["summary"]
+               for prop in ("flood", "hang", "refused"))
 
 
 def test_a_stopped_container_is_an_error_never_a_pass(tmp_path, canary):
@@ -219,3 +233,44 @@ def test_a_fact_of_your_own_joins_the_one_probe(tmp_path, canary):
     assert [e["label"] for e in results[0]["evidence"]["host"]] == ["$ uname -r"]
     document = json.loads((tmp_path / "own.json").read_text())
     assert document["hosts"][0]["round_trips"] == 1 + 2, "one probe, then each check's own uname -r"
+
+
+def test_one_container_costs_only_its_own_checks(tmp_path, canary, docker_client):
+    """A parser of your own that breaks on one container's name, and a stopped container
+    named first, make errors of that container's checks only: the host's check and the
+    other containers' verdicts stand."""
+    conftest = """
+        from isoverify import Fact
+
+        class Fragile(Fact):
+            def __init__(self):
+                super().__init__("cat /proc/$pid/comm")
+
+            def parse(self, text):
+                return text.split("-")[1]  # IndexError on a name without "-"
+
+        def pytest_isoverify_container_facts(config):
+            return {"fragile": Fragile()}
+    """
+    source = """
+        import pytest
+
+        @pytest.mark.iso_property("host-answers", "The host answers")
+        def test_host(iso_host):
+            assert iso_host.run("true").rc == 0
+
+        @pytest.mark.iso_property("fragile-fact", "A fragile fact")
+        def test_fragile(iso_container):
+            assert iso_container.fact("fragile")
+    """
+    stopped, plain, dashed = canary(), canary(), canary(tty=False, command=[
+        "sh", "-c", "printf '#!/bin/sh\\nsleep 1d\\n' >/a-b && chmod +x /a-b && exec /a-b"])
+    stopped.stop(timeout=0)
+    code, output, results = run_checks(tmp_path, source, *(f"--iso-container=docker://{c.name}"
+                                                             for c in (stopped, plain, dashed)), conftest=conftest)
+    assert code == EXIT_UNOBSERVABLE, output
+    found = {(r["property"], r["target"]): r["verdict"] for r in results}
+    assert found["host-answers", "local://"] == "pass"
+    assert found["fragile-fact", f"docker://{dashed.name}"] == "pass"
+    assert found["fragile-fact", f"docker://{plain.name}"] == "error"
+    assert found["fragile-fact", f"docker://{stopped.name}"] == "error"
