@@ -81,7 +81,7 @@ def start_canaries(label: str, directory: Path) -> list[str]:
     sys.path.insert(0, str(REPO / "selftests"))
     import matrix  # noqa: PLC0415 - the selftests' one definition of the canaries
 
-    place = matrix.this_host(directory)
+    place = matrix.this_host(directory / "shared")
     items = matrix.canaries(place)
     names = []
     for number, name in enumerate(CANARY_SET):

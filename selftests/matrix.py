@@ -7,8 +7,11 @@ are); the properties each canary breaks are the same on both, and those the kern
 judges differently by host (cgroup v1 or v2, an LSM or none) are said in the README.
 """
 
+import os
 import shlex
+import socket
 from dataclasses import dataclass
+from pathlib import Path
 
 from isoverify.targets import LABEL
 
@@ -31,6 +34,23 @@ class Place:
     cgroup2: bool  # whether it runs cgroup v2 alone (see the README: cgroup v1 and v2)
     cpus: int  # what it has: a limit at or above it limits nothing
     pid_max: int
+
+
+def this_host(shared: Path) -> Place:
+    """This machine, as the canaries see it; `shared` is made a shared mount there."""
+    device = next((d for d in ("/dev/fuse", "/dev/kvm", "/dev/net/tun") if Path(d).exists()), None)
+    return Place(socket.gethostname(), str(Path(__file__).resolve().parents[1]), device, root_disk_major(),
+                 str(shared), Path("/sys/fs/cgroup/cgroup.controllers").exists(), os.cpu_count(),
+                 int(Path("/proc/sys/kernel/pid_max").read_text()))
+
+
+def root_disk_major() -> int:
+    """The major of the device the host's / is mounted from (an overlay's st_dev is none)."""
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        if fields[4] == "/":
+            return int(fields[2].split(":")[0])
+    raise AssertionError("no / in the host's mountinfo")
 
 
 @dataclass(frozen=True)

@@ -6,34 +6,14 @@ default, plus the ones the canary breaks, minus the ones it hardens. So each
 assertion is about what the kernel shows on this machine, in both directions.
 """
 
-import os
 import secrets
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SESSION_LABEL, run_suite
-from matrix import PRIVILEGED_REFUSED, Place, canaries, parse_started, start_all_script
-
-DEVICE = next((d for d in ("/dev/fuse", "/dev/kvm", "/dev/net/tun") if Path(d).exists()), None)
-
-
-def this_host(shared: Path) -> Place:
-    return Place(socket.gethostname(), str(REPO), DEVICE, root_disk_major(), str(shared),
-                 Path("/sys/fs/cgroup/cgroup.controllers").exists(), os.cpu_count(),
-                 int(Path("/proc/sys/kernel/pid_max").read_text()))
-
-
-def root_disk_major() -> int:
-    """The major of the device the host's / is mounted from (an overlay's st_dev is none)."""
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        fields = line.split()
-        if fields[4] == "/":
-            return int(fields[2].split(":")[0])
-    raise AssertionError("no / in the host's mountinfo")
-
+from conftest import SESSION_LABEL, run_suite
+from matrix import PRIVILEGED_REFUSED, canaries, parse_started, start_all_script, this_host
 
 PLACE = this_host(Path("/tmp") / f"isoverify-shared-{secrets.token_hex(4)}")
 CANARIES = canaries(PLACE)
