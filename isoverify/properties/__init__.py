@@ -14,6 +14,7 @@ from ..verdicts import ADVISORY, ERROR, FAIL, PASS, WAIVED
 from ..waivers import Waiver
 from . import drift, filesystem, lesson, privileges, resources
 from .base import CIS, NIST, PSS, Control, Evidence, Finding, Property, Unobservable, shown
+from .guidance import GUIDANCE
 from .namespaces import namespace_check
 
 CATALOGUE: tuple[Property, ...] = (
@@ -152,6 +153,7 @@ class Verdict:
         return f"<Verdict {self.property.id} on {self.target}: {self.status}>"
 
     def as_record(self) -> dict:
+        guidance = GUIDANCE.get(self.property.id)  # a check of the user's own may have none
         return {
             "target": self.target,
             "property": self.property.id,
@@ -167,6 +169,8 @@ class Verdict:
                 side: [{"label": e.label, "text": e.text} for e in evidence]
                 for side, evidence in (("host", self.host), ("container", self.container))
             },
+            **({"severity": guidance.severity, "rationale": guidance.rationale,
+                "remediation": guidance.remediation()} if guidance else {}),
         }
 
 
