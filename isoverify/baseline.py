@@ -76,6 +76,8 @@ def terminal_lines(records: list[dict], baseline: dict) -> list[str]:
     lines += [f"  {r['since_baseline']['change']}: {r['property']} on {r['target']} is {r['verdict'].upper()}"
               + (f" (was {r['since_baseline']['was'].upper()})" if r["since_baseline"]["was"] else "")
               for r in records if r["since_baseline"]["change"] != UNCHANGED]
-    lines += [f"  removed: {r['property']} on {r['target']} (was {r['verdict'].upper()})"
-              for r in removed(records, baseline)]
+    gone: dict[str, list[str]] = {}
+    for record in removed(records, baseline):
+        gone.setdefault(record["target"], []).append(record["property"])
+    lines += [f"  removed: {', '.join(props)} on {target}" for target, props in gone.items()]
     return lines

@@ -89,7 +89,7 @@ def pytest_configure(config):
         config.addinivalue_line("markers", f"{control.marker}: evidences {control}")
     if config.pluginmanager.hasplugin("html"):
         config.option.css = [*config.getoption("css"), str(CSS)]
-        config.pluginmanager.register(HtmlReport(), "isoverify-html")
+        config.pluginmanager.register(HtmlReport(config.stash[BASELINE]), "isoverify-html")
     if config.pluginmanager.hasplugin("xdist"):
         # Each host's tests go to one worker (grouped by their xdist_group mark), so that each
         # host and its containers are probed once: the controller schedules by group, workers
@@ -246,6 +246,9 @@ class Workers:
 class HtmlReport:
     """pytest-html hooks, registered only when pytest-html is active."""
 
+    def __init__(self, base: dict | None):
+        self.baseline = base  # rows are made as tests end: each is compared with it then
+
     def pytest_html_report_title(self, report):
         report.title = "Container isolation report"
 
@@ -253,8 +256,10 @@ class HtmlReport:
         cells[1:1] = HEADER_CELLS
 
     def pytest_html_results_table_row(self, report, cells):
-        cells[1:1] = row_cells(getattr(report, "iso_record", None),
-                               of_outcome(report.outcome, report.when, hasattr(report, "wasxfail")))
+        record = getattr(report, "iso_record", None)
+        if record is not None and self.baseline is not None:
+            [record] = baseline.mark([record], self.baseline)
+        cells[1:1] = row_cells(record, of_outcome(report.outcome, report.when, hasattr(report, "wasxfail")))
 
     def pytest_html_results_table_html(self, report, data):
         if getattr(report, "iso_record", None) is not None:
@@ -265,7 +270,7 @@ class HtmlReport:
         records = session.config.stash[RECORDS]
         unmatched = meta.pop("unmatched_waivers")
         hosts = meta.pop("hosts")
-        base = session.config.stash[BASELINE]
+        base = self.baseline
         prefix.extend([audit.print_header(meta), run_header(meta), hosts_table(hosts),
                        audit.since_baseline(records, baseline.summary(records, base) if base else None),
                        audit.score(records), audit.controls(records), audit.to_fix(records),
