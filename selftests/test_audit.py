@@ -107,6 +107,10 @@ def test_control_view_shows_each_cited_control_with_its_verdicts(audited, page):
                 expected = min((r["verdict"] for r in here), key=WORST_FIRST.index)
                 assert cell.text.splitlines() == [expected.upper(), *(f"{r['property']} {r['verdict'].upper()}"
                                                                       for r in here)], (item, target)
+    [other] = tables[""].find_elements(By.CSS_SELECTOR, "tr[data-control]")  # cited, no item of the three
+    assert other.get_attribute("data-control") == "Kubernetes hostUsers"
+    user = {r["target"]: r["verdict"].upper() for r in run.results if r["property"] == "user"}
+    assert [cell.text.splitlines()[0] for cell in other.find_elements(By.TAG_NAME, "td")] == [user[t] for t in columns]
     pid_row = tables["CIS Docker Benchmark v1.6.0"].find_element(By.CSS_SELECTOR, 'tr[data-control="5.16"]')
     shown = [cell.text.splitlines()[0] for cell in pid_row.find_elements(By.TAG_NAME, "td")[1:]]
     assert shown[columns.index(targets["pid"])] == "WAIVED" and shown[columns.index(targets["default"])] == "PASS"
