@@ -127,10 +127,12 @@ ensure_engine
 ensure_venv
 ensure_image
 if $SELFTEST; then
-    # vagrant validates the lab's Vagrantfile, chromium renders the report, sshd serves
+    # vagrant validates the lab's Vagrantfile, chromium renders the report (poppler-utils'
+    # pdftotext reads what it prints), sshd serves
     # a remote test host in a network namespace, podman runs the podman targets (rootless
     # ones through uidmap, for a user the tests reach with sudo), gcc builds the trap
     # containers' static helper, shellcheck reads the probe's shell.
-    apt_install vagrant chromium chromium-driver openssh-server podman uidmap sudo gcc libc6-dev shellcheck
+    apt_install vagrant chromium chromium-driver poppler-utils openssh-server podman uidmap sudo gcc libc6-dev \
+        shellcheck
 fi
 say "ready: engine $(docker version -f '{{.Server.Version}}'), image $IMAGE, venv $VENV"

@@ -12,7 +12,11 @@ shadow check asks the container's own `stat`, whose answer is the container's wo
 import pytest
 
 
-@pytest.mark.iso_property("no-sshd", "No SSH server runs inside", controls=["CIS 5.7"])
+@pytest.mark.iso_property(
+    "no-sshd", "No SSH server runs inside", controls=["CIS 5.7"], severity="medium",
+    rationale="An SSH server inside is a way in that bypasses the engine's exec and its audit, with keys to manage.",
+    remediation={"action": "Do not run sshd in the container; use `docker exec` to reach it.",
+                 "docker": "build the image without openssh-server", "kubernetes": "use `kubectl exec`"})
 def test_no_ssh_server_inside(iso_container):
     # The kernel's word, read on the host: nothing listens on port 22 in its network namespace,
     # and none of its processes is sshd (names as the host's /proc shows them).

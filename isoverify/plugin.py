@@ -2,6 +2,7 @@
 
 import datetime
 import getpass
+import importlib.util
 import re
 import shlex
 import signal
@@ -13,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from . import __version__, hooks, own
+from . import __version__, audit, baseline, hooks, own
 from .observe import DEFAULT_TIMEOUT, INSIDE_PATHS
 from .properties import BY_ID, CATALOGUE, DEFAULT_PROFILE, PROFILES, own_property
-from .report import (CSS, HEADER_CELLS, hosts_table, matrix, row_cells, run_header, targets_summary,
-                     unmatched_waivers, write_json)
+from .report import (CSS, HEADER_CELLS, guidance_properties, hosts_table, matrix, row_cells, run_header,
+                     targets_summary, unmatched_waivers, write_json)
 from .run import DEFAULT_IMAGE, Run, SetupError, Slot
 from .targets import TargetError, UsageError
-from .verdicts import ERROR, FAIL, PASS, VERDICTS
+from .verdicts import ERROR, FAIL, PASS, VERDICTS, of_outcome
 from .waivers import WaiverError, Waivers, load, selection
 
 EXIT_UNOBSERVABLE = 6  # the run could not observe what it was asked to verify
@@ -36,6 +37,7 @@ TRANSCRIPT = pytest.StashKey[own.Transcript]()  # the commands a test ran throug
 
 def pytest_addhooks(pluginmanager):
     pluginmanager.add_hookspecs(hooks)
+BASELINE = pytest.StashKey[dict | None]()  # the earlier run's verdicts (--iso-baseline)
 
 
 def pytest_addoption(parser):
@@ -63,6 +65,10 @@ def pytest_addoption(parser):
                     help=f"how long one probe of a target may take (default: {DEFAULT_TIMEOUT})")
     group.addoption("--iso-json", default=None, metavar="PATH",
                     help="write the JSON results there")
+    group.addoption("--iso-baseline", default=None, metavar="PATH",
+                    help="an earlier run's JSON results: mark each verdict new, fixed or unchanged against it")
+    group.addoption("--iso-oscal", default=None, metavar="PATH",
+                    help="write the run there as an OSCAL assessment results document (JSON)")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -81,7 +87,11 @@ def pytest_configure(config):
             ssh_config=config.getoption("ssh_config", None),
             ssh_identity_file=config.getoption("ssh_identity_file", None),
         )
-    except (UsageError, WaiverError) as exc:
+        if config.getoption("iso_oscal") and importlib.util.find_spec("trestle") is None:
+            raise UsageError("--iso-oscal needs compliance-trestle: pip install 'isoverify[oscal]'")
+        baseline_file = config.getoption("iso_baseline")
+        config.stash[BASELINE] = baseline.load(Path(baseline_file)) if baseline_file else None
+    except (UsageError, WaiverError, baseline.BaselineError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[RECORDS] = []
     config.stash[HOSTS_SEEN] = {}
@@ -93,7 +103,7 @@ def pytest_configure(config):
         config.addinivalue_line("markers", f"{control.marker}: evidences {control}")
     if config.pluginmanager.hasplugin("html"):
         config.option.css = [*config.getoption("css"), str(CSS)]
-        config.pluginmanager.register(HtmlReport(), "isoverify-html")
+        config.pluginmanager.register(HtmlReport(config.stash[BASELINE]), "isoverify-html")
     if config.pluginmanager.hasplugin("xdist"):
         # Each host's tests go to one worker (grouped by their xdist_group mark), so that each
         # host and its containers are probed once: the controller schedules by group, workers
@@ -200,6 +210,7 @@ def _noted(item, result):
         ("isoverify.verdict", result.status),
         ("isoverify.enforced", str(result.enforced).lower()),
         ("isoverify.controls", "; ".join(map(str, result.property.controls))),
+        *guidance_properties(result.as_record()),
     ])
     return result
 
@@ -365,15 +376,27 @@ def pytest_sessionfinish(session):
     # violation, but any failing test — a verdict, or a test of the user's own — outranks it.
     if session.exitstatus == pytest.ExitCode.TESTS_FAILED and ERROR in verdicts and not failures:
         session.exitstatus = EXIT_UNOBSERVABLE
+    base = config.stash[BASELINE]
+    if base is not None:
+        records[:] = baseline.mark(records, base)
+    meta = run_meta(config)
     path = config.getoption("iso_json")
     if path:
-        write_json(Path(path), records, run_meta(config))
+        write_json(Path(path), records, {**meta, **({"baseline": baseline.summary(records, base)} if base else {})})
+    oscal_path = config.getoption("iso_oscal")
+    if oscal_path:
+        from . import oscal  # its models take a moment to load: only when asked for
+        oscal.write(Path(oscal_path), records, meta)
 
 
 def pytest_terminal_summary(terminalreporter, config):
     counts = Counter(record["verdict"] for record in config.stash[RECORDS])
     if counts:
         terminalreporter.write_line("isoverify: " + ", ".join(f"{counts[word]} {word}" for word in VERDICTS))
+    base = config.stash.get(BASELINE, None)
+    if base is not None:
+        for line in baseline.terminal_lines(config.stash[RECORDS], base):
+            terminalreporter.write_line(f"isoverify: {line}")
     for waiver in run_meta(config)["unmatched_waivers"]:
         terminalreporter.write_line(f"isoverify: waiver at line {waiver['line']} ({waiver['property']} on "
                                     f"{selection(waiver)}) matched nothing", yellow=True)
@@ -414,6 +437,9 @@ class Workers:
 class HtmlReport:
     """pytest-html hooks, registered only when pytest-html is active."""
 
+    def __init__(self, base: dict | None):
+        self.baseline = base  # rows are made as tests end: each is compared with it then
+
     def pytest_html_report_title(self, report):
         report.title = "Container isolation report"
 
@@ -421,15 +447,27 @@ class HtmlReport:
         cells[1:1] = HEADER_CELLS
 
     def pytest_html_results_table_row(self, report, cells):
-        cells[1:1] = row_cells(getattr(report, "iso_record", None))
+        record = getattr(report, "iso_record", None)
+        if record is not None and self.baseline is not None:
+            [record] = baseline.mark([record], self.baseline)
+        cells[1:1] = row_cells(record, of_outcome(report.outcome, report.when, hasattr(report, "wasxfail")))
+
+    def pytest_html_results_table_html(self, report, data):
+        if getattr(report, "iso_record", None) is not None:
+            data.clear()  # pytest's log of a verdict says what its cells say, in pytest's words
 
     def pytest_html_results_summary(self, prefix, summary, postfix, session):
         meta = run_meta(session.config)
         records = session.config.stash[RECORDS]
         unmatched = meta.pop("unmatched_waivers")
         hosts = meta.pop("hosts")
-        prefix.extend([run_header(meta), hosts_table(hosts), targets_summary(records),
-                       matrix(records, property_order(records)), unmatched_waivers(unmatched)])
+        base = self.baseline
+        prefix.extend([audit.print_header(meta), run_header(meta), hosts_table(hosts),
+                       audit.since_baseline(records, baseline.summary(records, base) if base else None),
+                       audit.score(records), audit.controls(records), audit.to_fix(records),
+                       targets_summary(records), matrix(records, property_order(records)),
+                       unmatched_waivers(unmatched)])
+        postfix.append(audit.ENGINEERS_TABLE)
 
 
 def property_order(records: list[dict]) -> list[str]:

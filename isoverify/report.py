@@ -7,11 +7,13 @@ summaries quote what targets said.
 """
 
 import json
+import re
 from collections import Counter
 from html import escape
 from pathlib import Path
 
-from .verdicts import VERDICTS as STATUSES
+from .properties.guidance import RUNTIMES
+from .verdicts import PASS, VERDICTS as STATUSES
 from .waivers import selection
 
 JSON_SCHEMA_VERSION = 1
@@ -27,7 +29,7 @@ HEADER_CELLS = (
 )
 
 
-def _evidence_html(evidence: list[dict]) -> str:
+def evidence_html(evidence: list[dict]) -> str:
     return "".join(
         f'<div class="iso-evidence"><div class="iso-command">{escape(e["label"])}</div>'
         f'<pre>{escape(e["text"])}</pre></div>'
@@ -35,7 +37,7 @@ def _evidence_html(evidence: list[dict]) -> str:
     )
 
 
-def _waiver_html(waiver: dict | None) -> str:
+def waiver_html(waiver: dict | None) -> str:
     if not waiver:
         return ""
     state = "expired" if waiver["expired"] else "until"
@@ -44,11 +46,13 @@ def _waiver_html(waiver: dict | None) -> str:
             f'{escape(accepts)}): {escape(waiver["reason"])} — {escape(waiver["owner"])}</div>')
 
 
-def row_cells(record: dict | None) -> list[str]:
-    """The suite's cells for one row of the results table."""
+def row_cells(record: dict | None, outcome_verdict: str) -> list[str]:
+    """The suite's cells for one row of the results table; a test without a record (one of the
+    user's own) shows its outcome in the verdict words."""
     if record is None:
         return ['<td class="col-property"></td>', '<td class="col-target"></td>',
-                '<td class="col-verdict"></td>', "<td></td>", "<td></td>"]
+                f'<td class="col-verdict iso-{escape(outcome_verdict)}">{escape(outcome_verdict.upper())}</td>',
+                "<td></td>", "<td></td>"]
     verdict = record["verdict"]
     controls = escape(", ".join(record["controls"]))
     return [
@@ -57,10 +61,49 @@ def row_cells(record: dict | None) -> list[str]:
         f'<div class="iso-controls">{controls}</div></td>',
         f'<td class="col-target">{escape(record["target"])}</td>',
         f'<td class="col-verdict iso-{escape(verdict)}">{escape(verdict.upper())}'
-        f'<div class="iso-summary">{escape(record["summary"])}</div>{_waiver_html(record.get("waiver"))}</td>',
-        f'<td class="iso-side">{_evidence_html(record["evidence"]["host"])}</td>',
-        f'<td class="iso-side">{_evidence_html(record["evidence"]["container"])}</td>',
+        f'<div class="iso-summary">{escape(record["summary"])}</div>{waiver_html(record.get("waiver"))}'
+        f'{change_html(record)}{guidance_html(record) if verdict != PASS else ""}</td>',
+        f'<td class="iso-side">{evidence_html(record["evidence"]["host"])}</td>',
+        f'<td class="iso-side">{evidence_html(record["evidence"]["container"])}</td>',
     ]
+
+
+def code(text: str) -> str:
+    """Text escaped, its `backquoted` parts shown as code (flags, keys, fields)."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(text))
+
+
+def guidance_html(record: dict) -> str:
+    """Why the property matters, how severe its failure is, and the fix in each runtime; a check
+    of the user's own may give none of it."""
+    remediation = record.get("remediation") or {}
+    fixes = "".join(f"<li><b>{escape(RUNTIMES.get(runtime, runtime))}</b>: {code(how)}</li>"
+                    for runtime, how in remediation.items() if runtime != "action")
+    return (f'<div class="iso-guidance"><div class="iso-severity">severity: '
+            f'{escape(record.get("severity") or "not given")}</div>'
+            f'<div class="iso-rationale">why it matters: {escape(record.get("rationale") or "not given")}</div>'
+            f'<div class="iso-remediation">to fix: {code(remediation.get("action") or "no remediation given")}'
+            f'{f"<ul>{fixes}</ul>" if fixes else ""}</div></div>')
+
+
+def guidance_properties(record: dict) -> list[tuple[str, str]]:
+    """The JUnit properties of the guidance a record carries."""
+    remediation = record.get("remediation") or {}
+    fix = "; ".join(how if runtime == "action" else f"{RUNTIMES.get(runtime, runtime)}: {how}"
+                    for runtime, how in remediation.items())
+    return [(f"isoverify.{name}", value) for name, value in
+            (("severity", record.get("severity")), ("rationale", record.get("rationale")), ("remediation", fix))
+            if value]
+
+
+def change_html(record: dict) -> str:
+    """How the verdict compares with the baseline's, when one was given."""
+    since = record.get("since_baseline")
+    if not since:
+        return ""
+    was = f" (was {since['was'].upper()})" if since["was"] and since["change"] != "unchanged" else ""
+    return (f'<div class="iso-change iso-change-{escape(since["change"])}">since the last report: '
+            f'{escape(since["change"])}{escape(was)}</div>')
 
 
 RUN_LABELS = {
@@ -104,7 +147,8 @@ def matrix(records: list[dict], property_ids: list[str]) -> str:
     found = {(r["property"], r["target"]): r["verdict"] for r in records}
     head = "".join(f"<th>{escape(t)}</th>" for t in targets)
     rows = []
-    for prop in (p for p in property_ids if any((p, t) in found for t in targets)):
+    every = dict.fromkeys([*property_ids, *(r["property"] for r in records)])  # the catalogue's order first
+    for prop in (p for p in every if any((p, t) in found for t in targets)):
         cells = "".join(
             f'<td class="iso-{escape(found.get((prop, t), "none"))}">{escape(found.get((prop, t), "—"))}</td>'
             for t in targets)

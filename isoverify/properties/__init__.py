@@ -15,6 +15,8 @@ from ..verdicts import ADVISORY, ERROR, FAIL, PASS, WAIVED
 from ..waivers import Waiver
 from . import drift, filesystem, lesson, privileges, resources
 from .base import CIS, NIST, PSS, Control, Evidence, Finding, Property, Unobservable, shown
+from ..severities import SEVERITIES
+from .guidance import GUIDANCE, RUNTIMES, Guidance
 from .namespaces import namespace_check
 
 CATALOGUE: tuple[Property, ...] = (
@@ -125,11 +127,13 @@ def enforced(prop: Property, profile: str) -> bool:
     return prop.id in PROFILES[profile]
 
 
-def own_property(property_id: str, title: str, controls=(), profile: str = "seed",
-                 advisory: bool = False) -> Property:
+def own_property(property_id: str, title: str, controls=(), profile: str = "seed", advisory: bool = False,
+                 severity: str | None = None, rationale: str = "", remediation: str | dict = "") -> Property:
     """A property the user's own test decides: enforced from `profile` up (every profile
     by default), or never, as an advisory. Controls are Control values or "CIS 5.7",
-    "NIST 4.4.3", "PSS hostPID"; ValueError names what is wrong."""
+    "NIST 4.4.3", "PSS hostPID". With a severity, its guidance: why it matters and how to
+    fix a failure (what to change, or that keyed by runtime as guidance.py keys it).
+    ValueError names what is wrong."""
     if not isinstance(property_id, str) or not PROPERTY_ID.fullmatch(property_id):
         raise ValueError(f"property ID {property_id!r}: use lowercase letters, digits and -, e.g. \"no-sshd\"")
     if property_id in BY_ID:
@@ -140,7 +144,20 @@ def own_property(property_id: str, title: str, controls=(), profile: str = "seed
         raise ValueError(f"property {property_id!r}: profile {profile!r}; choose one of {', '.join(PROFILES)}")
     levels = list(PROFILES)
     return Property(property_id, title, tuple(_control(c, property_id) for c in controls), None,
-                    enforced_in=() if advisory else tuple(levels[levels.index(profile):]))
+                    enforced_in=() if advisory else tuple(levels[levels.index(profile):]),
+                    guidance=_guidance(property_id, severity, rationale, remediation))
+
+
+def _guidance(property_id: str, severity: str | None, rationale: str, remediation: str | dict) -> Guidance | None:
+    if severity is None and not rationale and not remediation:
+        return None
+    if severity not in SEVERITIES:
+        raise ValueError(f"property {property_id!r}: severity {severity!r}; choose one of {', '.join(SEVERITIES)}")
+    fixes = {"action": remediation} if isinstance(remediation, str) else dict(remediation)
+    unknown = set(fixes) - {"action", *RUNTIMES}
+    if unknown or not all(isinstance(how, str) for how in fixes.values()):
+        raise ValueError(f"property {property_id!r}: remediation keys are action, {', '.join(RUNTIMES)} (text each)")
+    return Guidance(severity, rationale, fixes.pop("action", ""), **fixes)
 
 
 def _control(control, property_id: str) -> Control:
@@ -190,6 +207,7 @@ class Verdict:
         return f"<Verdict {self.property.id} on {self.target}: {self.status}>"
 
     def as_record(self) -> dict:
+        guidance = self.property.guidance or GUIDANCE.get(self.property.id)  # a check of your own may have none
         return {
             "target": self.target,
             "property": self.property.id,
@@ -205,6 +223,8 @@ class Verdict:
                 side: [{"label": e.label, "text": e.text} for e in evidence]
                 for side, evidence in (("host", self.host), ("container", self.container))
             },
+            **({"severity": guidance.severity, "rationale": guidance.rationale,
+                "remediation": guidance.remediation()} if guidance else {}),
         }
 
 

@@ -83,6 +83,7 @@ class Property:
     each_process: Callable[[HostFacts, ContainerFacts], Finding] | None = None
     # The profiles that enforce a property of the user's own; the catalogue's are in PROFILES.
     enforced_in: tuple[str, ...] | None = None
+    guidance: object = None  # a property of the user's own may bring its Guidance; the catalogue's is in guidance.py
 
 
 # -- reading facts into evidence ----------------------------------------------
