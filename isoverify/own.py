@@ -118,7 +118,6 @@ class ThroughHost(BaseBackend):
         return rc, out, err
 
 
-
 class IsoHost(testinfra.host.Host):
     """A host of the run: testinfra's modules there, and what the probe read of it."""
 
