@@ -23,7 +23,7 @@ from testinfra.backend.base import BaseBackend, CommandResult
 
 from .facts import Fact
 from .model import ContainerFacts, HostFacts
-from .observe import OWN
+from .observe import OWN  # the prefix of every fact of the user's own, apart from the suite's
 from .properties import SUMMARY_CHARS, Evidence, Property, Verdict
 from .run import Judge
 from .targets import POD, ContainerTarget, HostTarget, TargetError
@@ -34,7 +34,6 @@ OUTPUT_LIMIT = 1024 * 1024  # bytes kept of each stream of one command run insid
 # How an engine says it could not start the command (no /bin/sh), with exec's own statuses.
 EXEC_FAILED = ("OCI runtime exec failed", "Error: ")
 TIMED_OUT = (124, 137)  # `timeout`'s own status, and its KILL after the grace period
-FACT_NAME = OWN  # the prefix of every fact of the user's own, apart from the suite's
 INSIDE = resources.files("isoverify").joinpath("shell", "inside.sh").read_text()
 
 
@@ -166,7 +165,7 @@ class IsoContainer(testinfra.host.Host):
     def fact(self, name: str):
         """The value of a fact read on the host about this container (the suite's, or one
         of your own without its prefix); TargetError saying why when it could not be read."""
-        reading = self.facts.outside.get(name) or self.facts.outside.get(FACT_NAME + name)
+        reading = self.facts.outside.get(name) or self.facts.outside.get(OWN + name)
         if reading is None:
             raise TargetError(f"no fact {name!r} was read of {self.label}: declare it with "
                               "pytest_isoverify_container_facts")
@@ -187,9 +186,9 @@ def own_facts(declared: list[dict]) -> dict[str, Fact]:
                 raise ValueError(f"fact name {name!r}: use a Python identifier, e.g. listening_ports")
             if not isinstance(fact, Fact):
                 raise ValueError(f"fact {name!r}: give an isoverify.facts.Fact (its command, label and parser)")
-            if FACT_NAME + name in merged:
+            if OWN + name in merged:
                 raise ValueError(f"fact {name!r} is declared twice")
-            merged[FACT_NAME + name] = fact
+            merged[OWN + name] = fact
     return merged
 
 

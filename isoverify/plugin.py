@@ -27,7 +27,7 @@ from .waivers import WaiverError, Waivers, load, selection
 EXIT_UNOBSERVABLE = 6  # the run could not observe what it was asked to verify
 
 RUN = pytest.StashKey[Run]()
-VERDICT = pytest.StashKey[object]()
+RECORD = pytest.StashKey[dict]()  # the verdict of a test, as every report carries it
 RECORDS = pytest.StashKey[list]()
 STARTED = pytest.StashKey[str]()
 HOSTS_SEEN = pytest.StashKey[dict]()  # host descriptions sent by xdist workers
@@ -117,11 +117,16 @@ def pytest_configure(config):
     signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
-def _slots(run: Run) -> list[Slot]:
+def _or_stop(call, *args):
+    """`call(*args)`, or the run stops with one line when it cannot go on at all."""
     try:
-        return run.plan.slots()
+        return call(*args)
     except SetupError as exc:
         pytest.exit(f"isoverify: {exc}", returncode=EXIT_UNOBSERVABLE)
+
+
+def _slots(run: Run) -> list[Slot]:
+    return _or_stop(run.plan.slots)
 
 
 def pytest_generate_tests(metafunc):
@@ -194,23 +199,16 @@ def iso_run(request):
     run.close()
 
 
-def _facts(run: Run, slot: Slot):
-    try:
-        return run.facts(slot)
-    except SetupError as exc:
-        pytest.exit(f"isoverify: {exc}", returncode=EXIT_UNOBSERVABLE)
-
-
 def _noted(item, result):
     """Keep the verdict for the reports, JUnit's properties included."""
-    item.stash[VERDICT] = result
+    record = item.stash[RECORD] = result.as_record()
     item.user_properties.extend([
         ("isoverify.property", result.property.id),
         ("isoverify.target", result.target),
         ("isoverify.verdict", result.status),
         ("isoverify.enforced", str(result.enforced).lower()),
         ("isoverify.controls", "; ".join(map(str, result.property.controls))),
-        *guidance_properties(result.as_record()),
+        *guidance_properties(record),
     ])
     return result
 
@@ -218,11 +216,7 @@ def _noted(item, result):
 @pytest.fixture
 def verdict(request, iso_run, iso_case):
     """The verdict on this test's property and container; an error verdict errors the test."""
-    property_id, slot = iso_case
-    try:
-        result = _noted(request.node, iso_run.verdict(property_id, slot))
-    except SetupError as exc:
-        pytest.exit(f"isoverify: {exc}", returncode=EXIT_UNOBSERVABLE)
+    result = _noted(request.node, _or_stop(iso_run.verdict, *iso_case))
     if result.status == ERROR:
         pytest.fail(f"{result.property.id} on {result.target}: {result.summary}", pytrace=False)
     return result
@@ -248,7 +242,7 @@ def iso_container(request, iso_run):
     engine's exec, confined as it is; `.facts` is what the suite read of it."""
     slot = request.param
     try:
-        host_facts, facts = _facts(iso_run, slot)
+        host_facts, facts = _or_stop(iso_run.facts, slot)
     except TargetError as exc:
         _unobservable(request.node, slot.label, str(exc))
     return own.IsoContainer(iso_run.observations.target(slot), slot.label, host_facts, facts,
@@ -264,10 +258,8 @@ def iso_host(request, iso_run):
     host = slot.host if slot is not None else request.param
     label = iso_run.plan.host_label(host)
     try:
-        facts = iso_run.observations.host(host)
-    except SetupError as exc:
-        if len(iso_run.plan.hosts) == 1:
-            pytest.exit(f"isoverify: {exc}", returncode=EXIT_UNOBSERVABLE)
+        facts = _or_stop(iso_run.host_facts, host)
+    except TargetError as exc:
         _unobservable(request.node, label, str(exc))
     return own.IsoHost(host, label, facts, _transcript(request.node))
 
@@ -314,11 +306,7 @@ def pytest_runtest_protocol(item, nextitem):
         return None
     started = time.time()
     item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-    property_id, slot = callspec.params["iso_case"]
-    try:
-        found = _noted(item, item.config.stash[RUN].verdict(property_id, slot))
-    except SetupError as exc:
-        pytest.exit(f"isoverify: {exc}", returncode=EXIT_UNOBSERVABLE)
+    found = _noted(item, _or_stop(item.config.stash[RUN].verdict, *callspec.params["iso_case"]))
     why = f"{found.property.id} on {found.target}: {found.summary}"
     phases = ([("setup", "failed", why), ("teardown", "passed", None)] if found.status == ERROR else
               [("setup", "passed", None), ("call", "failed" if found.status == FAIL else "passed",
@@ -329,7 +317,7 @@ def pytest_runtest_protocol(item, nextitem):
                                    duration=time.time() - started, start=started, stop=time.time(),
                                    user_properties=item.user_properties)
         if when == "call" or outcome == "failed":
-            report.iso_record = found.as_record()
+            report.iso_record = item.stash[RECORD]
         item.ihook.pytest_runtest_logreport(report=report)
     item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True
@@ -339,10 +327,10 @@ def pytest_runtest_protocol(item, nextitem):
 def pytest_runtest_makereport(item, call):
     """Attach the verdict's record to the report that decides the test (xdist carries it along)."""
     test_report = yield
-    found = item.stash.get(VERDICT, None)
+    found = item.stash.get(RECORD, None)
     decisive = call.when == "call" or (call.when == "setup" and test_report.failed)
     if found is not None and decisive:
-        test_report.iso_record = found.as_record()
+        test_report.iso_record = found
     return test_report
 
 

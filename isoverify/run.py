@@ -241,10 +241,18 @@ class Run:
         self.observations = Observations(self.plan, self.managed, timeout=timeout, inside=inside)
 
     def facts(self, slot: Slot) -> tuple[HostFacts | None, ContainerFacts]:
-        """The facts of `slot`; SetupError ends a one-host run (one line for all), with several
-        hosts a host that cannot be used is a TargetError of its own containers."""
+        """The facts of `slot` (see `_unless_other_hosts`)."""
+        return self._unless_other_hosts(self.observations.facts, slot)
+
+    def host_facts(self, host: HostTarget) -> HostFacts:
+        """What was read of `host` itself (see `_unless_other_hosts`)."""
+        return self._unless_other_hosts(self.observations.host, host)
+
+    def _unless_other_hosts(self, read, *args):
+        """SetupError ends a one-host run (one line for all); with several hosts, a host that
+        cannot be used is a TargetError of its own targets, and the others go on."""
         try:
-            return self.observations.facts(slot)
+            return read(*args)
         except SetupError as exc:
             if len(self.plan.hosts) == 1:
                 raise

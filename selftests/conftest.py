@@ -70,15 +70,6 @@ def start_canary(client, *cli_args, **options):
         raise
 
 
-def start_cli_canary(*arguments: str) -> str:
-    """A container started by `docker run -d` with these arguments (image and command
-    included), labelled as this session's; returns its name, the caller removes it."""
-    name = f"isoverify-selftest-{secrets.token_hex(4)}"
-    subprocess.run(["docker", "run", "-d", f"--name={name}", f"--label={LABEL}=selftest", f"--label={SESSION_LABEL}",
-                    *arguments], check=True, capture_output=True)
-    return name
-
-
 @pytest.fixture
 def canary(docker_client):
     """Start real containers labelled as the suite's; all removed after the test."""

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LABEL_ARG, REPO, start_cli_canary
+from conftest import LABEL_ARG, REPO, SESSION_LABEL
+from matrix import canary, docker_run
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +50,12 @@ def test_a_plain_pytest_of_another_project_runs_just_its_tests(installed, tmp_pa
     assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout + done.stderr
 
 
-# each example's property, and the container built to break it (docker run arguments)
+# each example's property, and the container built to break it
 EXAMPLE_BREAKERS = {
-    "no-sshd": ["busybox", "httpd", "-f", "-p", "22"],
-    "no-privileged-ports": ["-p", "127.0.0.1:80:80", "busybox", "httpd", "-f", "-p", "80"],
-    "shadow-not-world-readable": ["busybox", "sh", "-c", "echo root:x: >/etc/shadow; chmod 644 /etc/shadow; "
-                                  "exec sleep 1d"],
+    "no-sshd": canary(command=("httpd", "-f", "-p", "22"), tty=False),
+    "no-privileged-ports": canary("--publish=127.0.0.1:80:80", command=("httpd", "-f", "-p", "80"), tty=False),
+    "shadow-not-world-readable": canary(command=("sh", "-c", "echo root:x: >/etc/shadow; chmod 644 /etc/shadow; "
+                                                 "exec sleep 1d"), tty=False),
 }
 
 
@@ -64,9 +65,9 @@ def test_your_own_checks_join_the_catalogue(installed, docker_client, tmp_path):
     shutil.copytree(REPO / "examples", tmp_path / "examples")
     started = {}
     try:
-        for prop, arguments in EXAMPLE_BREAKERS.items():
-            started[prop] = start_cli_canary(*arguments)
-        started["default"] = start_cli_canary("-t", "busybox")
+        for prop, breaker in {**EXAMPLE_BREAKERS, "default": canary()}.items():
+            started[prop] = f"isoverify-selftest-{prop}-{SESSION_LABEL[-8:]}"
+            subprocess.run(docker_run(started[prop], breaker, (SESSION_LABEL,)), check=True, capture_output=True)
         done = run_in(tmp_path, [str(installed / "bin/isoverify"), LABEL_ARG, "examples",
                                  *(f"--iso-container=docker://{name}" for name in started.values())])
     finally:

@@ -212,3 +212,24 @@ def test_rootless_podman_trap_has_no_more_than_its_container(rootless, trap_tree
         assert not Path("/", marker).exists()
     finally:
         rootless("podman", "rm", "-f", "-t", "0", name)
+
+
+def test_checks_of_your_own_run_nothing_beyond_the_containers_confinement(traps, suite, marker, tmp_path):
+    """A check's command through iso_container runs the container's trapped /bin/sh: only
+    through its engine's exec, with the container's own confinement; a bare process, which
+    no engine confines, runs none."""
+    check = tmp_path / "test_own_trap.py"
+    check.write_text("import pytest\n\n\n@pytest.mark.iso_property('runs-true', 'A command of its own runs')\n"
+                     "def test_runs_true(iso_container):\n    assert iso_container.run('true').rc == 0\n")
+    run = suite(*(f"--iso-container={url}" for url in traps), str(check))
+    assert not Path("/", marker).exists(), "a trap mounted the host's disk through a check"
+    for url, (pid, trap_log) in traps.items():
+        ran = records(trap_log())
+        assert not any(r.get("escaped") for r in ran), (url, ran)
+        if url.startswith("pid://"):
+            assert ran == [], f"{url}: a check ran a bare process's own binaries: {ran}"
+            continue
+        assert ran, f"{url}: the check's exec ran nothing of the container's (is the trap armed?)\n{run.output}"
+        assert_confined(url, ran, own_confinement(pid))
+    verdicts = {r["target"].split(":")[0]: r["verdict"] for r in run.results if r["target"].startswith("pid")}
+    assert verdicts == {"pid": "error"}, run.output
