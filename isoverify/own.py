@@ -56,7 +56,7 @@ class Command:
 
     @property
     def text(self) -> str:
-        return bounded(f"{self.output.rstrip()}\n(exit status {self.rc})".lstrip("\n"))
+        return f"{bounded(self.output.rstrip())}\n(exit status {self.rc})".lstrip("\n")  # the status, however long
 
 
 @dataclass
