@@ -9,6 +9,7 @@ recorded as unreadable, never guessed.
 
 import base64
 import binascii
+import copy
 import json
 import os
 import re
@@ -46,6 +47,13 @@ class Fact:
         self.command = command
         if label is not None:
             self.label = label
+
+    def shown_as(self, label: str) -> "Fact":
+        """The same fact, labelled with how it was read (the host reads a container's
+        facts with the functions of isoverify/shell/kernel_view.py, not with `command`)."""
+        fact = copy.copy(self)
+        fact.label = label
+        return fact
 
     def parse(self, text: str) -> Any:
         return text.strip()
@@ -192,11 +200,11 @@ class MountView:
 
 
 class MountViews(Fact):
-    """Every view of a container's mounts (`read_mounts` in container.sh): blocks of
+    """Every view of a container's mounts (`mounts` in kernel_view.py): blocks of
     /proc/PID/mountinfo, each after a "view KIND PID" line."""
 
     def __init__(self):
-        super().__init__("read_mounts", "cat /proc/ANCHOR/mountinfo, at the root of each of its mount namespaces")
+        super().__init__("mounts", "cat /proc/ANCHOR/mountinfo, at the root of each of its mount namespaces")
 
     def parse(self, text):
         _refuse_unread(text)
@@ -299,7 +307,8 @@ _IP_LINK = re.compile(
 
 
 class Links(Fact):
-    """`ip link`: network interfaces by name, type and MAC (`/sys/class/net` without `ip`)."""
+    """`ip link`: network interfaces by name, type and MAC (`/sys/class/net` without `ip`;
+    "link NAME TYPE MAC" lines as `links` in kernel_view.py reads them)."""
 
     SYSFS = ("for i in /sys/class/net/*; do "
              "printf 'sysfs %s %s\\n' \"${i##*/}\" \"$(cat \"$i/address\" 2>/dev/null)\"; done")
@@ -312,7 +321,10 @@ class Links(Fact):
     def parse(self, text):
         links, records = [], []
         for line in text.replace("\\", "\n").splitlines():
-            if line.startswith("sysfs "):
+            if line.startswith("link "):  # as the host's python3 reads them in its namespace
+                _, name, kind, *mac = line.split()
+                links.append(Link(name, kind, mac[0] if mac else ""))
+            elif line.startswith("sysfs "):
                 _, name, *mac = line.split()
                 kind = "loopback" if name == "lo" else "ether"
                 links.append(Link(name, kind, mac[0] if mac else ""))
@@ -643,11 +655,11 @@ class Member:
 
 
 class Members(Fact):
-    """A container's other processes (`read_members` in container.sh): lines of
+    """A container's other processes (`members` in kernel_view.py): lines of
     /proc/PID/status, ns/*, root, uid_map and attr/current, each led by its file."""
 
     def __init__(self):
-        super().__init__("read_members", "its other processes: /proc/PID/status, ns, root, uid_map, attr/current")
+        super().__init__("members", "its other processes: /proc/PID/status, ns, root, uid_map, attr/current")
 
     def parse(self, text):
         _refuse_unread(text)
@@ -672,55 +684,86 @@ class Members(Fact):
                 for pid, facts in found.items() if facts["status"].get("Uid") and facts["ns"]]
 
 
-class Anchors(Fact):
-    """What the host's python3 found of each container (`plant_anchors`, anchors.py): its
-    processes, the anchors at the roots of their mount namespaces, what they hold outside
-    their mounts, and their seccomp filters, by the container's main PID."""
+class Held(Fact):
+    """What a container's processes hold outside the mounts of their namespace (`held` in
+    kernel_view.py): "PID WHAT MAJOR:MINOR" lines, a descriptor, working directory or root
+    and the filesystem it is on."""
 
-    limit = SECTION_LIMIT  # filters of many containers, each a few KiB: plant_anchors cuts it
-    keeps_state = True
-
-    def __init__(self, containers: list[tuple[str, str]]):
-        super().__init__("plant_anchors " + " ".join(f"{engine} {ref}" for engine, ref in containers),
-                         "each container's processes, the anchors at the roots of their mount namespaces, what "
-                         "they hold and their seccomp filters (python3 on the host)")
+    def __init__(self):
+        super().__init__("held", "directories and files its processes hold outside their mounts (/proc/PID/fdinfo)")
 
     def parse(self, text):
-        found: dict[str, dict] = {}
-        programs: dict[str, bytes] = {}
-        for line in text.splitlines():
-            kind, _, rest = line.partition(" ")
-            main, _, rest = rest.partition(" ")
-            if kind == "devprog":
-                try:
-                    programs[main] = base64.b64decode(rest, validate=True)
-                except (binascii.Error, ValueError):
-                    continue  # a container naming this program is unreadable for want of it
-                continue
-            mine = found.setdefault(main, {"held": [], "filters": {}, "devices": "unreadable: not reported"})
-            if kind == "held" and len(rest.split()) == 3:
-                mine["held"].append(tuple(rest.split()))
-            elif kind == "filters":
-                process, _, shown = rest.partition(" ")
-                mine["filters"][process] = shown
-            elif kind == "devices":
-                mine["devices"] = _device_programs(rest, programs)
+        found = [tuple(line.split()) for line in text.splitlines()]
+        if any(len(item) != 3 for item in found):
+            raise ValueError(text)
         return found
 
 
-def _device_programs(shown: str, programs: dict[str, bytes]) -> list[bytes] | str | None:
-    """The cgroup v2 device programs in effect for a container (None: the host has no cgroup v2
-    hierarchy), or why they could not be read."""
-    if shown == "absent":
-        return None
-    if shown == "none":
-        return []
-    if shown.startswith("unreadable"):
-        return shown
-    ids = shown.split(",")
-    if not all(i in programs for i in ids):
-        return "unreadable: a program was not handed over"
-    return [programs[i] for i in ids]
+class Filters(Fact):
+    """The seccomp filters in force in each of a container's processes, as the kernel hands
+    them to root (`filters` in kernel_view.py): {PID: the programs, most recent first, or
+    why they could not be read}."""
+
+    def __init__(self):
+        super().__init__("filters", "the seccomp filters in force, as the kernel hands them over (ptrace)")
+
+    def parse(self, text):
+        shown = dict(line.split(" ", 1) for line in text.splitlines())
+        found: dict[str, list[bytes] | str] = {}
+        for process, programs in shown.items():
+            if programs.startswith("unreadable"):
+                found[process] = programs
+            elif not programs.startswith("same "):
+                try:
+                    found[process] = [] if programs == "none" else [base64.b64decode(p, validate=True)
+                                                                    for p in programs.split(",")]
+                except (binascii.Error, ValueError):
+                    found[process] = "unreadable: garbled"
+        for process, programs in shown.items():
+            if programs.startswith("same "):
+                found[process] = found.get(programs.split()[1], "unreadable: no filters to share")
+        return found
+
+    def read(self, output: str, rc: int) -> Reading:
+        """Shown as how many filters each process has: the programs are read, not printed."""
+        reading = super().read(output, rc)
+        if not reading.readable:
+            return reading
+        text = "\n".join(f"process {pid}: " + (shown if isinstance(shown, str) else f"{len(shown)} filter(s)")
+                         for pid, shown in reading.value.items())
+        return Reading(reading.label, text, rc, reading.value)
+
+
+class DevicePrograms(Fact):
+    """The cgroup v2 device programs in effect in a container's cgroup (`device_programs` in
+    kernel_view.py): each program's translated instructions, in effect order; None where
+    the host has no cgroup v2 hierarchy."""
+
+    def __init__(self):
+        super().__init__("device_programs", "the cgroup v2 device programs in effect in its cgroup, as the kernel "
+                                            "hands them over (bpf)")
+
+    def parse(self, text):
+        programs: dict[str, bytes] = {}
+        for line in text.splitlines():
+            kind, _, rest = line.partition(" ")
+            if kind == "absent":
+                return None
+            if kind == "program":
+                number, _, program = rest.partition(" ")
+                programs[number] = base64.b64decode(program, validate=True)
+            elif kind == "in-effect":
+                return [] if rest == "none" else [programs[number] for number in rest.split(",")]
+        raise ValueError("no programs in effect said")
+
+    def read(self, output: str, rc: int) -> Reading:
+        """Shown as what is in effect: the instructions are run, not printed."""
+        reading = super().read(output, rc)
+        if reading.value is None:
+            said = "no cgroup v2 hierarchy on the host" if reading.rc == 0 and output.startswith("absent") else output
+            return Reading(reading.label, said, reading.rc, None)
+        return Reading(reading.label, ", ".join(f"a program of {len(p) // 8} instructions" for p in reading.value)
+                       or "none in effect", rc, reading.value)
 
 
 class KernelDevices(Fact):
@@ -755,11 +798,11 @@ class Cgroups(Fact):
     """The limits in a process's cgroups and those above them, read in the host's cgroup
     filesystem: for each controller mounted as cgroup v1, then its cgroup v2 directory, an
     `own DIR` or `parent DIR` line and `FILE VALUE` lines, one per line of each file
-    (`read_cgroups` in container.sh).
+    (`cgroups` in kernel_view.py).
     """
 
     def __init__(self):
-        super().__init__("read_cgroups", "cat /proc/PID/cgroup, then the limits in the host's /sys/fs/cgroup, "
+        super().__init__("cgroups", "cat /proc/PID/cgroup, then the limits in the host's /sys/fs/cgroup, "
                                          "its cgroup and each above it")
 
     def parse(self, text):
@@ -795,10 +838,10 @@ class Device:
 class Devices(Fact):
     """The device nodes under a container's /dev, listed from the host through /proc/<pid>/root
     of its namespace's root and its main process (where they differ), without following
-    links (`read_devices` in container.sh): at most 200, names escaped."""
+    links (`devices` in kernel_view.py): at most 200, names escaped."""
 
     def __init__(self):
-        super().__init__("read_devices", "find /proc/PID/root/dev -type b -o -type c")
+        super().__init__("devices", "find /proc/PID/root/dev -type b -o -type c")
 
     def parse(self, text):
         devices, more = [], 0

@@ -4,8 +4,8 @@ Plain data, importing neither the shell nor pytest: every property, and every ch
 of your own, is a function of these.
 """
 
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable
 
 from .facts import Reading
 
@@ -17,9 +17,17 @@ if TYPE_CHECKING:  # how the machines were reached; only named here
 class HostFacts:
     target: "HostTarget"
     readings: dict[str, Reading]
+    _derived: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __getitem__(self, name: str) -> Reading:
         return self.readings[name]
+
+    def derive(self, compute: Callable[["HostFacts"], Any]) -> Any:
+        """compute(self), computed once: what every container's checks derive from the host's
+        facts alone (its mounts and processes grow with every container)."""
+        if compute not in self._derived:
+            self._derived[compute] = compute(self)
+        return self._derived[compute]
 
 
 @dataclass(frozen=True)

@@ -7,20 +7,20 @@ One batched command per host, however many properties and containers:
   against its own namespaces;
 - each container resolved as its engine resolves the name, and its main PID
   checked to be that container's before anything is read from `/proc/<pid>`;
-- one python3 per host (anchors.py) finds each container's other processes,
-  plants anchors at the roots of their mount namespaces (which any process can
-  hide by chroot), sees what they hold outside their mounts, and is handed
-  their seccomp filters by the kernel;
-- for each container, the kernel's view, read by the host's own tools: files
-  under `/proc/<pid>`, the host's `ip` and `hostname` in its namespaces, its
-  root and `/dev` listed through `/proc/<pid>/root` without following a link.
-  Nothing of the container's runs with the prober's privileges;
+- for each container, the kernel's view, read by one python3 per host
+  (shell/kernel_view.py): files under `/proc/<pid>` and the host's cgroup tree,
+  its other processes, anchors at the roots of their mount namespaces (which
+  any process can hide by chroot), what they hold outside their mounts, their
+  seccomp filters and device programs as the kernel hands them over, the host's
+  `ip` and the hostname in its namespaces, its root and `/dev` listed through
+  `/proc/<pid>/root` without following a link. Nothing of the container's runs
+  with the prober's privileges;
 - for each container, its own view — the lesson's `ls /`, `df -h`, `ps aux`,
   `ip link`, `hostname`, `id` — read by the host the same way (the default),
   or run by the container's own shell through the engine's exec, which keeps
   it confined as the container is (`--iso-inside=exec`). Shown beside the
   rest, never trusted to make a property pass.
-Each container's readings are taken in a shell of their own, under a timeout
+Each container's readings are taken by a process of their own, under a timeout
 and cut at a bound of their own, and come back base64-encoded: a container
 that floods, hangs or prints hostile names costs its own verdicts only.
 """
@@ -46,16 +46,13 @@ def _shell(name: str) -> str:
     return resources.files("isoverify").joinpath("shell", name).read_text()
 
 
-def host_facts(engines: tuple[str, ...], refs: dict[str, list[str]], timeout: int,
-               containers: list[tuple[str, str]] = ()) -> dict[str, facts.Fact]:
+def host_facts(engines: tuple[str, ...], refs: dict[str, list[str]], timeout: int) -> dict[str, facts.Fact]:
     """The host's own view; `engines` are those whose containers this run verifies there,
-    `refs` the containers each engine is asked about (all at once), `containers` every
-    container as (engine or "-", reference), whose processes are found and anchored."""
+    `refs` the containers each engine is asked about (all at once)."""
     return {
         **{f"engine:{engine}": facts.EngineVersion(engine, timeout) for engine in engines},
         **{f"containers:{engine}": facts.Containers(engine, [shlex.quote(r) for r in names])
            for engine, names in refs.items() if names},
-        "anchors": facts.Anchors([(engine, shlex.quote(ref)) for engine, ref in containers]),
         "kernel": facts.Fact("uname -r"),
         # Where the probe stands: PID 2 must be kthreadd, and this shell in its namespaces.
         "kthread": facts.KernelThread(),
@@ -86,33 +83,37 @@ def host_facts(engines: tuple[str, ...], refs: dict[str, list[str]], timeout: in
 
 
 def kernel_view(inside: str, own_facts: dict[str, facts.Fact]) -> dict[str, facts.Fact]:
-    """One container's readings on the host, from its main process `$pid` (container.sh),
-    and the user's own facts (see isoverify.own), read the same way."""
+    """One container's readings on the host, from its main process `$pid`: each the function
+    of its name in shell/kernel_view.py, then the user's own facts (see isoverify.own) in
+    one shell of the host's, in that order."""
     proc = "/proc/$pid"
-    enter = "nsenter -t $pid $enter_user"
     view = {
-        "locate": facts.ProcessId("read_locate", "the container's main process, checked to be its own"),
-        "ns": facts.Namespaces(proc),
-        "root_id": facts.FileIdentity(f"{proc}/root/"),
+        "locate": facts.ProcessId("locate", "the container's main process, checked to be its own"),
+        "ns": facts.Namespaces(proc).shown_as(f"readlink {proc}/ns/*"),
+        "root_id": facts.FileIdentity(f"{proc}/root/").shown_as(f"stat -L -c %d:%i {proc}/root/"),
         "mounts": facts.MountViews(),
         "process_mounts": facts.Mounts(proc),
         "status": facts.Status(proc),
         "cmdline": facts.Cmdline(proc),
         "uid_map": facts.IdMap(proc),
         "gid_map": facts.IdMap(proc, "gid"),
-        "label": facts.SecurityLabel(proc),
+        "label": facts.SecurityLabel(proc).shown_as(f"cat {proc}/attr/apparmor/current or {proc}/attr/current"),
         "cgroup": facts.CgroupPaths(proc),
         "cgroups": facts.Cgroups(),
-        "links": facts.Links(f"{enter} -n ip -o link", "nsenter -t $pid -n ip link  (the host's ip)", sysfs=False),
-        "hostname": facts.Hostname(f"{enter} -u ", "nsenter -t $pid -u hostname  (the host's hostname)"),
-        "ls": facts.Listing("ls -1b /proc/$root_pid/root/", "ls /proc/$root_pid/root/  (the host's ls)"),
+        "links": facts.Links("links", "the links of its network namespace, as the kernel lists them "
+                                      "(if_nameindex, SIOCGIFHWADDR)", sysfs=False),
+        "hostname": facts.Hostname().shown_as("uname -n, in its UTS namespace (setns)"),
+        "ls": facts.Listing().shown_as("ls -1b /proc/$root_pid/root/  (listed by the host)"),
         "devices": facts.Devices(),
         "members": facts.Members(),
+        "held": facts.Held(),
+        "filters": facts.Filters(),
+        "device_programs": facts.DevicePrograms(),
     }
     view.update(own_facts)
     if inside == "exec":
-        view["inside"] = facts.Fact("read_inside", "the lesson's commands, through the engine's exec")
-    view["end"] = facts.Fact("read_end", "the same process at the end")
+        view["inside"] = facts.Fact("inside", "the lesson's commands, through the engine's exec")
+    view["end"] = facts.Fact("end", "the same process at the end")
     return view
 
 
@@ -135,40 +136,36 @@ class Script:
                  own_facts: dict[str, facts.Fact] | None = None):
         self.nonce, self.container_nonce, self.inside_nonce = (probe.new_nonce() for _ in range(3))
         refs = {engine: list(dict.fromkeys(t.ref for t in targets if t.engine == engine)) for engine in engines}
-        containers = [(t.engine if t.has_engine else "-", t.ref) for t in targets]
-        self.host = {f"host.{name}": fact for name, fact in host_facts(engines, refs, timeout, containers).items()}
+        self.host = {f"host.{name}": fact for name, fact in host_facts(engines, refs, timeout).items()}
         self.view = kernel_view(inside, own_facts or {})
         self.targets, self.timeout, self.inside = targets, timeout, inside
-        self.names = list(self.host) + [f"c{n}" for n in range(len(targets))]
+        self.names = list(self.host) + ["read"] + [f"c{n}" for n in range(len(targets))]
 
     def text(self) -> str:
         inside_script = probe.script({name: fact.command for name, fact in inside_facts().items()},
                                      self.inside_nonce)
-        view = "container_view() {\npid=$1 engine=$2 id=$3 located=\n" + "\n".join(
-            [probe.section("locate", self.view["locate"].command, self.container_nonce),
-             '[ -n "$located" ] || return 0']
-            + [probe.section(name, _of_every_process(fact.command) if name.startswith(OWN) else fact.command,
-                             self.container_nonce)
-               for name, fact in self.view.items() if name != "locate"]) + "\n}\n"
+        own = {name: _of_every_process(fact.command) for name, fact in self.view.items() if name.startswith(OWN)}
+        readings = [name for name in self.view if not name.startswith(OWN)]
+        if own:
+            readings.insert(readings.index("inside" if "inside" in readings else "end"), "own")
         settings = (f"iso_timeout={int(self.timeout)} iso_container_timeout={self.container_timeout} "
                     f"iso_limit={CONTAINER_LIMIT} iso_inside_limit={INSIDE_LIMIT} "
-                    f"iso_section_limit={facts.SECTION_LIMIT} iso_probe_timeout={self.probe_timeout}\n")
+                    f"iso_section_limit={facts.SECTION_LIMIT} iso_probe_timeout={self.probe_timeout} "
+                    f"iso_readings={','.join(readings)} iso_container_nonce={self.container_nonce}\n")
         parts = [
             settings + _shell("common.sh") + _shell("host.sh"),
-            _heredoc("iso_container_functions", settings + _shell("common.sh") + _shell("container.sh") + view,
-                     self.nonce),
             _heredoc("iso_inside_script", inside_script, self.inside_nonce),
-            _heredoc("iso_anchor_program", _shell("anchors.py"), self.inside_nonce),
-            "cg_memory=$(mount_of memory) cg_pids=$(mount_of pids) cg_cpu=$(mount_of cpu) "
-            "cg_devices=$(mount_of devices) cg_unified=$(mount_of '') iso_prober_uid=$(id -u)\n"
-            "export iso_inside_script cg_memory cg_pids cg_cpu cg_devices cg_unified iso_prober_uid\n"
-            # whichever way the probe ends, its anchors and kept readings go with it
+            _heredoc("iso_own_facts", _shell("common.sh") + probe.script(own, self.container_nonce) if own else "",
+                     self.inside_nonce),
+            _heredoc("iso_view_program", _shell("kernel_view.py"), self.inside_nonce),
+            # whichever way the probe ends, its kept readings go with it
             "trap 'release >/dev/null 2>&1' EXIT\ntrap 'exit 143' TERM INT HUP\n",
         ]
         every = " ".join(f"{t.engine if t.has_engine else '-'} {shlex.quote(t.ref)}" for t in self.targets)
-        calls = {f"c{n}": f"show_container {n}" for n in range(len(self.targets))}
+        calls = {"read": f"observe_containers {every}",
+                 **{f"c{n}": f"show_container {n}" for n in range(len(self.targets))}}
         host = probe.script({name: _bounded(fact) for name, fact in self.host.items()}, self.nonce, tuple(parts))
-        return (host + f"observe_containers {every} >/dev/null 2>&1\n" + probe.script(calls, self.nonce))
+        return host + probe.script(calls, self.nonce)
 
     @property
     def probe_timeout(self) -> int:
@@ -219,8 +216,12 @@ def observe(host: HostTarget, engines: tuple[str, ...], targets: list[ContainerT
     table = own.pop("process_table")
     own["processes"] = _host_processes(own, table)
     observed: dict[ContainerTarget, ContainerFacts | TargetError] = {}
+    read = sections["read"]
     for number, target in enumerate(targets):
         try:
+            if read.rc != 0:
+                raise TargetError(f"{target.label} on {host.label}: its readings were not taken: "
+                                  f"{one_line(read.output)}")
             observed[target] = _container(target, sections[f"c{number}"].output, script, own, table)
         except TargetError as exc:
             observed[target] = exc
@@ -314,19 +315,6 @@ def _container(target: ContainerTarget, output: str, script: Script, own: dict[s
         raise TargetError(f"cannot read /proc/{mine['locate'].value}/ns on {where}: the host-side view "
                           "needs root there (run as root, or add ?sudo=true to the --iso-host URL)")
     mine["visible"] = _visible(mine, table)
-    found = (own["anchors"].value or {}).get(pid, {"held": [], "filters": {}, "devices": "unreadable: not reported"})
-    mine["held"] = Reading("directories and files its processes hold outside their mounts (/proc/PID/fdinfo)",
-                           "\n".join(" ".join(item) for item in found["held"]), 0,
-                           found["held"] if own["anchors"].readable else None)
-    mine["filters"] = Reading("the seccomp filters in force, as the kernel hands them over (ptrace)",
-                              "", 0, _filters(found["filters"]) if own["anchors"].readable else None)
-    programs = found["devices"] if own["anchors"].readable else "unreadable: the host's python3 gave nothing"
-    mine["device_programs"] = Reading(
-        "the cgroup v2 device programs in effect in its cgroup, as the kernel hands them over (bpf)",
-        programs if isinstance(programs, str) else "no cgroup v2 hierarchy on the host" if programs is None
-        else "none in effect" if not programs
-        else ", ".join(f"a program of {len(p) // 8} instructions" for p in programs),
-        1 if isinstance(programs, str) else 0, None if isinstance(programs, str) else programs)
     through_exec = mine.pop("inside", None)
     mine.pop("end")
     by_host = through_exec is None or not target.has_engine
@@ -349,7 +337,7 @@ def _named(reading: Reading, pid: str, root_pid: str) -> Reading:
                    reading.value)
 
 
-# The readings taken through the root of its mount namespace (read_locate's $root_pid).
+# The readings taken through the root of its mount namespace (locate's root_pid, kernel_view.py).
 AT_NAMESPACE_ROOT = ("mounts", "ls", "devices", "members")
 
 
@@ -486,26 +474,6 @@ def _host_processes(own: dict[str, Reading], table: Reading) -> Reading:
     inode = own["ns"].value.get("pid", "") if own["ns"].readable else ""
     count = sum(1 for p in table.value or () if f"pid:[{p.pid_namespace}]" == inode) if table.readable else None
     return Reading("processes in the host's PID namespace", str(count), table.rc, count)
-
-
-def _filters(shown: dict[str, str]) -> dict[str, list[bytes] | str]:
-    """Each process's seccomp filters (most recent first), or why they could not be read."""
-    filters: dict[str, list[bytes] | str] = {}
-    for process, programs in shown.items():
-        if programs.startswith("same "):
-            continue
-        if programs.startswith("unreadable"):
-            filters[process] = programs
-        else:
-            try:
-                filters[process] = [] if programs == "none" else [base64.b64decode(p, validate=True)
-                                                                  for p in programs.split(",")]
-            except (binascii.Error, ValueError):
-                filters[process] = "unreadable: garbled"
-    for process, programs in shown.items():
-        if programs.startswith("same "):
-            filters[process] = filters.get(programs.split()[1], "unreadable: no filters to share")
-    return filters
 
 
 def _visible(mine: dict[str, Reading], table: Reading) -> Reading:

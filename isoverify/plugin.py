@@ -1,6 +1,7 @@
 """The pytest plugin: options, fixtures and hooks; the work is done in plain modules."""
 
 import datetime
+import gc
 import getpass
 import importlib.util
 import re
@@ -135,10 +136,10 @@ def pytest_generate_tests(metafunc):
     run = metafunc.config.stash[RUN]
     names = metafunc.fixturenames
     if "iso_case" in names:
+        controls = {prop.id: [getattr(pytest.mark, c.marker) for c in prop.controls] for prop in CATALOGUE}
+        groups = {host.url: pytest.mark.xdist_group(host.url) for host in run.plan.hosts}
         metafunc.parametrize("iso_case", [
-            pytest.param((prop.id, slot), id=f"{prop.id}-{slot.id}",
-                         marks=[pytest.mark.xdist_group(slot.host.url),
-                                *(getattr(pytest.mark, c.marker) for c in prop.controls)])
+            pytest.param((prop.id, slot), id=f"{prop.id}-{slot.id}", marks=[groups[slot.host.url], *controls[prop.id]])
             for slot in _slots(run) for prop in CATALOGUE])
     elif "iso_container" in names:
         metafunc.parametrize("iso_container", [
@@ -182,7 +183,9 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_collection_finish(session):
-    """The user's own facts join the probe: every conftest is loaded by now."""
+    """The user's own facts join the probe: every conftest is loaded by now. The items
+    collected live to the end of the run: the cyclic collector need not walk them again."""
+    gc.freeze()
     config = session.config
     try:
         extra = own.own_facts(config.hook.pytest_isoverify_container_facts(config=config))
@@ -304,8 +307,8 @@ def pytest_runtest_protocol(item, nextitem):
     callspec = getattr(item, "callspec", None)
     if callspec is None or "iso_case" not in callspec.params or set(item.fixturenames) - CATALOGUE_FIXTURES:
         return None
-    started = time.time()
-    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    started, hooks = time.time(), item.ihook
+    hooks.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
     found = _noted(item, _or_stop(item.config.stash[RUN].verdict, *callspec.params["iso_case"]))
     why = f"{found.property.id} on {found.target}: {found.summary}"
     phases = ([("setup", "failed", why), ("teardown", "passed", None)] if found.status == ERROR else
@@ -318,8 +321,10 @@ def pytest_runtest_protocol(item, nextitem):
                                    user_properties=item.user_properties)
         if when == "call" or outcome == "failed":
             report.iso_record = item.stash[RECORD]
-        item.ihook.pytest_runtest_logreport(report=report)
-    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        else:
+            report.iso_bookkeeping = True  # a phase that passed: no row of the HTML report shows it
+        hooks.pytest_runtest_logreport(report=report)
+    hooks.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True
 
 
@@ -435,6 +440,9 @@ class HtmlReport:
         cells[1:1] = HEADER_CELLS
 
     def pytest_html_results_table_row(self, report, cells):
+        if getattr(report, "iso_bookkeeping", False):
+            cells.clear()  # pytest-html drops the row of a phase that passed: it is not built either
+            return
         record = getattr(report, "iso_record", None)
         if record is not None and self.baseline is not None:
             [record] = baseline.mark([record], self.baseline)

@@ -151,11 +151,11 @@ def pytest_sessionfinish(session):
 
 
 def left_anchors() -> list[int]:
-    """This session's anchors (isoverify/shell/anchors.py) still alive: every run lets its own go."""
+    """This session's anchors (isoverify/shell/kernel_view.py) still alive: every run lets its own go."""
     found, mine = [], f"ISOVERIFY_SELFTEST_SESSION={os.environ['ISOVERIFY_SELFTEST_SESSION']}".encode()
     for process in Path("/proc").iterdir():
         try:
-            if (process.name.isdigit() and b'"""Each container\'s processes, and anchors' in (process / "cmdline").read_bytes()
+            if (process.name.isdigit() and b'"""Every container\'s readings as the host' in (process / "cmdline").read_bytes()
                     and mine in (process / "environ").read_bytes().split(b"\0")):
                 found.append(int(process.name))
         except OSError:

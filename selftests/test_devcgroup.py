@@ -74,17 +74,18 @@ def test_the_device_cgroup_names_what_it_lets_open_beyond_the_default(programs, 
     assert cgroup.every_device() is every
 
 
-def test_the_programs_handed_over_are_matched_to_each_container():
-    """anchors.py prints each program once, by its ID, and each container's IDs in effect."""
+def test_the_programs_handed_over_are_read_in_the_order_in_effect():
+    """kernel_view.py hands over each program in effect, by its ID, then the IDs in effect."""
     encoded = (DATA / "devprog.runc-default.b64").read_text().strip()
-    text = (f"devprog 15 {encoded}\ndevices 100 15\ndevices 200 none\ndevices 300 absent\n"
-            "devices 400 unreadable bpf command 16: Operation not permitted\ndevices 500 15,99\n")
-    found = facts.Anchors([]).parse(text)
-    assert found["100"]["devices"] == [DEFAULT]
-    assert found["200"]["devices"] == []
-    assert found["300"]["devices"] is None
-    assert found["400"]["devices"].startswith("unreadable")
-    assert found["500"]["devices"].startswith("unreadable")  # a program it never saw
+    read = facts.DevicePrograms().read
+    assert read(f"program 15 {encoded}\nin-effect 15\n", 0).value == [DEFAULT]
+    assert read(f"program 15 {encoded}\nprogram 16 {encoded}\nin-effect 16,15\n", 0).value == [DEFAULT, DEFAULT]
+    assert read("in-effect none\n", 0).value == []
+    absent = read("absent\n", 0)
+    assert absent.value is None and absent.output == "no cgroup v2 hierarchy on the host"
+    assert read("bpf command 16: Operation not permitted", 1).value is None
+    assert read(f"program 15 {encoded}\nin-effect 15,99\n", 0).value is None  # a program never handed over
+    assert read("program 15 not-base64!\nin-effect 15\n", 0).value is None
 
 
 def recorded(cgroups: str, programs: Reading) -> ContainerFacts:

@@ -126,7 +126,8 @@ def mount(major_minor, root, mount_point, fstype="ext4"):
 def test_container_mounts_map_back_to_host_paths(container_mount, expected):
     host = [mount("8:1", "/", "/"), mount("0:5", "/", "/dev", "devtmpfs"),
             mount("8:1", "/var/lib/docker/volumes", "/srv/volumes")]
-    assert filesystem.host_path(container_mount, host) == expected
+    by_device = {"8:1": [host[0], host[2]], "0:5": [host[1]]}
+    assert filesystem.host_path(container_mount, by_device) == expected
 
 
 def test_device_nodes_from_stat_output():

@@ -18,10 +18,11 @@ from .base import (Evidence, Finding, Unobservable, kernel, mount_line, mount_vi
                    own_root, shown, status, value)
 
 
-def host_path(mount: Mount, host_mounts: list[Mount]) -> str | None:
-    """The host path a container mount shows, when it is a piece of a host filesystem."""
-    candidates = [h for h in host_mounts if h.major_minor == mount.major_minor
-                  and (mount.root == h.root or mount.root.startswith(h.root.rstrip("/") + "/"))]
+def host_path(mount: Mount, host_mounts: dict[str, list[Mount]]) -> str | None:
+    """The host path a container mount shows, when it is a piece of a host filesystem
+    (`host_mounts` by device, see host_filesystems)."""
+    candidates = [h for h in host_mounts.get(mount.major_minor, ())
+                  if mount.root == h.root or mount.root.startswith(h.root.rstrip("/") + "/")]
     if not candidates:
         return None
     best = max(candidates, key=lambda h: len(h.root))
@@ -29,9 +30,17 @@ def host_path(mount: Mount, host_mounts: list[Mount]) -> str | None:
     return posixpath.normpath(posixpath.join(best.mount_point, below))
 
 
+def host_filesystems(host: HostFacts) -> dict[str, list[Mount]]:
+    """The host's mounts by the device they are of."""
+    found: dict[str, list[Mount]] = {}
+    for mount in value(host["mounts"], "the host's mounts"):
+        found.setdefault(mount.major_minor, []).append(mount)
+    return found
+
+
 def host_mounts_in(host: HostFacts, ctr: ContainerFacts) -> list[tuple[Mount, str]]:
     """Every container mount that is a piece of a host filesystem, with its host path."""
-    own = value(host["mounts"], "the host's mounts")
+    own = host.derive(host_filesystems)
     found = []
     for mount in mounts(ctr):
         path = host_path(mount, own)
@@ -198,7 +207,7 @@ def _classify(mount: Mount, path: str, ctr: ContainerFacts, sockets: list[str]) 
 
 def exposures(host: HostFacts, ctr: ContainerFacts) -> list[Exposure]:
     """Every host mount it has but its own root (judged by `root` and `rootfs`), classified."""
-    sockets, _, _ = _engine_sockets(host)
+    sockets, _, _ = host.derive(_engine_sockets)
     return [Exposure(mount, path, *_classify(mount, path, ctr, sockets))
             for mount, path in host_mounts_in(host, ctr) if mount.mount_point != "/"]
 
@@ -249,12 +258,18 @@ def _engine_sockets(host: HostFacts) -> tuple[list[str], list[str], Evidence]:
     return paths, abstract, Evidence(f"$ {host['listeners'].label}: the engines' listening sockets", shown_text)
 
 
+def _socket_homes(host: HostFacts) -> dict[str, str | None]:
+    """The filesystem (device) each engine socket is on."""
+    own = value(host["mounts"], "the host's mounts")
+    return {socket: getattr(nearest_mount(own, socket), "major_minor", None)
+            for socket in host.derive(_engine_sockets)[0]}
+
+
 def check_runtime_socket(host: HostFacts, ctr: ContainerFacts) -> Finding:
     """A socket is reachable when it, or a directory above it on the same filesystem, is
     mounted in; an abstract one when the container shares the host's network namespace."""
-    sockets, abstract, listeners_ev = _engine_sockets(host)
-    own = value(host["mounts"], "the host's mounts")
-    homes = {socket: getattr(nearest_mount(own, socket), "major_minor", None) for socket in sockets}
+    sockets, abstract, listeners_ev = host.derive(_engine_sockets)
+    homes = host.derive(_socket_homes)
     mounted = host_mounts_in(host, ctr)
     reachable = []  # (socket, how)
     for mount, path in mounted:

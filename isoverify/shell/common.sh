@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# What both the host's probe and each container's readings use.
+# What the host's probe and the shell of the user's own facts use.
 
 # dump FILE: a file's lines, without a fork (most readings are one /proc file).
 dump() {

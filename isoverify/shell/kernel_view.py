@@ -1,0 +1,848 @@
+"""Every container's readings as the host's kernel shows them: one python3 per host.
+
+    ISOVERIFY_NONCE=N ISOVERIFY_OWN=SCRIPT ISOVERIFY_INSIDE=SCRIPT \\
+    python3 -I -S -c PROGRAM SECONDS TIMEOUT CONTAINER_SECONDS LIMIT INSIDE_LIMIT DIRECTORY READINGS \
+        ENGINE:ID:PID...
+
+For the Nth container (ENGINE and ID "-" for a bare process), the readings named in
+READINGS (comma-separated: the functions of READERS below, in that order), each
+framed as the probe frames a command (isoverify/probe.py) with the nonce, into
+DIRECTORY/N base64-encoded. Each container is read by a process of its own under a
+deadline of CONTAINER_SECONDS and cut at LIMIT bytes: one whose readings hang or flood
+costs its own verdicts only. One more container is read at once than the host has
+CPUs. The nonce comes in the environment, which the containers cannot read. SECONDS
+bound all of it (anything started here ends by then), TIMEOUT one engine exec, and
+INSIDE_LIMIT the bytes of what the container says through it.
+
+All of it is the host's: /proc and the host's cgroup filesystem read by this process,
+the host's `ip` run in the container's network namespace, its names and device nodes
+listed through /proc/PID/root without following a link, one directory after another.
+Nothing of the container's is run, loaded or followed here. Its own processes run
+only the user's own facts' shell (ISOVERIFY_OWN, the host's sh, with $pid and $members)
+and, with --iso-inside=exec, the lesson's commands (ISOVERIFY_INSIDE) through the
+engine's exec, which keeps the container's confinement.
+
+A container is all its processes: those in its own cgroup or below it (a cgroup whose
+path names its ID: a process leaves it only with write access to the host's cgroup
+tree), or, for a bare process with a PID namespace of its own, those in that namespace
+(at most MEMBERS_SHOWN; beyond, the readings that need them all say "unread N").
+
+Any of them may chroot away from its mount namespace's root, and its own
+/proc/PID/mountinfo and /proc/PID/root then hide every mount outside its new root,
+which it can still reach. An anchor is a child of this process that joins one mount
+namespace (and first its user namespace, for an unprivileged prober) and does nothing
+else: it runs, loads and opens nothing of the container's. The host reads the whole
+namespace through /proc/ANCHOR. A process can also keep hold of a directory after its
+mount is gone from its namespace (an open descriptor, its working directory or root
+on a mount it unmounted lazily): the filesystem it is on decides what it exposes.
+
+The seccomp filters in force are handed over to root by the kernel
+(PTRACE_SECCOMP_GET_FILTER: the process is seized and stopped for a moment, then let
+go). On cgroup v2 the device rules are eBPF programs attached to the container's
+cgroup and its parents: the kernel hands over those in effect there (BPF_PROG_QUERY,
+effective) and their translated instructions.
+
+Written for any python3 a host may have (3.6 on): no annotations.
+"""
+import base64
+import ctypes
+import fcntl
+import json
+import os
+import select
+import signal
+import socket
+import stat
+import struct
+import subprocess
+import sys
+import time
+
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWUSER = 0x00020000, 0x04000000, 0x40000000, 0x10000000
+PTRACE_DETACH, PTRACE_SEIZE, PTRACE_INTERRUPT, PTRACE_SECCOMP_GET_FILTER = 17, 0x4206, 0x4207, 0x420C
+PR_SET_PDEATHSIG = 1
+SIOCGIFHWADDR, ARPHRD_ETHER, ARPHRD_LOOPBACK = 0x8927, 1, 772
+LINK_TYPES = {ARPHRD_ETHER: "ether", ARPHRD_LOOPBACK: "loopback", 65534: "none", 65535: "void", 768: "ipip",
+              769: "tunnel6", 776: "sit", 778: "gre", 512: "ppp"}  # as `ip link` names them
+WAIT_ALL = 0x40000000  # __WALL
+MEMBERS_SHOWN = 500
+NODES_SHOWN, NAME_BYTES = 200, 512  # device nodes listed, and bytes of each line
+BPF_PROG_GET_FD_BY_ID, BPF_OBJ_GET_INFO_BY_FD, BPF_PROG_QUERY = 13, 15, 16
+BPF_CGROUP_DEVICE, BPF_F_QUERY_EFFECTIVE, BPF_PROG_TYPE_CGROUP_DEVICE = 6, 1, 15
+BPF_SYSCALL = {"x86_64": 321, "aarch64": 280}.get(os.uname().machine)
+MAX_PROGRAMS, MAX_INSNS = 64, 4096  # as isoverify/devcgroup.py bounds them
+STATUS_FIELDS = ("Name", "Uid", "Gid", "NSpid", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb",
+                 "Seccomp", "Seccomp_filters", "NoNewPrivs")
+MARK = "@@isoverify"
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.restype = ctypes.c_long
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+libc.syscall.restype = ctypes.c_long
+
+
+class Failed(Exception):
+    """A reading that could not be taken: its section says why, with exit status 1."""
+
+
+def dump(path):
+    with open(path, "rb") as file:
+        return file.read().decode("utf-8", "replace")
+
+
+C_ESCAPES = {7: "a", 8: "b", 9: "t", 10: "n", 11: "v", 12: "f", 13: "r", 92: "\\"}
+
+
+def escaped(name):
+    """A name (bytes) as `ls -b` shows it, but one word: blanks, backslashes and bytes that
+    are not printable ASCII escaped as C does (octal where C has no letter)."""
+    return "".join(chr(b) if 33 <= b < 127 and b != 92 else
+                   "\\" + C_ESCAPES[b] if b in C_ESCAPES else "\\%03o" % b for b in name)
+
+
+def same_file(one, other):
+    try:
+        first, second = os.stat(one), os.stat(other)
+    except OSError:
+        return False
+    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
+
+
+def start_time(pid):
+    """When the process started (clock ticks after boot): a reused PID shows another."""
+    return dump("/proc/%s/stat" % pid).rsplit(") ", 1)[1].split()[19]
+
+
+def namespace(pid, kind):
+    return os.stat("/proc/%s/ns/%s" % (pid, kind)).st_ino
+
+
+def cgroup_of(pid):
+    """Its cgroup in the pids hierarchy (cgroup v1), else in the unified one (v2)."""
+    paths = dict(line.split(":", 2)[1:] for line in dump("/proc/%s/cgroup" % pid).splitlines())
+    return ("pids", paths["pids"]) if "pids" in paths else ("", paths.get("", ""))
+
+
+def host_mounts():
+    """The host's mounts: (mount point, filesystem type, super options) of each."""
+    found = []
+    for line in dump("/proc/self/mountinfo").splitlines():
+        fields = line.split()
+        dash = fields.index("-")
+        found.append((fields[4], fields[dash + 1], fields[-1]))
+    return found
+
+
+def cgroup_mounts():
+    """Where the host mounts each cgroup v1 controller the limits are read in, and cgroup v2."""
+    found = {}
+    for point, kind, options in host_mounts():
+        for controller in ("memory", "pids", "cpu", "devices"):
+            if kind == "cgroup" and controller in options.split(",") and controller not in found:
+                found[controller] = point
+        if kind == "cgroup2" and "" not in found:
+            found[""] = point
+    return found
+
+
+def join(pid, kind):
+    """Join `pid`'s namespace `kind` (an unprivileged prober: its user namespace first)."""
+    if os.getuid() != 0 and namespace(pid, "user") != namespace("self", "user"):
+        enter(pid, "user", CLONE_NEWUSER)
+    enter(pid, kind, {"mnt": CLONE_NEWNS, "uts": CLONE_NEWUTS, "net": CLONE_NEWNET}[kind])
+
+
+def enter(pid, kind, flag):
+    fd = os.open("/proc/%s/ns/%s" % (pid, kind), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if libc.setns(fd, flag) != 0:
+            raise OSError(ctypes.get_errno(), "cannot join the %s namespace of process %s" % (kind, pid))
+    finally:
+        os.close(fd)
+
+
+class Container:
+    """One container as it is read: what each reading leaves for the next."""
+
+    def __init__(self, engine, container_id, pid, settings):
+        self.engine, self.id, self.pid, self.settings = engine, container_id, pid, settings
+        self.started = None
+        self.members, self.unread = [], 0
+        self.anchors = {}  # process: the anchor at the root of its mount namespace
+        self.views = []  # the PIDs at whose roots its mounts and devices are read
+        self.names = {}  # what its main process's UTS and network namespaces are called
+
+    @property
+    def root_pid(self):
+        return self.anchors.get(self.pid, "-")
+
+    def everyone(self):
+        return [self.pid] + self.members
+
+
+# -- the readings, in the order observe.py asks for them -------------------------------------
+
+
+def locate(c):
+    """The PID, once the kernel shows it is the container's; then its other processes and the
+    anchors at the roots of their mount namespaces. Prints "PID START ROOT_PID"."""
+    if not c.pid.isdigit():
+        raise Failed("no process")
+    try:
+        c.started = start_time(c.pid)
+    except (OSError, IndexError):
+        raise Failed("no process %s" % c.pid)
+    if c.id != "-" and not belongs(c):
+        raise Failed("process %s is not container %s's: neither its cgroup nor its parent names it" % (c.pid, c.id))
+    members = members_of(c)
+    c.unread = max(0, len(members) - MEMBERS_SHOWN)
+    c.members = members[:MEMBERS_SHOWN]
+    by_namespace = {}
+    for pid in c.everyone():
+        try:
+            mounts = namespace(pid, "mnt")
+            if mounts not in by_namespace:
+                by_namespace[mounts], named = anchor_in(pid, c.settings["lifetime"], names=pid == c.pid)
+                c.names.update(named)
+        except OSError:
+            continue  # gone meanwhile, or not to be joined: it has no anchor, and its readings say so
+        c.anchors[pid] = by_namespace[mounts]
+    return "%s %s %s" % (c.pid, c.started, c.root_pid)
+
+
+def belongs(c):
+    """The kernel names its ID in its process's cgroup path, or its parent is the engine's
+    shim or conmon: a process rooted at the host's / (no container's) naming the ID."""
+    if c.id in dump("/proc/%s/cgroup" % c.pid):
+        return True
+    parent = next(line.split()[1] for line in dump("/proc/%s/status" % c.pid).splitlines()
+                  if line.startswith("PPid:"))
+    if not same_file("/proc/%s/root" % parent, "/proc/self/root"):
+        return False
+    return c.id in dump("/proc/%s/cmdline" % parent).replace("\0", " ")
+
+
+def members_of(c):
+    hierarchy, path = cgroup_of(c.pid)
+    found = []
+    if c.id != "-" and c.id in path:
+        below = path.rstrip("/") + "/"
+        found = [pid for pid, (theirs, their_path) in c.settings["processes"].items()
+                 if theirs == hierarchy and (their_path == path or their_path.startswith(below))]
+    elif namespace(c.pid, "pid") != namespace("self", "pid"):
+        own = namespace(c.pid, "pid")
+        for pid in c.settings["processes"]:
+            try:
+                if namespace(pid, "pid") == own:
+                    found.append(pid)
+            except OSError:
+                continue
+    return [pid for pid in found if pid != c.pid]
+
+
+def every_process():
+    """Every process on the host, with its cgroup (see cgroup_of): read once for all
+    containers, before any of them is read."""
+    found = {}
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                found[pid] = cgroup_of(pid)
+            except (OSError, ValueError):
+                continue  # gone meanwhile
+    return found
+
+
+def anchor_in(target, lifetime, names=False):
+    """An anchor in `target`'s mount namespace, once it has joined it: it dies with this
+    process, or after `lifetime` seconds. With `names`, it also joins the UTS and network
+    namespaces and tells what they are called (see named_here). Returns its PID and that."""
+    ready_read, ready_write = os.pipe()
+    anchor = os.fork()
+    if anchor == 0:
+        os.close(ready_read)
+        quiet = os.open("/dev/null", os.O_RDWR)  # the host's, opened before joining anything
+        for fd in (0, 1, 2):
+            os.dup2(quiet, fd)
+        os.closerange(3, ready_write)  # hold no pipe of the caller's open: its reader waits for EOF
+        os.closerange(ready_write + 1, 65536)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        signal.alarm(lifetime)
+        try:
+            # opened first: once it has joined, /proc is the container's
+            named = {kind: os.open("/proc/%s/ns/%s" % (target, kind), os.O_RDONLY) for kind in ("uts", "net")} \
+                if names else {}
+            join(target, "mnt")
+            joined = True
+        except OSError:
+            joined = False
+        told = json.dumps(named_here(named) if joined else {})
+        os.write(ready_write, (b"1" if joined else b"0") + told.encode())
+        os.close(ready_write)
+        while joined:
+            signal.pause()
+        os._exit(1)
+    os.close(ready_write)
+    with os.fdopen(ready_read, "rb") as ready:
+        said = ready.read(1024 * 1024)
+    if not said.startswith(b"1"):
+        os.waitpid(anchor, 0)
+        raise OSError(0, "cannot join the mount namespace of process %s" % target)
+    return str(anchor), json.loads(said[1:].decode())
+
+
+def named_here(namespaces):
+    """What the UTS and network namespaces open as `namespaces` are called, asked of the
+    kernel from inside them: the hostname, and "link NAME TYPE ADDRESS" for each link
+    (if_nameindex, SIOCGIFHWADDR); each [0, TEXT], or [1, WHY] where it could not be joined."""
+    told = {}
+    for kind, name, flag in (("uts", "hostname", CLONE_NEWUTS), ("net", "links", CLONE_NEWNET)):
+        if kind not in namespaces:
+            continue
+        if libc.setns(namespaces[kind], flag) != 0:
+            told[name] = [1, "cannot join its %s namespace: %s" % (kind, os.strerror(ctypes.get_errno()))]
+        else:
+            try:
+                told[name] = [0, os.uname().nodename + "\n" if kind == "uts" else links_here()]
+            except OSError as exc:
+                told[name] = [1, str(exc)]
+    return told
+
+
+def links_here():
+    asking = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    shown = []
+    for _, name in socket.if_nameindex():
+        answer = fcntl.ioctl(asking.fileno(), SIOCGIFHWADDR, struct.pack("16s16x", name.encode()))
+        family = struct.unpack_from("H", answer, 16)[0]
+        address = ":".join("%02x" % byte for byte in answer[18:24]) if family in (ARPHRD_ETHER, ARPHRD_LOOPBACK) else ""
+        shown.append("link %s %s %s\n" % (name, LINK_TYPES.get(family, "type-%d" % family), address))
+    asking.close()
+    return "".join(shown)
+
+
+def ns(c):
+    """readlink /proc/PID/ns/*: the kernel's name (type:[inode]) for each namespace."""
+    directory = "/proc/%s/ns" % c.pid
+    return "".join("%s -> %s\n" % (name, os.readlink("%s/%s" % (directory, name)))
+                   for name in sorted(os.listdir(directory)))
+
+
+def root_id(c):
+    found = os.stat("/proc/%s/root/" % c.pid)
+    return "%d:%d" % (found.st_dev, found.st_ino)
+
+
+def mounts(c):
+    """Every view of its mounts, each after a "view KIND PID" line: at the root of each of its
+    mount namespaces (an anchor), and at the root of each of its processes that stands
+    elsewhere."""
+    shown = ["unread %d\n" % c.unread] if c.unread else []
+    for anchor in dict.fromkeys(c.anchors.values()):
+        c.views.append(anchor)
+        shown += ["view anchor %s\n" % anchor, dump("/proc/%s/mountinfo" % anchor)]
+    for process in c.everyone():
+        anchor = c.anchors.get(process)
+        if anchor is None or same_file("/proc/%s/root" % process, "/proc/%s/root" % anchor):
+            continue
+        if any(same_file("/proc/%s/root" % process, "/proc/%s/root" % view) for view in c.views):
+            continue
+        c.views.append(process)
+        shown += ["view process %s\n" % process, dump("/proc/%s/mountinfo" % process)]
+    return "".join(shown)
+
+
+def process_mounts(c):
+    return dump("/proc/%s/mountinfo" % c.pid)
+
+
+def status(c):
+    return dump("/proc/%s/status" % c.pid)
+
+
+def cmdline(c):
+    return dump("/proc/%s/cmdline" % c.pid).replace("\0", " ")
+
+
+def uid_map(c):
+    return dump("/proc/%s/uid_map" % c.pid)
+
+
+def gid_map(c):
+    return dump("/proc/%s/gid_map" % c.pid)
+
+
+def label(c):
+    try:
+        return dump("/proc/%s/attr/apparmor/current" % c.pid)
+    except OSError:
+        return dump("/proc/%s/attr/current" % c.pid)
+
+
+def cgroup(c):
+    return dump("/proc/%s/cgroup" % c.pid)
+
+
+def cgroups(c):
+    """The limit files of each of its cgroups and of every cgroup above it up to the
+    hierarchy's root (a limit set higher up bounds it too), in the host's cgroup
+    filesystem: "own DIR" or "parent DIR", then "FILE VALUE" lines; a limit file a cgroup
+    lacks limits nothing."""
+    shown = []
+    roots = c.settings["cgroups"]
+    for line in dump("/proc/%s/cgroup" % c.pid).splitlines():
+        _, controllers, path = line.split(":", 2)
+        named = controllers.split(",")
+        if "memory" in named:
+            shown += limits_up(roots.get("memory"), path, ("memory.limit_in_bytes",))
+        elif "pids" in named:
+            shown += limits_up(roots.get("pids"), path, ("pids.max",))
+        elif "cpu" in named:
+            shown += limits_up(roots.get("cpu"), path, ("cpu.cfs_quota_us", "cpu.cfs_period_us", "cpu.shares"))
+        elif "devices" in named and roots.get("devices"):
+            shown += ["own %s%s\n" % (roots["devices"], path)] + limit_files(roots["devices"] + path, ("devices.list",))
+        elif controllers == "":
+            shown += limits_up(roots.get(""), path, ("memory.max", "pids.max", "cpu.max", "cpu.weight"))
+    return "".join(shown)
+
+
+UNSET_MEANS_NOTHING = ("devices.list", "cpu.cfs_period_us", "cpu.weight", "cpu.shares")
+
+
+def limit_files(directory, files):
+    if not os.path.isdir(directory):
+        return []
+    shown = []
+    for name in files:
+        try:
+            shown += ["%s %s\n" % (name, value) for value in dump("%s/%s" % (directory, name)).splitlines()]
+        except OSError:
+            if name not in UNSET_MEANS_NOTHING:
+                shown.append("%s max\n" % name)
+    return shown
+
+
+def limits_up(root, path, files):
+    if not root:
+        return []
+    directory = root + (path[:-1] if path.endswith("/") else path)
+    if not os.path.isdir(directory):
+        return []
+    shown = ["own %s\n" % directory] + limit_files(directory, files)
+    while directory != root and directory.startswith(root + "/"):
+        directory = directory.rsplit("/", 1)[0]
+        shown += ["parent %s\n" % directory] + limit_files(directory, files)
+    return shown
+
+
+def links(c):
+    """The links of its network namespace, as the anchor at its root was told (named_here)."""
+    return told(c, "links")
+
+
+def hostname(c):
+    """The name of its UTS namespace, as the anchor at its root was told (named_here)."""
+    return told(c, "hostname")
+
+
+def told(c, name):
+    if name not in c.names:
+        raise Failed("no anchor joined its namespaces")
+    code, text = c.names[name]
+    if code != 0:
+        raise Failed(text)
+    return text
+
+
+def ls(c):
+    """The names at the root of its mount namespace, as `ls -1b` shows them (no hidden ones)."""
+    if c.root_pid == "-":
+        raise Failed("no anchor at the root of its mount namespace")
+    names = sorted(os.listdir(("/proc/%s/root/" % c.root_pid).encode()))
+    return "".join(escaped(name) + "\n" for name in names if not name.startswith(b"."))
+
+
+def devices(c):
+    """The device nodes under its /dev, and under every other mount of the host's devtmpfs,
+    at the root of each of its views (see mounts): "FS UID GID MAJOR MINOR MODE PATH", the
+    numbers and the mode in hex, as the host's lstat gives them (FS is the filesystem the
+    node is on). At most NODES_SHOWN, each line cut at NAME_BYTES, names escaped; "more N"
+    counts the rest. No link is followed on the way, nor any directory entered but
+    through the one above it."""
+    lines, more = [], 0
+    for view in c.views:
+        tops = ["/dev"]
+        for line in dump("/proc/%s/mountinfo" % view).splitlines():
+            fields = line.split()
+            point = fields[4]
+            # wherever a piece of the host's /dev is mounted: a node bound over a file, or the
+            # host's /dev itself at /hostdev (names with escapes are left to host-mounts)
+            if (fields[fields.index("-") + 1] == "devtmpfs" and "\\" not in point
+                    and point != "/dev" and not point.startswith("/dev/")):
+                tops.append(point)
+        for top in tops:
+            for node in nodes_under(view, top):
+                if len(lines) < NODES_SHOWN:
+                    lines.append(node[:NAME_BYTES] + "\n")
+                else:
+                    more += 1
+    return "".join(lines) + ("more %d\n" % more if more else "")
+
+
+def nodes_under(view, top):
+    """The device nodes at and under `top` in the root of process `view`."""
+    root = "/proc/%s/root" % view
+    parent = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    components = [part for part in top.split("/") if part]
+    try:
+        for part in components[:-1]:
+            opened = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+            os.close(parent)
+            parent = opened
+        name = components[-1]
+        found = os.stat(name, dir_fd=parent, follow_symlinks=False)
+        where = "%s%s" % (root, top)
+        if stat.S_ISDIR(found.st_mode):
+            directory = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+            for node in walk(directory, where):
+                yield node
+        elif stat.S_ISCHR(found.st_mode) or stat.S_ISBLK(found.st_mode):
+            yield node_line(found, where)
+    except OSError:
+        return  # not there, a link, or gone meanwhile: nothing listed through it
+    finally:
+        os.close(parent)
+
+
+def walk(directory, where):
+    """The nodes in the open `directory` (closed here) and below it."""
+    try:
+        for name in os.listdir(directory):
+            try:
+                found = os.stat(name, dir_fd=directory, follow_symlinks=False)
+                if stat.S_ISDIR(found.st_mode):
+                    below = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                    dir_fd=directory)
+                    for node in walk(below, where + "/" + escaped(os.fsencode(name))):
+                        yield node
+                elif stat.S_ISCHR(found.st_mode) or stat.S_ISBLK(found.st_mode):
+                    yield node_line(found, where + "/" + escaped(os.fsencode(name)))
+            except OSError:
+                continue  # gone meanwhile, or swapped for a link
+    finally:
+        os.close(directory)
+
+
+def node_line(found, path):
+    return "%d %d %d %x %x %x %s" % (found.st_dev, found.st_uid, found.st_gid, os.major(found.st_rdev),
+                                     os.minor(found.st_rdev), found.st_mode, path)
+
+
+def members(c):
+    """What the kernel says of each of its other processes: status, namespaces, root, uid
+    map and security label, each line led by the file it came from."""
+    shown = ["unread %d\n" % c.unread] if c.unread else []
+    for member in c.members:
+        proc = "/proc/%s" % member
+        try:
+            shown += ["%s/status:%s\n" % (proc, line) for line in dump(proc + "/status").splitlines()
+                      if line.split(":", 1)[0] in STATUS_FIELDS]
+            shown += ["'%s/ns/%s' -> '%s'\n" % (proc, name, os.readlink("%s/ns/%s" % (proc, name)))
+                      for name in sorted(os.listdir(proc + "/ns"))]
+            found = os.stat(proc + "/root/")
+            shown.append("root %d:%d %s/root/\n" % (found.st_dev, found.st_ino, proc))
+            shown += ["%s/uid_map:%s\n" % (proc, line) for line in dump(proc + "/uid_map").splitlines()]
+            shown += ["%s/attr/current:%s\n" % (proc, line) for line in dump(proc + "/attr/current").splitlines()]
+        except OSError:
+            continue  # gone meanwhile: what was read of it is incomplete, and the parser drops it
+    return "".join(shown)
+
+
+def held(c):
+    """What its processes hold outside the mounts of their namespace: "PID WHAT MAJOR:MINOR"."""
+    shown = []
+    for process, anchor in c.anchors.items():
+        try:
+            namespace_mounts = {line.split()[0] for line in dump("/proc/%s/mountinfo" % anchor).splitlines()}
+            shown += ["%s %s %s\n" % (process, what, device)
+                      for what, device in held_outside(process, namespace_mounts)]
+        except OSError:
+            continue
+    return "".join(shown)
+
+
+def mount_id(fdinfo):
+    return next((line.split()[1] for line in dump(fdinfo).splitlines() if line.startswith("mnt_id:")), "")
+
+
+def held_outside(pid, mount_ids):
+    """What `pid` holds (descriptors, working directory, root) on a mount its namespace no
+    longer has, with that filesystem's device (at most 1024 descriptors looked at)."""
+    found = []
+    for name in ["cwd", "root"] + sorted(os.listdir("/proc/%s/fd" % pid), key=int)[:1024]:
+        try:
+            if name in ("cwd", "root"):
+                opened = os.open("/proc/%s/%s" % (pid, name), os.O_PATH | os.O_CLOEXEC)
+                try:
+                    mount, device = mount_id("/proc/self/fdinfo/%d" % opened), os.fstat(opened).st_dev
+                finally:
+                    os.close(opened)
+            else:
+                kind = os.stat("/proc/%s/fd/%s" % (pid, name))
+                if not (stat.S_ISDIR(kind.st_mode) or stat.S_ISREG(kind.st_mode)):
+                    continue  # pipes, sockets, devices: no way into a filesystem
+                mount, device = mount_id("/proc/%s/fdinfo/%s" % (pid, name)), kind.st_dev
+        except OSError:
+            continue  # closed meanwhile
+        if mount and mount not in mount_ids:
+            found.append((name if name in ("cwd", "root") else "fd" + name,
+                          "%d:%d" % (os.major(device), os.minor(device))))
+    return found
+
+
+def filters(c):
+    """The seccomp filters in force in each of its processes: "PID BASE64,..." (most recent
+    first; "none"), "PID same OTHER" for the same filters as a process before it, or
+    "PID unreadable WHY"."""
+    shown, seen = [], {}
+    for pid in c.everyone():
+        try:
+            programs = tuple(seccomp_filters(pid))
+        except OSError as exc:
+            shown.append("%s unreadable %s\n" % (pid, os.strerror(exc.errno) if exc.errno else exc.strerror))
+            continue
+        if programs in seen:
+            shown.append("%s same %s\n" % (pid, seen[programs]))
+        else:
+            seen[programs] = pid
+            shown.append("%s %s\n" % (pid, ",".join(base64.b64encode(p).decode() for p in programs) or "none"))
+    return "".join(shown)
+
+
+def seccomp_filters(pid):
+    """The filters in force in `pid`, most recent first (none: seccomp is not in filter mode)."""
+    mode = next((line.split()[1] for line in dump("/proc/%s/status" % pid).splitlines()
+                 if line.startswith("Seccomp:")), "0")
+    if mode != "2":
+        return []
+    target = int(pid)
+    if libc.ptrace(PTRACE_SEIZE, target, None, None) != 0:
+        raise OSError(ctypes.get_errno(), "cannot seize process %s" % pid)
+    try:
+        if libc.ptrace(PTRACE_INTERRUPT, target, None, None) != 0:
+            raise OSError(ctypes.get_errno(), "cannot stop process %s" % pid)
+        os.waitpid(target, WAIT_ALL)
+        found = []
+        while True:
+            count = libc.ptrace(PTRACE_SECCOMP_GET_FILTER, target, len(found), None)
+            if count <= 0:
+                error = ctypes.get_errno()
+                if not found:
+                    raise OSError(error, "the kernel handed over no filter")
+                return found
+            program = ctypes.create_string_buffer(count * 8)
+            libc.ptrace(PTRACE_SECCOMP_GET_FILTER, target, len(found), program)
+            found.append(program.raw)
+    finally:
+        libc.ptrace(PTRACE_DETACH, target, None, None)
+
+
+def device_programs(c):
+    """The cgroup v2 device programs in effect in its cgroup: "program ID BASE64" for each,
+    then "in-effect ID,..." ("none"); "absent" on a host with no cgroup v2 hierarchy."""
+    root = c.settings["cgroups"].get("")
+    if root is None:
+        return "absent\n"
+    if BPF_SYSCALL is None:
+        raise Failed("no bpf system call known for %s" % os.uname().machine)
+    path = next((line[3:] for line in dump("/proc/%s/cgroup" % c.pid).splitlines() if line.startswith("0::")), None)
+    if path is None:
+        raise Failed("no cgroup v2 path")
+    try:
+        ids = programs_in_effect(root + path)
+        shown = ["program %d %s\n" % (i, base64.b64encode(program_of(i)).decode()) for i in ids]
+    except OSError as exc:
+        raise Failed(exc.strerror + (": " + os.strerror(exc.errno) if exc.errno else ""))
+    return "".join(shown) + "in-effect %s\n" % (",".join(map(str, ids)) or "none")
+
+
+def bpf(command, attr):
+    done = libc.syscall(ctypes.c_long(BPF_SYSCALL), ctypes.c_long(command), attr, ctypes.c_long(len(attr)))
+    if done < 0:
+        raise OSError(ctypes.get_errno(), "bpf command %d" % command)
+    return done
+
+
+def program_of(program_id):
+    """The translated instructions of one device program, by its ID."""
+    attr = ctypes.create_string_buffer(16)
+    struct.pack_into("<I", attr, 0, program_id)
+    fd = bpf(BPF_PROG_GET_FD_BY_ID, attr)
+    try:
+        info = ctypes.create_string_buffer(40)  # struct bpf_prog_info up to xlated_prog_insns
+        attr = ctypes.create_string_buffer(16)
+        struct.pack_into("<IIQ", attr, 0, fd, len(info), ctypes.addressof(info))
+        bpf(BPF_OBJ_GET_INFO_BY_FD, attr)
+        kind, size = struct.unpack_from("<I", info, 0)[0], struct.unpack_from("<I", info, 20)[0]
+        if kind != BPF_PROG_TYPE_CGROUP_DEVICE or not 0 < size <= MAX_INSNS * 8:
+            raise OSError(0, "program %d: type %d, %d bytes of instructions handed over" % (program_id, kind, size))
+        insns = ctypes.create_string_buffer(size)
+        info = ctypes.create_string_buffer(40)
+        struct.pack_into("<I", info, 20, size)
+        struct.pack_into("<Q", info, 32, ctypes.addressof(insns))
+        struct.pack_into("<IIQ", attr, 0, fd, len(info), ctypes.addressof(info))
+        bpf(BPF_OBJ_GET_INFO_BY_FD, attr)
+        return insns.raw
+    finally:
+        os.close(fd)
+
+
+def programs_in_effect(directory_path):
+    """The IDs of the device programs in effect in a cgroup v2 directory."""
+    directory = os.open(directory_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        ids = (ctypes.c_uint32 * (MAX_PROGRAMS + 1))()
+        attr = ctypes.create_string_buffer(40)
+        struct.pack_into("<IIII", attr, 0, directory, BPF_CGROUP_DEVICE, BPF_F_QUERY_EFFECTIVE, 0)
+        struct.pack_into("<QI", attr, 16, ctypes.addressof(ids), len(ids))
+        bpf(BPF_PROG_QUERY, attr)
+        count = struct.unpack_from("<I", attr, 24)[0]
+    finally:
+        os.close(directory)
+    if count > MAX_PROGRAMS:
+        raise OSError(0, "%d device programs in effect" % count)
+    return list(ids[:count])
+
+
+def inside(c):
+    """The lesson's commands run by the container's own shell through the engine's exec,
+    which keeps its capabilities, seccomp filter, LSM label and cgroup; cut and
+    base64-encoded, so nothing it prints can pass for a marker."""
+    if c.engine == "-":
+        return ""
+    limit, timeout = c.settings["inside_limit"], c.settings["timeout"]
+    try:
+        done = subprocess.run([c.engine, "exec", "-i", c.id, "sh", "-s"], input=os.environ["ISOVERIFY_INSIDE"].encode(),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+        said = done.stdout
+    except subprocess.TimeoutExpired as exc:
+        said = exc.stdout or b""
+    return base64.b64encode(said[:limit]).decode()
+
+
+def end(c):
+    """Whether its main process is still the one located; its anchors are let go."""
+    for anchor in c.anchors.values():
+        try:
+            os.kill(int(anchor), signal.SIGKILL)
+            os.waitpid(int(anchor), 0)
+        except OSError:
+            pass
+    try:
+        if start_time(c.pid) == c.started:
+            return "same"
+    except (OSError, IndexError):
+        pass
+    raise Failed("gone or replaced")
+
+
+READERS = {reader.__name__: reader for reader in (
+    locate, ns, root_id, mounts, process_mounts, status, cmdline, uid_map, gid_map, label, cgroup, cgroups,
+    links, hostname, ls, devices, members, held, filters, device_programs, inside, end)}
+
+
+# -- reading each container in a process of its own ------------------------------------------
+
+
+def frame(name, output, code):
+    nonce = os.environ["ISOVERIFY_NONCE"]
+    return ("\n%s:%s:begin:%s\n%s\n%s:%s:rc:%d\n" % (MARK, nonce, name, output, MARK, nonce, code)).encode(
+        "utf-8", "replace")
+
+
+def read_container(c, readings, out):
+    """Each reading of `c`, framed, written to `out` as it is taken; the user's own facts
+    ("own") in the host's shell, which frames them itself."""
+    for name in readings:
+        if name == "own":
+            own_facts(c, out)
+            continue
+        try:
+            output, code = READERS[name](c), 0
+        except Failed as exc:
+            output, code = str(exc), 1
+        except (OSError, ValueError, IndexError, StopIteration, subprocess.SubprocessError) as exc:
+            output, code = "%s: %s" % (type(exc).__name__, exc), 1
+        os.write(out, frame(name, output, code))
+        if name == "locate" and code != 0:
+            return
+
+
+def own_facts(c, out):
+    environment = dict(os.environ, pid=c.pid, members=" ".join(c.members),
+                       unread=str(c.unread) if c.unread else "", root_pid=c.root_pid)
+    subprocess.run(["sh", "-c", os.environ["ISOVERIFY_OWN"]], stdin=subprocess.DEVNULL, stdout=out,
+                   stderr=subprocess.STDOUT, env=environment)
+
+
+def start(number, target, readings, settings):
+    """A process reading one container into a pipe; returns (its PID, the pipe's end to read)."""
+    engine, container_id, pid = target.split(":", 2)
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(reader)
+        os.setpgid(0, 0)
+        signal.alarm(settings["lifetime"])
+        try:
+            read_container(Container(engine, container_id, pid, settings), readings, writer)
+        finally:
+            os._exit(0)
+    os.close(writer)
+    try:
+        os.setpgid(child, child)
+    except OSError:
+        pass  # it did so itself, and may have ended already
+    return child, reader
+
+
+def main():
+    lifetime, timeout, per_container, limit, inside_limit = (int(number) for number in sys.argv[1:6])
+    directory, readings, targets = sys.argv[6], sys.argv[7].split(","), sys.argv[8:]
+    settings = {"lifetime": lifetime, "timeout": timeout, "inside_limit": inside_limit, "cgroups": cgroup_mounts(),
+                "processes": every_process()}
+    lanes = (os.cpu_count() or 1) + 1
+    waiting = list(enumerate(targets))
+    running = {}  # the pipe read: [number, child, deadline, chunks, bytes]
+    while waiting or running:
+        while waiting and len(running) < lanes:
+            number, target = waiting.pop(0)
+            child, pipe = start(number, target, readings, settings)
+            running[pipe] = [number, child, time.monotonic() + per_container, [], 0]
+        timeout = max(0.0, min(entry[2] for entry in running.values()) - time.monotonic())
+        ready, _, _ = select.select(list(running), [], [], timeout)
+        for pipe in ready:
+            entry = running[pipe]
+            chunk = os.read(pipe, 65536)
+            entry[3].append(chunk)
+            entry[4] += len(chunk)
+            if not chunk or entry[4] >= limit:
+                finish(directory, pipe, running.pop(pipe))
+        for pipe in [pipe for pipe, entry in running.items() if entry[2] <= time.monotonic()]:
+            finish(directory, pipe, running.pop(pipe))
+
+
+def finish(directory, pipe, entry):
+    """Its readings, base64-encoded, kept as DIRECTORY/N; it and all it started are ended."""
+    number, child, _, chunks, _ = entry
+    os.close(pipe)
+    try:
+        os.killpg(child, signal.SIGKILL)
+    except OSError:
+        pass
+    os.waitpid(child, 0)
+    with open("%s/%d" % (directory, number), "wb") as kept:
+        kept.write(base64.b64encode(b"".join(chunks)))
+
+
+main()
