@@ -139,7 +139,7 @@ class Script:
         self.host = {f"host.{name}": fact for name, fact in host_facts(engines, refs, timeout).items()}
         self.view = kernel_view(inside, own_facts or {})
         self.targets, self.timeout, self.inside = targets, timeout, inside
-        self.names = list(self.host) + ["read"] + [f"c{n}" for n in range(len(targets))]
+        self.names = [*sum(self._host_sections(), []), "read", *(f"c{n}" for n in range(len(targets)))]
 
     def text(self) -> str:
         inside_script = probe.script({name: fact.command for name, fact in inside_facts().items()},
@@ -162,10 +162,18 @@ class Script:
             "trap 'release >/dev/null 2>&1' EXIT\ntrap 'exit 143' TERM INT HUP\n",
         ]
         every = " ".join(f"{t.engine if t.has_engine else '-'} {shlex.quote(t.ref)}" for t in self.targets)
-        calls = {"read": f"observe_containers {every}",
-                 **{f"c{n}": f"show_container {n}" for n in range(len(self.targets))}}
-        host = probe.script({name: _bounded(fact) for name, fact in self.host.items()}, self.nonce, tuple(parts))
-        return host + probe.script(calls, self.nonce)
+        # the containers are read while the host's own facts are, once the engines have named them
+        named, rest = self._host_sections()
+        calls = {"read": "containers_read", **{f"c{n}": f"show_container {n}" for n in range(len(self.targets))}}
+        return (probe.script({name: _bounded(self.host[name]) for name in named}, self.nonce, tuple(parts))
+                + f"start_reading {every}\n"
+                + probe.script({name: _bounded(self.host[name]) for name in rest}, self.nonce)
+                + probe.script(calls, self.nonce))
+
+    def _host_sections(self) -> tuple[list[str], list[str]]:
+        """The host's sections that name its containers (the engines'), and the others."""
+        named = [name for name in self.host if name.startswith("host.containers:")]
+        return named, [name for name in self.host if name not in named]
 
     @property
     def probe_timeout(self) -> int:

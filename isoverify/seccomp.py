@@ -120,8 +120,15 @@ def run(program: list[tuple[int, int, int, int]], call: Call) -> int:
             if size_or_op == 0x00:  # JA
                 pc += k
                 continue
-            taken = {0x10: a == operand, 0x20: a > operand, 0x30: a >= operand, 0x40: bool(a & operand)}
-            pc += jt if taken.get(size_or_op, False) else jf
+            if size_or_op == 0x10:  # JEQ, by far the most common: tested first
+                taken = a == operand
+            elif size_or_op == 0x20:  # JGT
+                taken = a > operand
+            elif size_or_op == 0x30:  # JGE
+                taken = a >= operand
+            else:  # JSET, or an operation the checker refuses: not taken
+                taken = size_or_op == 0x40 and bool(a & operand)
+            pc += jt if taken else jf
         elif kind == 0x06:  # RET
             return a if code & 0x18 == 0x10 else k
         elif kind == 0x07:  # MISC: TAX, TXA

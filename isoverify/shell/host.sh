@@ -74,11 +74,13 @@ find_container() {
     set +f
 }
 
-# observe_containers ENGINE REF ...: every container's readings, taken by the host's
-# python3 (kernel_view.py) into a file of their own under $iso_views, one per container
-# in order (show_container N): a container whose readings hang or flood costs only its
-# own. Without python3 there are none, and each container's section says so.
-observe_containers() {
+# start_reading ENGINE REF ...: every container's readings, taken by the host's python3
+# (kernel_view.py) in the background while the host's own are read, into a file of their
+# own under $iso_views, one per container in order (show_container N): a container whose
+# readings hang or flood costs only its own. What it says itself goes to
+# $iso_views/said (containers_read).
+start_reading() {
+    iso_reader=
     iso_views=$(mktemp -d) || return 1
     targets=
     while [ $# -ge 2 ]; do
@@ -86,17 +88,31 @@ observe_containers() {
         targets="$targets $engine:$id:$pid"
         shift 2
     done
+    # shellcheck disable=SC2086 # one word per container
+    read_containers $targets >"$iso_views/said" 2>&1 &
+    iso_reader=$!
+}
+
+# read_containers ENGINE:ID:PID ...: kernel_view.py, in place of this shell.
+read_containers() {
     for python in /usr/bin/python3 /usr/local/bin/python3 python3; do
         if command -v "$python" >/dev/null; then
-            # shellcheck disable=SC2086 # one word per container
             ISOVERIFY_NONCE=$iso_container_nonce ISOVERIFY_OWN=$iso_own_facts ISOVERIFY_INSIDE=$iso_inside_script \
-                "$python" -I -S -c "$iso_view_program" "$iso_probe_timeout" "$iso_timeout" \
-                "$iso_container_timeout" "$iso_limit" "$iso_inside_limit" "$iso_views" "$iso_readings" $targets
-            return
+                exec "$python" -I -S -c "$iso_view_program" "$iso_probe_timeout" "$iso_timeout" \
+                "$iso_container_timeout" "$iso_limit" "$iso_inside_limit" "$iso_views" "$iso_readings" "$@"
         fi
     done
     echo "no python3 on the host to read its containers with"
     return 1
+}
+
+# containers_read: how reading the containers went, once it is done.
+containers_read() {
+    [ -n "$iso_reader" ] || { echo "no directory for the containers' readings (mktemp)"; return 1; }
+    wait "$iso_reader"
+    status=$?
+    cat "$iso_views/said"
+    return "$status"
 }
 
 # show_container N: the readings of the Nth container, as observe_containers kept them.
@@ -104,7 +120,8 @@ show_container() {
     cat "$iso_views/$1"
 }
 
-# release: the kept readings are removed.
+# release: the reading of containers is stopped if it still runs, and what it kept removed.
 release() {
+    [ -z "${iso_reader:-}" ] || kill "$iso_reader" 2>/dev/null
     [ -z "${iso_views:-}" ] || rm -rf "$iso_views"
 }

@@ -793,6 +793,7 @@ def start(number, target, readings, settings):
     if child == 0:
         os.close(reader)
         os.setpgid(0, 0)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # stopped with the probe, however it stops
         signal.alarm(settings["lifetime"])
         try:
             read_container(Container(engine, container_id, pid, settings), readings, writer)
