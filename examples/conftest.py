@@ -1,7 +1,7 @@
 """A project's own checks beside the catalogue: a fact of its own, read in the suite's probe.
 
 `pytest_isoverify_container_facts` adds the fact to the one batched probe per host:
-its command runs on the host, in the shell that reads each container, with `$pid`
+its command runs on the host, in a shell started for each container, with `$pid`
 the container's main process as the host numbers it and `$members` its other ones.
 """
 
