@@ -321,6 +321,8 @@ class Links(Fact):
     def parse(self, text):
         links, records = [], []
         for line in text.replace("\\", "\n").splitlines():
+            if line.startswith("more "):
+                raise ValueError(f"{line.split()[1]} links: more than are read")
             if line.startswith("link "):  # as the host's python3 reads them in its namespace
                 _, name, kind, *mac = line.split()
                 links.append(Link(name, kind, mac[0] if mac else ""))

@@ -67,6 +67,7 @@ LINK_TYPES = {ARPHRD_ETHER: "ether", ARPHRD_LOOPBACK: "loopback", 65534: "none",
 WAIT_ALL = 0x40000000  # __WALL
 MEMBERS_SHOWN = 500
 NODES_SHOWN, NAME_BYTES = 200, 512  # device nodes listed, and bytes of each line
+LINKS_SHOWN = 4096
 BPF_PROG_GET_FD_BY_ID, BPF_OBJ_GET_INFO_BY_FD, BPF_PROG_QUERY = 13, 15, 16
 BPF_CGROUP_DEVICE, BPF_F_QUERY_EFFECTIVE, BPF_PROG_TYPE_CGROUP_DEVICE = 6, 1, 15
 BPF_SYSCALL = {"x86_64": 321, "aarch64": 280}.get(os.uname().machine)
@@ -311,8 +312,10 @@ def named_here(namespaces):
 
 def links_here():
     asking = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    shown = []
-    for _, name in socket.if_nameindex():
+    shown, every = [], socket.if_nameindex()
+    if len(every) > LINKS_SHOWN:
+        return "more %d\n" % len(every)  # a container making thousands: unread, never half-read
+    for _, name in every:
         answer = fcntl.ioctl(asking.fileno(), SIOCGIFHWADDR, struct.pack("16s16x", name.encode()))
         family = struct.unpack_from("H", answer, 16)[0]
         address = ":".join("%02x" % byte for byte in answer[18:24]) if family in (ARPHRD_ETHER, ARPHRD_LOOPBACK) else ""
