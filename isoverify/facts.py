@@ -223,10 +223,11 @@ class MountViews(Fact):
         return views
 
 
-def _refuse_unread(text: str) -> None:
-    """A container with more processes than are examined is not judged on those read."""
-    if unread := re.search(r"^unread (\d+)$", text, re.M):
-        raise ValueError(f"{unread[1]} of its processes beyond the first ones were not examined")
+def _refuse_unread(text: str, what: str = "of its processes beyond the first ones") -> None:
+    """A container with more processes (or descriptors) than are examined is not judged on
+    those read."""
+    if unread := re.search(r"^unread (?:\d+ )?(\d+)\b", text, re.M):
+        raise ValueError(f"{unread[1]} {what} were not examined")
 
 
 def root_mount(mounts: list[Mount]) -> Mount:
@@ -319,14 +320,17 @@ class Links(Fact):
         super().__init__(f"{command} 2>/dev/null || {self.SYSFS}" if sysfs else command, label)
 
     def parse(self, text):
-        links, records = [], []
-        for line in text.replace("\\", "\n").splitlines():
+        links, records, rest = [], [], []
+        for line in text.splitlines():  # as the host's python3 reads them: names escaped
             if line.startswith("more "):
                 raise ValueError(f"{line.split()[1]} links: more than are read")
-            if line.startswith("link "):  # as the host's python3 reads them in its namespace
+            if line.startswith("link "):
                 _, name, kind, *mac = line.split()
                 links.append(Link(name, kind, mac[0] if mac else ""))
-            elif line.startswith("sysfs "):
+            else:
+                rest.append(line)
+        for line in "\n".join(rest).replace("\\", "\n").splitlines():  # `ip -o` ends a record's lines with \
+            if line.startswith("sysfs "):
                 _, name, *mac = line.split()
                 kind = "loopback" if name == "lo" else "ether"
                 links.append(Link(name, kind, mac[0] if mac else ""))
@@ -695,6 +699,7 @@ class Held(Fact):
         super().__init__("held", "directories and files its processes hold outside their mounts (/proc/PID/fdinfo)")
 
     def parse(self, text):
+        _refuse_unread(text, "descriptors of a process beyond those looked at")
         found = [tuple(line.split()) for line in text.splitlines()]
         if any(len(item) != 3 for item in found):
             raise ValueError(text)
@@ -845,6 +850,12 @@ class Devices(Fact):
     def __init__(self):
         super().__init__("devices", "find /proc/PID/root/dev -type b -o -type c")
 
+    def read(self, output: str, rc: int) -> Reading:
+        """What was not listed comes first: it is why the nodes are unreadable."""
+        lines = output.splitlines(keepends=True)
+        unlisted = [line for line in lines if line.startswith("unlisted ")]
+        return super().read("".join(unlisted + [line for line in lines if line not in unlisted]), rc)
+
     def parse(self, text):
         devices, more = [], 0
         for line in text.splitlines():
@@ -852,6 +863,8 @@ class Devices(Fact):
             if fields[0] == "more" and len(fields) == 2 and fields[1].isdigit():
                 more = int(fields[1])
                 continue
+            if fields[0] == "unlisted":
+                raise ValueError(f"not listed: {line[9:]}")
             if len(fields) != 7 or not all(f.isdigit() for f in fields[:3]):
                 raise ValueError(line)
             filesystem, uid, gid, major, minor, mode, path = fields

@@ -110,6 +110,7 @@ def kernel_view(inside: str, own_facts: dict[str, facts.Fact]) -> dict[str, fact
         "filters": facts.Filters(),
         "device_programs": facts.DevicePrograms(),
     }
+    view["settled"] = facts.Fact("settled", "its other processes the same at the end of its readings")
     view.update(own_facts)
     if inside == "exec":
         view["inside"] = facts.Fact("inside", "the lesson's commands, through the engine's exec")
@@ -299,7 +300,10 @@ def _container(target: ContainerTarget, output: str, script: Script, own: dict[s
     if len(raw) >= CONTAINER_LIMIT:
         raise TargetError(f"{target.label} on {where}: its readings exceeded {CONTAINER_LIMIT} bytes "
                           "(thousands of mounts, devices or names?) and were cut")
-    names = list(script.view)
+    # A container whose processes changed while it was read is read again: the last attempt counts.
+    last = raw.rfind(f"\n{probe.MARK}:{script.container_nonce}:begin:attempt\n".encode())
+    raw = raw[max(last, 0):]
+    names = ["attempt", *script.view]
     try:
         sections = probe.parse(raw, script.container_nonce, names, CONTAINER_LIMIT)
     except probe.ProbeError as exc:
@@ -308,23 +312,28 @@ def _container(target: ContainerTarget, output: str, script: Script, own: dict[s
             raise _not_located(target, decode(located.output.encode())) from None
         if "before finishing section" in str(exc):
             stopped = str(exc).rsplit(" ", 1)[-1]
-            raise TargetError(f"{target.label} on {where}: reading `{script.view[stopped].label}` did not finish "
+            reading = f"reading `{script.view[stopped].label}`" if stopped in script.view else "its readings"
+            raise TargetError(f"{target.label} on {where}: {reading} did not finish "
                               f"within {script.container_timeout}s (it hangs, or it was killed)") from None
         raise TargetError(f"{target.label} on {where}: its readings cannot be trusted: {exc}") from None
+    sections.pop("attempt")
     pid, _, root_pid = (sections["locate"].output.split() + ["", "", "-"])[:3]
     mine = {name: _named(script.view[name].read(s.output, s.rc), pid, root_pid) for name, s in sections.items()}
     if root_pid == "-":
         for name in AT_NAMESPACE_ROOT:
             mine[name] = Reading(mine[name].label, "its processes and the roots of its mount namespaces are found "
                                  "by the host's python3, and there is none on the host (or it could not join)", 1, None)
-    if not mine["end"].readable:
-        raise TargetError(f"{target.label} on {where}: its process exited or was replaced while it was being observed")
+    for name in ("end", "settled"):
+        if not mine[name].readable:
+            raise TargetError(f"{target.label} on {where}: {one_line(mine[name].output, 200)} "
+                              "while it was being observed")
     if not mine["ns"].readable:
         raise TargetError(f"cannot read /proc/{mine['locate'].value}/ns on {where}: the host-side view "
                           "needs root there (run as root, or add ?sudo=true to the --iso-host URL)")
     mine["visible"] = _visible(mine, table)
     through_exec = mine.pop("inside", None)
     mine.pop("end")
+    mine.pop("settled")
     by_host = through_exec is None or not target.has_engine
     if not by_host:
         seen, error = _inside(through_exec, script.inside_nonce, inside_facts())
@@ -351,7 +360,7 @@ AT_NAMESPACE_ROOT = ("mounts", "ls", "devices", "members")
 
 def _located(raw: bytes, nonce: str) -> probe.Section | None:
     try:
-        return probe.parse(raw, nonce, ["locate"], CONTAINER_LIMIT)["locate"]
+        return probe.parse(raw, nonce, ["attempt", "locate"], CONTAINER_LIMIT)["locate"]
     except probe.ProbeError:
         return None
 

@@ -220,7 +220,7 @@ def held_host_files(host: HostFacts, ctr: ContainerFacts) -> list[str]:
     host_filesystems = {m.major_minor: m.mount_point for m in value(host["mounts"], "the host's mounts")}
     return [f"process {process} holds {what} on the host's filesystem {device} (mounted on the host at "
             f"{host_filesystems[device]}), outside every mount of its namespace"
-            for process, what, device in ctr.outside["held"].value or ()
+            for process, what, device in value(ctr.outside["held"], "what its processes hold outside their mounts")
             if device in host_filesystems and device != own_root]
 
 

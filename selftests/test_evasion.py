@@ -1,0 +1,140 @@
+"""Containers built to slip past the host's reading of them, or to stall it: a filesystem
+that never answers, a privileged helper that hops from PID to PID faster than it is read,
+more descriptors than are looked at, a /dev deeper than is listed, a link whose name is
+not UTF-8. Each is judged in one run beside a default container, which must stay judged;
+what could not be read whole is an error of its own container, never a pass."""
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, run_suite, start_canary
+from test_adversaries import flood, wait_ready
+
+FUSE = Path("/dev/fuse")
+MANY = 17000  # descriptors: more than the host looks at in one process
+
+
+@pytest.fixture(scope="module")
+def helpers(tmp_path_factory) -> dict[str, Path]:
+    """The helpers of selftests/helpers/ the evasive containers run, built static."""
+    if shutil.which("gcc") is None:
+        pytest.fail("gcc is missing: `sudo ci/setup.sh --selftest` installs it", pytrace=False)
+    built = {}
+    for name in ("silent-fuse", "confine-after-fork"):
+        built[name] = tmp_path_factory.mktemp("helpers") / name
+        subprocess.run(["gcc", "-static", "-O", "-o", str(built[name]), str(REPO / f"selftests/helpers/{name}.c")],
+                       check=True)
+    return built
+
+
+@pytest.fixture(scope="module")
+def evasive(docker_client, helpers):
+    """The evasive containers and a default one, all ready; removed at the end."""
+    open_many = f"i=0; while [ $i -lt {MANY} ]; do eval \"exec $((i + 100))</dev/null\"; i=$((i + 1)); done"
+    scripts = {
+        "default": "true",
+        # the host's / held by descriptors the host looks at, and beyond them
+        "held at 1600": "exec 1600</host && umount -l /host",
+        "held among many": f"exec 3</host && umount -l /host && {open_many}",
+        "deep /dev": "cd /dev && i=0 && while [ $i -lt 40 ]; do mkdir d && cd d; i=$((i + 1)); done",
+        "link not utf-8": "ip link set eth0 down && ip link set eth0 name \"$(printf 'e\\377')\"",
+    }
+    options = {
+        "held at 1600": dict(cap_add=["SYS_ADMIN"], volumes={"/": {"bind": "/host", "mode": "ro"}}),
+        "held among many": dict(cap_add=["SYS_ADMIN"], volumes={"/": {"bind": "/host", "mode": "ro"}}),
+        "link not utf-8": dict(cap_add=["NET_ADMIN"]),
+    }
+    started = {name: flood(docker_client, script, **options.get(name, {})) for name, script in scripts.items()}
+    for name, hop in (("helper kept", "stay"), ("helper hopping", "hop")):
+        # PID 1 confines itself; its helper keeps CAP_SYS_ADMIN, and may hop from PID to PID
+        started[name] = start_canary(docker_client, command=["/confine", hop], tty=False, cap_add=["SYS_ADMIN"],
+                                     volumes={str(helpers["confine-after-fork"]): {"bind": "/confine", "mode": "ro"}})
+    if FUSE.exists():
+        started["silent fuse"] = start_canary(docker_client, command=["/silent-fuse"], tty=False,
+                                              devices=[f"{FUSE}:{FUSE}"], cap_add=["SYS_ADMIN"],
+                                              volumes={str(helpers["silent-fuse"]): {"bind": "/silent-fuse",
+                                                                                     "mode": "ro"}})
+    try:
+        for container in started.values():
+            wait_ready(container)
+        yield started
+    finally:
+        for container in started.values():
+            container.remove(force=True)
+
+
+@pytest.fixture(scope="module")
+def judged(evasive, tmp_path_factory):
+    began = time.monotonic()
+    run = run_suite(tmp_path_factory.mktemp("evasion"), *(f"--iso-container=docker://{c.name}"
+                                                          for c in evasive.values()),
+                    "--iso-timeout=5", timeout=300)
+    return run, {name: f"docker://{c.name}" for name, c in evasive.items()}, time.monotonic() - began
+
+
+def record(run, target: str, prop: str) -> dict:
+    return next(r for r in run.results if r["target"] == target and r["property"] == prop)
+
+
+def test_the_default_container_beside_them_is_judged_in_full(judged):
+    run, targets, _ = judged
+    assert run.exit_code == 1, run.output
+    assert "error" not in run.verdicts(targets["default"]).values(), run.verdicts(targets["default"])
+
+
+def test_a_filesystem_that_never_answers_is_not_asked_and_stalls_nothing(judged, evasive):
+    run, targets, seconds = judged
+    if "silent fuse" not in targets:
+        pytest.skip(f"no {FUSE} on this machine")
+    devices = record(run, targets["silent fuse"], "devices")
+    assert devices["verdict"] == "error" and "FUSE" in devices["summary"], devices
+    assert run.verdicts(targets["silent fuse"])["pid"] == "pass"  # every other reading was taken
+    assert seconds < 60, f"the run took {seconds:.0f} s: something waited on the silent filesystem"
+
+
+@pytest.mark.parametrize("name", ["helper kept", "helper hopping"])
+def test_a_process_beside_a_confined_main_one_is_never_missed(judged, name):
+    """Every process present when its reading ends was read, or the container is read
+    again: a helper that hands itself on to a new PID faster than it is read fails `caps`,
+    or its container is an error — it never passes."""
+    run, targets, _ = judged
+    caps = record(run, targets[name], "caps")
+    assert caps["verdict"] in ("fail", "error"), caps
+    if caps["verdict"] == "fail":
+        assert "SYS_ADMIN" in caps["summary"], caps
+    else:
+        assert "started or were replaced" in caps["summary"], caps
+    if name == "helper kept":
+        assert caps["verdict"] == "fail", caps
+
+
+def test_a_held_host_directory_is_seen_beyond_the_first_thousand_descriptors(judged):
+    run, targets, _ = judged
+    held = record(run, targets["held at 1600"], "host-mounts")
+    assert held["verdict"] == "fail" and "fd1600" in held["summary"], held
+
+
+def test_more_descriptors_than_are_looked_at_are_an_error_never_a_pass(judged):
+    run, targets, _ = judged
+    held = record(run, targets["held among many"], "host-mounts")
+    assert held["verdict"] == "error" and "more than are looked at" in held["summary"], held
+
+
+def test_a_dev_deeper_than_is_listed_is_an_error_of_devices_alone(judged):
+    run, targets, _ = judged
+    verdicts = run.verdicts(targets["deep /dev"])
+    assert verdicts["devices"] == "error", verdicts
+    # privileged asks what devices it can open
+    assert {name for name, verdict in verdicts.items() if verdict == "error"} == {"devices", "privileged"}, verdicts
+    assert "deeper than" in record(run, targets["deep /dev"], "devices")["summary"]
+
+
+def test_a_link_named_in_bytes_that_are_not_utf8_is_read_and_escaped(judged):
+    run, targets, _ = judged
+    net = record(run, targets["link not utf-8"], "net")
+    assert net["verdict"] == "pass", net
+    assert "e\\377" in net["summary"] + "".join(e["text"] for e in net["evidence"]["container"]), net
