@@ -317,10 +317,15 @@ def named_here(namespaces):
             told[name] = [1, "cannot join its %s namespace: %s" % (kind, os.strerror(ctypes.get_errno()))]
         else:
             try:
-                told[name] = [0, os.uname().nodename + "\n" if kind == "uts" else links_here()]
+                told[name] = [0, hostname_here() if kind == "uts" else links_here()]
             except Exception as exc:  # the anchor always answers, whatever the namespace holds
                 told[name] = [1, "%s: %s" % (type(exc).__name__, exc)]
     return told
+
+
+def hostname_here():
+    """Its name as the kernel holds it: bytes, which a container may make anything but UTF-8."""
+    return os.fsencode(os.uname().nodename).decode("utf-8", "replace") + "\n"
 
 
 def links_here():
