@@ -60,10 +60,11 @@ class Canary:
     hardens: frozenset[str] = frozenset()
     command: tuple[str, ...] = ()  # instead of the image's sh
     tty: bool = True
+    image: str = IMAGE
 
 
-def canary(*args: str, breaks=(), hardens=(), command=(), tty=True) -> Canary:
-    return Canary(tuple(args), frozenset(breaks), frozenset(hardens), tuple(command), tty)
+def canary(*args: str, breaks=(), hardens=(), command=(), tty=True, image=IMAGE) -> Canary:
+    return Canary(tuple(args), frozenset(breaks), frozenset(hardens), tuple(command), tty, image)
 
 
 def canaries(place: Place) -> dict[str, Canary | None]:
@@ -175,7 +176,7 @@ def canaries(place: Place) -> dict[str, Canary | None]:
 def docker_run(name: str, item: Canary, labels: tuple[str, ...]) -> list[str]:
     """The `docker run` command line that starts it, detached, with these labels."""
     return ["docker", "run", "-d", *(["-it"] if item.tty else ["-i"]), f"--name={name}",
-            f"--label={LABEL}=selftest", *(f"--label={label}" for label in labels), *item.args, IMAGE,
+            f"--label={LABEL}=selftest", *(f"--label={label}" for label in labels), *item.args, item.image,
             *item.command]
 
 
