@@ -1,6 +1,8 @@
 """Containers built to mislead the verifier: names that pose as other containers, a main
 process that hides its mounts with chroot, links out of its root, floods, hostile names and
-hangs beside a container that must still fail — and a verifier run from the wrong vantage."""
+hangs beside a container that must still fail, a crowd of processes — and a verifier run
+from the wrong vantage. Those `docker run` can start are defined once for every host
+(adversaries.py, matrix.py): the lab VM runs them too, with the same expectations."""
 
 import secrets
 import subprocess
