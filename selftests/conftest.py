@@ -19,6 +19,9 @@ import pytest
 
 from isoverify.targets import LABEL
 
+# what every host's tests expect of the adversaries says why when it fails
+pytest.register_assert_rewrite("adversaries")
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).with_name("data")
 IMAGE = "busybox:latest"

@@ -60,10 +60,11 @@ class Canary:
     hardens: frozenset[str] = frozenset()
     command: tuple[str, ...] = ()  # instead of the image's sh
     tty: bool = True
+    image: str = IMAGE
 
 
-def canary(*args: str, breaks=(), hardens=(), command=(), tty=True) -> Canary:
-    return Canary(tuple(args), frozenset(breaks), frozenset(hardens), tuple(command), tty)
+def canary(*args: str, breaks=(), hardens=(), command=(), tty=True, image=IMAGE) -> Canary:
+    return Canary(tuple(args), frozenset(breaks), frozenset(hardens), tuple(command), tty, image)
 
 
 def canaries(place: Place) -> dict[str, Canary | None]:
@@ -175,24 +176,28 @@ def canaries(place: Place) -> dict[str, Canary | None]:
 def docker_run(name: str, item: Canary, labels: tuple[str, ...]) -> list[str]:
     """The `docker run` command line that starts it, detached, with these labels."""
     return ["docker", "run", "-d", *(["-it"] if item.tty else ["-i"]), f"--name={name}",
-            f"--label={LABEL}=selftest", *(f"--label={label}" for label in labels), *item.args, IMAGE,
+            f"--label={LABEL}=selftest", *(f"--label={label}" for label in labels), *item.args, item.image,
             *item.command]
 
 
-def start_all_script(place: Place, names: dict[str, str], items: dict[str, Canary], labels: tuple[str, ...]) -> str:
+def start_all_script(place: Place, names: dict[str, str], items: dict[str, Canary], labels: tuple[str, ...],
+                     lanes: int = 1) -> str:
     """One shell script starting every canary: "started NAME" or "refused NAME: WHY" for each,
     so one refused start (e.g. --privileged where runc cannot grant every capability) stops
-    no other. `names` maps each canary to its container's name."""
+    no other. `names` maps each canary to its container's name. The starts run in `lanes`
+    side by side, each lane one after another: where a start costs seconds of CPU (software
+    emulation), a host with two CPUs starts two at a time."""
     shared = shlex.quote(place.shared)
-    lines = [f"mkdir -p {shared} && {{ mountpoint -q {shared} || mount --bind {shared} {shared}; }}"
-             f" && mount --make-shared {shared}"]
+    starts = []
     for canary_name, item in items.items():
         command = shlex.join(docker_run(names[canary_name], item, labels))
         quoted = shlex.quote(canary_name)
-        lines.append(f"if why=$({command} 2>&1 >/dev/null); then echo started {quoted}; "
-                     f"else docker rm -f {names[canary_name]} >/dev/null 2>&1; "
-                     f"echo refused {quoted}: \"$(printf %s \"$why\" | tr '\\n' ' ')\"; fi")
-    return "\n".join(lines) + "\n"
+        starts.append(f"if why=$({command} 2>&1 >/dev/null); then echo started {quoted}; "
+                      f"else docker rm -f {names[canary_name]} >/dev/null 2>&1; "
+                      f"echo refused {quoted}: \"$(printf %s \"$why\" | tr '\\n' ' ')\"; fi")
+    return "\n".join([f"mkdir -p {shared} && {{ mountpoint -q {shared} || mount --bind {shared} {shared}; }}"
+                      f" && mount --make-shared {shared}",
+                      *("(\n" + "\n".join(starts[lane::lanes]) + "\n) &" for lane in range(lanes)), "wait"]) + "\n"
 
 
 def parse_started(output: str, items) -> tuple[set[str], dict[str, str]]:

@@ -1,14 +1,48 @@
 """Containers built to mislead the verifier: names that pose as other containers, a main
 process that hides its mounts with chroot, links out of its root, floods, hostile names and
-hangs beside a container that must still fail — and a verifier run from the wrong vantage."""
+hangs beside a container that must still fail, a crowd of processes — and a verifier run
+from the wrong vantage. Those `docker run` can start are defined once for every host
+(adversaries.py, matrix.py): the lab VM runs them too, with the same expectations."""
 
-import time
+import secrets
+import subprocess
+from pathlib import Path
 
-import docker
 import pytest
 
-from conftest import start_canary
+from adversaries import (ADVERSARIES, UNRULY, assert_a_crowd_is_an_error_never_a_pass,
+                         assert_a_held_host_directory_is_seen, assert_judged_by_its_least_isolated_process,
+                         assert_no_chroot_hides_a_mount, assert_no_container_silences_another,
+                         assert_no_link_is_followed, ready_script)
+from conftest import SESSION_LABEL
 from isoverify.plugin import EXIT_UNOBSERVABLE
+from matrix import canaries, docker_run, this_host
+
+# The matrix's adversaries too (their place's shared mount is never made: none of them needs it)
+ITEMS = {**canaries(this_host(Path("/tmp/isoverify-shared-unused"))), **ADVERSARIES}
+
+
+@pytest.fixture
+def adversary():
+    """Start adversaries by name, as defined for every host (adversaries.py, matrix.py);
+    yield each one's target URL; all removed after the test."""
+    started = []
+
+    def start(name: str) -> str:
+        started.append(f"isoverify-selftest-{secrets.token_hex(4)}")
+        subprocess.run(docker_run(started[-1], ITEMS[name], (SESSION_LABEL,)), check=True, capture_output=True)
+        return f"docker://{started[-1]}"
+
+    yield start
+    if started:
+        subprocess.run(["docker", "rm", "-f", *started], capture_output=True)
+
+
+def settle(targets) -> None:
+    """Wait for each of these containers to have done what it does before it is judged."""
+    names = [target.removeprefix("docker://") for target in targets]
+    done = subprocess.run(["sh", "-c", ready_script(names, 120)], capture_output=True, text=True, timeout=600)
+    assert "unready" not in done.stdout, done.stdout
 
 
 def test_a_name_that_is_the_start_of_another_id_is_judged_as_the_engine_resolves_it(canary, suite):
@@ -41,127 +75,59 @@ def test_an_ambiguous_id_prefix_is_an_error_naming_the_candidates(docker_client,
     assert seen[first][:12] in record["summary"] and container.id[:12] in record["summary"]
 
 
-def test_a_main_process_that_chroots_hides_no_mount(canary, suite, tmp_path):
+def test_a_main_process_that_chroots_hides_no_mount(adversary, suite):
     """Its chroot hides the host's / and the engine's socket from its own mountinfo; the
     host reads the whole mount namespace from its root, and they fail."""
-    jail = "mkdir -p /jail/bin && cp /bin/busybox /jail/bin/ && exec chroot /jail /bin/busybox sleep infinity"
-    chrooted = canary(command=["sh", "-c", jail], tty=False,
-                      volumes={"/": {"bind": "/hostroot", "mode": "ro"},
-                               "/var/run/docker.sock": {"bind": "/var/run/docker.sock"}})
-    run = suite(f"--iso-container=docker://{chrooted.name}")
-    failed = run.failed()
-    assert {"host-mounts", "runtime-socket"} <= failed, run.verdicts()
-    mounts = next(r for r in run.results if r["property"] == "host-mounts")
-    assert any("at the root of each of its mount namespaces" in e["label"] for e in mounts["evidence"]["container"])
+    target = adversary("a main process that chroots")
+    assert_no_chroot_hides_a_mount(suite(f"--iso-container={target}"), target)
 
 
-def test_a_process_beside_the_main_one_is_judged_too(canary, suite):
+def test_a_process_beside_the_main_one_is_judged_too(adversary, suite):
     """Its main process leaves the host's network namespace after forking another that
     stays there: the container is as isolated as its least isolated process."""
-    split = canary(network_mode="host", cap_add=["SYS_ADMIN"], tty=False,
-                   command=["sh", "-c", "sleep infinity & exec unshare -n sleep infinity"])
-    run = suite(f"--iso-container=docker://{split.name}", "-k", "net and not limit")
-    [net] = run.results
-    assert net["verdict"] == "fail" and "not its main one" in net["summary"], net["summary"]
+    target = adversary("a process left in the host's network")
+    assert_judged_by_its_least_isolated_process(suite(f"--iso-container={target}", "-k", "net and not limit"), target)
 
 
-def test_a_chroot_into_a_bind_of_its_own_root_hides_nothing(canary, suite):
+def test_a_chroot_into_a_bind_of_its_own_root_hides_nothing(adversary, suite):
     """A bind of its own / has the device and inode of its root filesystem: only the root
     of its mount namespace shows the host's / mounted at /host."""
-    script = "mkdir /x && mount --bind / /x && mount -o remount,ro,bind /x && exec chroot /x sleep infinity"
-    hidden = canary(cap_add=["SYS_ADMIN"], tty=False, volumes={"/": {"bind": "/host", "mode": "ro"}},
-                    command=["sh", "-c", script])
-    run = suite(f"--iso-container=docker://{hidden.name}", "-k", "host-mounts")
-    assert run.verdicts()["host-mounts"] == "fail", run.output
+    target = adversary("chroot into a bind of its own /")
+    run = suite(f"--iso-container={target}", "-k", "host-mounts")
+    assert run.verdicts(target)["host-mounts"] == "fail", run.output
 
 
-@pytest.mark.parametrize("hold", ["exec 3</host", "cd /host"], ids=["descriptor", "working directory"])
-def test_a_host_directory_held_after_unmounting_it_is_seen(canary, suite, hold):
+@pytest.mark.parametrize("name", ["host / held after unmounting it", "a host / held as its working directory"],
+                         ids=["descriptor", "working directory"])
+def test_a_host_directory_held_after_unmounting_it_is_seen(adversary, suite, name):
     """`-v /:/host`, then a descriptor (or its working directory) kept on it and the mount
     lazily unmounted: no mount of its namespace shows the host's / any more, but it holds it."""
-    held = canary(cap_add=["SYS_ADMIN"], tty=False, volumes={"/": {"bind": "/host", "mode": "ro"}},
-                  command=["sh", "-c", f"{hold} && umount -l /host && exec sleep infinity"])
-    run = suite(f"--iso-container=docker://{held.name}", "-k", "host-mounts")
-    [record] = run.results
-    assert record["verdict"] == "fail" and "outside every mount of its namespace" in record["summary"], record
+    target = adversary(name)
+    assert_a_held_host_directory_is_seen(suite(f"--iso-container={target}", "-k", "host-mounts"), target)
 
 
-def test_links_out_of_its_root_are_never_followed(canary, suite):
+def test_links_out_of_its_root_are_never_followed(adversary, suite):
     """Absolute links in its /dev and /etc point at the host's disk, root and files: the
     host lists them as links, reads nothing through them, and no verdict changes."""
-    links = ("ln -s /dev/vda /dev/hostdisk && ln -s / /dev/hostroot && ln -s /proc /dev/proc && "
-             "mkdir /dev/d && ln -s /dev /dev/d/dev && ln -sf /etc/shadow /etc/passwd2 && exec sleep infinity")
-    plain, linked = canary(), canary(command=["sh", "-c", links])
-    run = suite(f"--iso-container=docker://{plain.name}", f"--iso-container=docker://{linked.name}")
-    assert run.verdicts(f"docker://{linked.name}") == run.verdicts(f"docker://{plain.name}")
-    devices = next(r for r in run.results if r["target"] == f"docker://{linked.name}" and r["property"] == "devices")
-    listed = "\n".join(e["text"] for e in devices["evidence"]["container"])
-    assert "vda" not in listed and "hostdisk" not in listed
-
-
-def flood(docker_client, script: str, **options):
-    """A container running `script`, then touching /ready and sleeping."""
-    return start_canary(docker_client, tty=False, command=["sh", "-c", f"{script} ; touch /ready; exec sleep infinity"],
-                        **options)
-
-
-def wait_ready(container, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while container.exec_run(["/bin/busybox", "test", "-e", "/ready"]).exit_code != 0:
-        assert time.monotonic() < deadline, f"{container.name} never got ready"
-        time.sleep(0.2)
+    plain, linked = adversary("default"), adversary("links out of its root")
+    assert_no_link_is_followed(suite(f"--iso-container={plain}", f"--iso-container={linked}"), linked, plain)
 
 
 @pytest.fixture
-def unruly(docker_client):
+def unruly(adversary):
     """Containers that flood, name devices with newlines and markup, and hang, beside one
     that shares the host's PID namespace; all removed after the test."""
-    deep = "/dev/" + "/".join(["d" * 200] * 12)
-    long_path = "/m/" + "m" * 250
-    scripts = {
-        "device flood": f"mkdir -p {deep} && i=0 && while [ $i -lt 3000 ]; do mknod {deep}/n$i c 1 3; i=$((i+1)); done",
-        "hostile names": "mknod \"$(printf '/dev/a\\nb')\" c 1 4 && mknod '/dev/<img src=x onerror=alert(1)>' c 1 4",
-        # its own shell hangs: what the engine's exec runs inside it never ends
-        "hanging shell": "rm /bin/sh && printf '#!/bin/busybox sh\\nexec /bin/busybox sleep 600\\n' > /bin/sh && "
-                         "chmod +x /bin/sh",
-        # each line of its mountinfo is long: 12,000 of them are more than its readings' bound
-        "mount flood": f"mkdir -p {long_path} && i=0 && while [ $i -lt 12000 ]; do "
-                       f"mount -t tmpfs -o size=4k t {long_path} || break; i=$((i+1)); done",
-        "pid=host": "true",
-    }
-    options = {"mount flood": dict(cap_add=["SYS_ADMIN"]), "pid=host": dict(pid_mode="host")}
-    started = {name: flood(docker_client, script, **options.get(name, {})) for name, script in scripts.items()}
-    for container in started.values():
-        wait_ready(container)
-    yield started
-    for container in started.values():
-        try:
-            container.remove(force=True)
-        except docker.errors.NotFound:
-            pass
+    started = {name: adversary(name) for name in (*UNRULY, "pid=host")}
+    settle(started[name] for name in UNRULY)
+    return started
 
 
 @pytest.mark.parametrize("inside", ["host", "exec"])
 def test_no_container_silences_another(unruly, suite, inside):
-    run = suite(*(f"--iso-container=docker://{c.name}" for c in unruly.values()), f"--iso-inside={inside}",
+    run = suite(*(f"--iso-container={target}" for target in unruly.values()), f"--iso-inside={inside}",
                 "--iso-timeout=20", timeout=600)
     assert run.exit_code == 1, run.output
-    target = {name: f"docker://{c.name}" for name, c in unruly.items()}
-    assert run.verdicts(target["pid=host"])["pid"] == "fail"
-    # nodes its device cgroup lets it create but not open: judged, listed, not held against it
-    for name in ("device flood", "hostile names"):
-        assert "error" not in run.verdicts(target[name]).values(), (name, run.verdicts(target[name]))
-    assert run.verdicts(target["device flood"])["devices"] == "fail"  # thousands: more than are listed
-    hostile = next(r for r in run.results if r["target"] == target["hostile names"] and r["property"] == "devices")
-    assert "/dev/a\\nb" in hostile["summary"] + "".join(e["text"] for e in hostile["evidence"]["container"])
-    flooded = [r for r in run.results if r["target"] == target["mount flood"]]
-    assert {r["verdict"] for r in flooded} == {"error"}
-    assert all(unruly["mount flood"].name in r["summary"] and "exceeded" in r["summary"] for r in flooded)
-    hung = next(r for r in run.results if r["target"] == target["hanging shell"] and r["property"] == "pid")
-    assert hung["verdict"] == "pass"  # judged from the host's view
-    if inside == "exec":
-        [missing] = [e["text"] for e in hung["evidence"]["container"] if e["label"] == "(no view)"]
-        assert "hung" in missing or "printed nothing" in missing or "timed out" in missing, missing
+    assert_no_container_silences_another(run, unruly, unruly["pid=host"], inside)
 
 
 @pytest.mark.parametrize("wrapper", [("unshare", "--net", "--uts", "--ipc"),
@@ -187,15 +153,11 @@ def test_processes_coming_and_going_on_the_host_change_no_verdict(canary, suite)
     assert verdicts == {"pass"}
 
 
-def test_more_processes_than_are_examined_is_an_error_never_a_pass(canary, suite):
+def test_more_processes_than_are_examined_is_an_error_never_a_pass(adversary, suite):
     """A process hidden behind hundreds of decoys is not judged by the decoys: past the
     bound of processes examined, every property that reads them all is an error."""
-    crowded = canary(tty=False, command=["sh", "-c", "for i in $(seq 520); do sleep 1d & done; exec sleep 1d"])
-    time.sleep(2)
-    run = suite(f"--iso-container=docker://{crowded.name}")
+    crowded = adversary("a crowd of processes")
+    settle([crowded])
+    run = suite(f"--iso-container={crowded}")
     assert run.exit_code == EXIT_UNOBSERVABLE, run.output
-    verdicts = run.verdicts()
-    for prop in ("caps", "privileged", "seccomp", "pid", "host-mounts", "devices"):
-        assert verdicts[prop] == "error", (prop, verdicts)
-    caps = next(r for r in run.results if r["property"] == "caps")
-    assert "were not examined" in caps["summary"], caps["summary"]
+    assert_a_crowd_is_an_error_never_a_pass(run, crowded)

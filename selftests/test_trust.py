@@ -5,37 +5,30 @@ who runs it and tries to mount the host's root disk and leave a marker there, fi
 as itself, then through a setuid-root helper. Run through every inside mode on docker,
 podman (rootful and rootless) and hand-made pid:// targets: no marker reaches the host,
 and every trap that ran had exactly the container's own capabilities, seccomp mode,
-no_new_privs and cgroup. A control run lends the trap the host's root, as a verifier
-entering with nsenter would, and the marker does appear: the trap is armed.
+no_new_privs, LSM label and cgroup. A control run lends the trap the host's root, as a
+verifier entering with nsenter would, and the marker does appear: the trap is armed.
+The docker traps are defined once (adversaries.py): the lab VM runs them too.
 """
 
-import io
 import secrets
 import shutil
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, ROOTLESS_USER, SESSION_LABEL
+from adversaries import (ADVERSARIES, TRAP_CMD, TRAP_IMAGE, TRAPS, assert_confined, assert_no_trap_ran_with_more,
+                         build_trap_tree, confinement, records, root_of, tar_of)
+from conftest import ROOTLESS_USER, SESSION_LABEL
+from matrix import docker_run
 
-TRAP_IMAGE = "isoverify-selftest-trap:latest"
-HARDENED = dict(user="1000:1000", cap_drop=["ALL"], security_opt=["no-new-privileges"])
-PODMAN_HARDENED = ["--user=1000:1000", "--cap-drop=ALL", "--security-opt=no-new-privileges"]
-# What the containers run to start (a hand-made one: umount, rmdir, sleep) is left untrapped,
-# so that every record is the verifier's doing.
-UNTRAPPED = {"busybox", "sleep", "umount", "rmdir"}
+# the hardened trap's options, for podman too
+PODMAN_HARDENED = list(ADVERSARIES["hardened trap"].args)
 
 
 def host_root() -> tuple[int, int, str]:
-    """The host's root filesystem: its device numbers and type."""
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        fields = line.split()
-        if fields[4] == "/":
-            major, minor = fields[2].split(":")
-            root = (int(major), int(minor), fields[fields.index("-") + 1])
-    return root
+    """This machine's root filesystem: its device numbers and type."""
+    return root_of(Path("/proc/self/mountinfo").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -48,106 +41,53 @@ def marker():
 
 @pytest.fixture(scope="module")
 def trap_tree(busybox_rootfs, open_tmp, marker) -> Path:
-    """The busybox image's files with every applet a trap, and the escape helper twice:
-    /bin/escape as it is, /bin/escape-setuid setuid root."""
+    """The busybox image's files with every applet a trap (adversaries.py)."""
     if shutil.which("gcc") is None:
         pytest.fail("gcc is missing: `sudo ci/setup.sh --selftest` installs it", pytrace=False)
-    tree = open_tmp / "trap-rootfs"
-    shutil.copytree(busybox_rootfs, tree, symlinks=True)
-    escape = tree / "bin" / "escape"
-    subprocess.run(["gcc", "-static", "-O", "-o", str(escape), str(REPO / "selftests/helpers/escape.c")], check=True)
-    shutil.copy2(escape, tree / "bin" / "escape-setuid")
-    (tree / "bin" / "escape-setuid").chmod(0o4755)
-    (tree / "trap.log").touch(mode=0o666)  # its non-root users write here too
-    (tree / "trap.log").chmod(0o666)
-    major, minor, fstype = host_root()
-    for applet in (tree / "bin").iterdir():
-        if applet.is_symlink() and applet.name not in UNTRAPPED:
-            applet.unlink()
-            applet.write_text(
-                "#!/bin/busybox sh\n"
-                f"for helper in escape escape-setuid; do echo \"== $helper {applet.name}\" >>/trap.log\n"
-                f"  /bin/$helper {major} {minor} {fstype} {marker} >>/trap.log 2>&1; done\n"
-                f"exec /bin/busybox {applet.name} \"$@\"\n")
-            applet.chmod(0o755)
-    return tree
-
-
-def tar_of(tree: Path) -> bytes:
-    """The tree as an image layer, every file root's (setuid-root helper included)."""
-    layer = io.BytesIO()
-    with tarfile.open(fileobj=layer, mode="w") as archive:
-        archive.add(tree, arcname=".",
-                    filter=lambda entry: entry.replace(uid=0, gid=0, uname="root", gname="root", deep=False))
-    return layer.getvalue()
+    return build_trap_tree(busybox_rootfs, open_tmp / "trap-rootfs", host_root(), marker)
 
 
 @pytest.fixture(scope="module")
 def trap_image(docker_client, trap_tree):
     docker_client.api.import_image_from_data(tar_of(trap_tree), repository=TRAP_IMAGE.split(":")[0], tag="latest",
-                                             changes=['CMD ["/bin/busybox", "sleep", "infinity"]'])
+                                             changes=[TRAP_CMD])
     return TRAP_IMAGE
 
 
 @pytest.fixture(scope="module")
 def podman_trap_image(trap_tree, podman_image):
-    subprocess.run(["podman", "import", "--change", 'CMD ["/bin/busybox", "sleep", "infinity"]', "-", TRAP_IMAGE],
+    subprocess.run(["podman", "import", "--change", TRAP_CMD, "-", TRAP_IMAGE],
                    input=tar_of(trap_tree), check=True, capture_output=True)
     return TRAP_IMAGE
 
 
-def records(log: str) -> list[dict[str, str]]:
-    """The trap log as one dict per helper run: its kind, the applet, and what it printed."""
-    found = []
-    for line in log.splitlines():
-        if line.startswith("== "):
-            _, helper, applet = line.split()
-            found.append({"helper": helper, "applet": applet, "cgroup": ""})
-        elif line.startswith("escape: ") and found:
-            text = line.removeprefix("escape: ")
-            key, sep, value = text.partition(":\t")
-            if sep and key in ("Uid", "CapEff", "Seccomp", "NoNewPrivs"):
-                found[-1][key] = value.strip()
-            else:
-                found[-1]["cgroup"] += text + "\n"
-        elif line == "escaped" and found:
-            found[-1]["escaped"] = "yes"
-    return found
-
-
 def own_confinement(pid: int) -> dict[str, str]:
     """What the kernel says confines the container's main process, as the trap records it."""
-    status = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                  if ":\t" in line)
-    own = {**{key: status[key].strip() for key in ("Uid", "CapEff", "CapBnd", "Seccomp", "NoNewPrivs")},
-           "cgroup": Path(f"/proc/{pid}/cgroup").read_text()}
-    # the trap sees its uids as its user namespace names them: translate the host's
-    for inner, outer, count in (map(int, line.split()) for line in Path(f"/proc/{pid}/uid_map").read_text().splitlines()):
-        own["Uid"] = "\t".join(str(int(uid) - outer + inner) if outer <= int(uid) < outer + count else uid
-                               for uid in own["Uid"].split())
-    return own
-
-
-def assert_confined(url: str, ran: list[dict[str, str]], own: dict[str, str]) -> None:
-    """Each trap run had the container's own seccomp mode, no_new_privs and cgroup; run as
-    it was, its capabilities and uid; through the setuid helper, nothing beyond the
-    container's bounding set — and under no_new_privs, nothing at all."""
-    for record in ran:
-        assert {key: record.get(key) for key in ("Seccomp", "NoNewPrivs", "cgroup")} == \
-            {key: own[key] for key in ("Seccomp", "NoNewPrivs", "cgroup")}, (url, record)
-        assert int(record["CapEff"], 16) & ~int(own["CapBnd"], 16) == 0, (url, record)
-        if record["helper"] == "escape" or own["NoNewPrivs"] == "1":
-            assert record["CapEff"] == own["CapEff"], (url, record)
-            assert record["Uid"].split()[1] == own["Uid"].split()[1], (url, record)
+    try:
+        label = Path(f"/proc/{pid}/attr/current").read_text()
+    except OSError:  # the kernel runs no LSM
+        label = ""
+    return confinement(*(Path(f"/proc/{pid}/{name}").read_text() for name in ("status", "cgroup", "uid_map")), label)
 
 
 @pytest.fixture
-def traps(canary, podman_canary, handmade, trap_image, podman_trap_image, trap_tree):
+def docker_traps(docker_client, trap_image):
+    """The traps of every host (adversaries.py), started here; removed after the test."""
+    names = {name: f"isoverify-selftest-{secrets.token_hex(4)}" for name in TRAPS}
+    try:
+        for name in TRAPS:
+            subprocess.run(docker_run(names[name], ADVERSARIES[name], (SESSION_LABEL,)), check=True,
+                           capture_output=True)
+        yield [docker_client.containers.get(name) for name in names.values()]
+    finally:
+        subprocess.run(["docker", "rm", "-f", *names.values()], capture_output=True)
+
+
+@pytest.fixture
+def traps(docker_traps, podman_canary, handmade, podman_trap_image, trap_tree):
     """One trap of each kind: {url: (host PID, function reading its trap log)}."""
     started = {}
-    for options in ({}, HARDENED):
-        container = canary(image=trap_image, tty=False, stdin_open=False, **options)
-        container.reload()
+    for container in docker_traps:
         started[f"docker://{container.name}"] = (
             container.attrs["State"]["Pid"],
             lambda c=container: c.exec_run(["/bin/busybox", "cat", "/trap.log"]).output.decode())
@@ -168,13 +108,8 @@ def test_no_trap_runs_with_more_than_its_container_has(traps, suite, marker, ins
     run = suite(*(f"--iso-container={url}" for url in traps), f"--iso-inside={inside}")
     assert not Path("/", marker).exists(), "a trap mounted the host's disk through the verifier"
     for url, (pid, trap_log) in traps.items():
-        ran = records(trap_log())
-        assert not any(r.get("escaped") for r in ran), (url, ran)
-        if inside == "host" or url.startswith("pid://"):
-            assert ran == [], f"{url}: the verifier ran the container's own binaries: {ran}"
-            continue
-        assert ran, f"{url}: the engine's exec ran nothing of the container's (is the trap armed?)\n{run.output}"
-        assert_confined(url, ran, own_confinement(pid))
+        through_exec = inside == "exec" and not url.startswith("pid://")
+        assert_no_trap_ran_with_more(url, trap_log(), own_confinement(pid), through_exec)
     assert run.exit_code in (0, 1), run.output
     assert not [r for r in run.results if r["verdict"] == "error"], [r["summary"] for r in run.results
                                                                    if r["verdict"] == "error"]
@@ -195,7 +130,7 @@ def test_the_trap_is_armed_when_lent_the_hosts_root(handmade, trap_tree, marker)
 
 def test_rootless_podman_trap_has_no_more_than_its_container(rootless, trap_tree, suite, marker):
     name = f"isoverify-selftest-{secrets.token_hex(4)}"
-    rootless("podman", "import", "--change", 'CMD ["/bin/busybox", "sleep", "infinity"]', "-", TRAP_IMAGE,
+    rootless("podman", "import", "--change", TRAP_CMD, "-", TRAP_IMAGE,
              input=tar_of(trap_tree), check=True)
     try:
         rootless("podman", "run", "-d", f"--name={name}", f"--label={SESSION_LABEL}", "--network=none",
@@ -224,12 +159,6 @@ def test_checks_of_your_own_run_nothing_beyond_the_containers_confinement(traps,
     run = suite(*(f"--iso-container={url}" for url in traps), str(check))
     assert not Path("/", marker).exists(), "a trap mounted the host's disk through a check"
     for url, (pid, trap_log) in traps.items():
-        ran = records(trap_log())
-        assert not any(r.get("escaped") for r in ran), (url, ran)
-        if url.startswith("pid://"):
-            assert ran == [], f"{url}: a check ran a bare process's own binaries: {ran}"
-            continue
-        assert ran, f"{url}: the check's exec ran nothing of the container's (is the trap armed?)\n{run.output}"
-        assert_confined(url, ran, own_confinement(pid))
+        assert_no_trap_ran_with_more(url, trap_log(), own_confinement(pid), not url.startswith("pid://"))
     verdicts = {r["target"].split(":")[0]: r["verdict"] for r in run.results if r["target"].startswith("pid")}
     assert verdicts == {"pid": "error"}, run.output

@@ -2,8 +2,8 @@
  * mount the host's root block device and leave a marker file on it. Installed setuid
  * root in trap images, so that it also shows whether a setuid binary gains anything.
  *   escape MAJOR MINOR FSTYPE MARKER
- * Prints "escape:" lines (its Uid, CapEff, Seccomp, NoNewPrivs and cgroup) and
- * "escaped" when the marker reached the host's disk. */
+ * Prints "escape:" lines (its Uid, CapEff, Seccomp, NoNewPrivs, LSM label and cgroup)
+ * and "escaped" when the marker reached the host's disk. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +26,20 @@ static void show(const char *path, const char *prefixes[])
     fclose(file);
 }
 
+/* The LSM label it runs with ("docker-default (enforce)"), empty where the kernel runs none. */
+static void show_label(void)
+{
+    char label[4096] = "";
+    FILE *file = fopen("/proc/self/attr/current", "r");
+    if (file) {
+        if (!fgets(label, sizeof label, file))
+            label[0] = 0;
+        fclose(file);
+    }
+    label[strcspn(label, "\n")] = 0;
+    printf("escape: Label:\t%s\n", label);
+}
+
 int main(int argc, char **argv)
 {
     static const char *status[] = {"Uid:", "CapEff:", "Seccomp:", "NoNewPrivs:", NULL};
@@ -36,6 +50,7 @@ int main(int argc, char **argv)
     if (argc != 5)
         return 2;
     show("/proc/self/status", status);
+    show_label();
     show("/proc/self/cgroup", cgroup);
     unlink(disk);
     mknod(disk, S_IFBLK | 0600, makedev(atoi(argv[1]), atoi(argv[2])));
