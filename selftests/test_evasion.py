@@ -4,6 +4,7 @@ more descriptors than are looked at, a /dev deeper than is listed, a link whose 
 not UTF-8. Each is judged in one run beside a default container, which must stay judged;
 what could not be read whole is an error of its own container, never a pass."""
 
+import secrets
 import shutil
 import subprocess
 import time
@@ -11,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_suite, start_canary
-from test_adversaries import flood, wait_ready
+from adversaries import settled
+from conftest import REPO, SESSION_LABEL, run_suite
+from matrix import canary, docker_run
+from test_adversaries import settle
 
 FUSE = Path("/dev/fuse")
 MANY = 17000  # descriptors: more than the host looks at in one process
@@ -32,48 +35,44 @@ def helpers(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def evasive(docker_client, helpers):
+def evasive(helpers):
     """The evasive containers and a default one, all ready; removed at the end."""
     open_many = f"i=0; while [ $i -lt {MANY} ]; do eval \"exec $((i + 100))</dev/null\"; i=$((i + 1)); done"
-    scripts = {
-        "default": "true",
+    host_root = ("--cap-add=SYS_ADMIN", "--volume=/:/host:ro")
+    items = {
+        "default": settled("true"),
         # the host's / held by descriptors the host looks at, and beyond them
-        "held at 1600": "exec 1600</host && umount -l /host",
-        "held among many": f"exec 3</host && umount -l /host && {open_many}",
-        "deep /dev": "cd /dev && i=0 && while [ $i -lt 40 ]; do mkdir d && cd d; i=$((i + 1)); done",
-        "link not utf-8": "ip link set eth0 down && ip link set eth0 name \"$(printf 'e\\377')\"",
+        "held at 1600": settled("exec 1600</host && umount -l /host", *host_root),
+        "held among many": settled(f"exec 3</host && umount -l /host && {open_many}", *host_root),
+        "deep /dev": settled("cd /dev && i=0 && while [ $i -lt 40 ]; do mkdir d && cd d; i=$((i + 1)); done"),
+        "link not utf-8": settled("ip link set eth0 down && ip link set eth0 name \"$(printf 'e\\377')\"",
+                                  "--cap-add=NET_ADMIN"),
     }
-    options = {
-        "held at 1600": dict(cap_add=["SYS_ADMIN"], volumes={"/": {"bind": "/host", "mode": "ro"}}),
-        "held among many": dict(cap_add=["SYS_ADMIN"], volumes={"/": {"bind": "/host", "mode": "ro"}}),
-        "link not utf-8": dict(cap_add=["NET_ADMIN"]),
-    }
-    started = {name: flood(docker_client, script, **options.get(name, {})) for name, script in scripts.items()}
     for name, hop in (("helper kept", "stay"), ("helper hopping", "hop")):
         # PID 1 confines itself; its helper keeps CAP_SYS_ADMIN, and may hop from PID to PID
-        started[name] = start_canary(docker_client, command=["/confine", hop], tty=False, cap_add=["SYS_ADMIN"],
-                                     volumes={str(helpers["confine-after-fork"]): {"bind": "/confine", "mode": "ro"}})
+        items[name] = canary("--cap-add=SYS_ADMIN", f"--volume={helpers['confine-after-fork']}:/confine:ro",
+                             command=("/confine", hop), tty=False)
     if FUSE.exists():
-        started["silent fuse"] = start_canary(docker_client, command=["/silent-fuse"], tty=False,
-                                              devices=[f"{FUSE}:{FUSE}"], cap_add=["SYS_ADMIN"],
-                                              volumes={str(helpers["silent-fuse"]): {"bind": "/silent-fuse",
-                                                                                     "mode": "ro"}})
+        items["silent fuse"] = canary(f"--device={FUSE}", "--cap-add=SYS_ADMIN",
+                                      f"--volume={helpers['silent-fuse']}:/silent-fuse:ro",
+                                      command=("/silent-fuse",), tty=False)
+    names = {name: f"isoverify-selftest-{secrets.token_hex(4)}" for name in items}
     try:
-        for container in started.values():
-            wait_ready(container)
-        yield started
+        for name, item in items.items():
+            subprocess.run(docker_run(names[name], item, (SESSION_LABEL,)), check=True, capture_output=True)
+        settle(names.values())
+        yield names
     finally:
-        for container in started.values():
-            container.remove(force=True)
+        subprocess.run(["docker", "rm", "-f", *names.values()], capture_output=True)
 
 
 @pytest.fixture(scope="module")
 def judged(evasive, tmp_path_factory):
     began = time.monotonic()
-    run = run_suite(tmp_path_factory.mktemp("evasion"), *(f"--iso-container=docker://{c.name}"
-                                                          for c in evasive.values()),
+    run = run_suite(tmp_path_factory.mktemp("evasion"), *(f"--iso-container=docker://{name}"
+                                                          for name in evasive.values()),
                     "--iso-timeout=5", timeout=300)
-    return run, {name: f"docker://{c.name}" for name, c in evasive.items()}, time.monotonic() - began
+    return run, {item: f"docker://{name}" for item, name in evasive.items()}, time.monotonic() - began
 
 
 def record(run, target: str, prop: str) -> dict:
@@ -86,7 +85,7 @@ def test_the_default_container_beside_them_is_judged_in_full(judged):
     assert "error" not in run.verdicts(targets["default"]).values(), run.verdicts(targets["default"])
 
 
-def test_a_filesystem_that_never_answers_is_not_asked_and_stalls_nothing(judged, evasive):
+def test_a_filesystem_that_never_answers_is_not_asked_and_stalls_nothing(judged):
     run, targets, seconds = judged
     if "silent fuse" not in targets:
         pytest.skip(f"no {FUSE} on this machine")
