@@ -11,10 +11,10 @@ One batched command per host, however many properties and containers:
   (shell/kernel_view.py): files under `/proc/<pid>` and the host's cgroup tree,
   its other processes, anchors at the roots of their mount namespaces (which
   any process can hide by chroot), what they hold outside their mounts, their
-  seccomp filters and device programs as the kernel hands them over, the host's
-  `ip` and the hostname in its namespaces, its root and `/dev` listed through
-  `/proc/<pid>/root` without following a link. Nothing of the container's runs
-  with the prober's privileges;
+  seccomp filters and device programs as the kernel hands them over, its links
+  and hostname as the kernel tells them inside its namespaces, its root and `/dev`
+  listed through `/proc/<pid>/root` without following a link. Nothing of the
+  container's runs with the prober's privileges;
 - for each container, its own view — the lesson's `ls /`, `df -h`, `ps aux`,
   `ip link`, `hostname`, `id` — read by the host the same way (the default),
   or run by the container's own shell through the engine's exec, which keeps
@@ -109,8 +109,8 @@ def kernel_view(inside: str, own_facts: dict[str, facts.Fact]) -> dict[str, fact
         "held": facts.Held(),
         "filters": facts.Filters(),
         "device_programs": facts.DevicePrograms(),
+        "settled": facts.Fact("settled", "its other processes the same at the end of its readings"),
     }
-    view["settled"] = facts.Fact("settled", "its other processes the same at the end of its readings")
     view.update(own_facts)
     if inside == "exec":
         view["inside"] = facts.Fact("inside", "the lesson's commands, through the engine's exec")
