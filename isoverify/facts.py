@@ -850,12 +850,6 @@ class Devices(Fact):
     def __init__(self):
         super().__init__("devices", "find /proc/PID/root/dev -type b -o -type c")
 
-    def read(self, output: str, rc: int) -> Reading:
-        """What was not listed comes first: it is why the nodes are unreadable."""
-        lines = output.splitlines(keepends=True)
-        unlisted = [line for line in lines if line.startswith("unlisted ")]
-        return super().read("".join(unlisted + [line for line in lines if line not in unlisted]), rc)
-
     def parse(self, text):
         devices, more = [], 0
         for line in text.splitlines():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from adversaries import settled
+from adversaries import record, settled
 from conftest import REPO, SESSION_LABEL, run_suite
 from matrix import canary, docker_run
 from test_adversaries import settle
@@ -73,10 +73,6 @@ def judged(evasive, tmp_path_factory):
                                                           for name in evasive.values()),
                     "--iso-timeout=5", timeout=300)
     return run, {item: f"docker://{name}" for item, name in evasive.items()}, time.monotonic() - began
-
-
-def record(run, target: str, prop: str) -> dict:
-    return next(r for r in run.results if r["target"] == target and r["property"] == prop)
 
 
 def test_the_default_container_beside_them_is_judged_in_full(judged):

@@ -68,6 +68,7 @@ LINK_TYPES = {ARPHRD_ETHER: "ether", ARPHRD_LOOPBACK: "loopback", 65534: "none",
 WAIT_ALL = 0x40000000  # __WALL
 MEMBERS_SHOWN = 500
 NODES_SHOWN, NAME_BYTES = 200, 512  # device nodes listed, and bytes of each line
+BELOW = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC  # a directory, never through a link
 LINKS_SHOWN, DESCRIPTORS_SHOWN = 4096, 16384  # beyond, what they would show is unread
 BPF_PROG_GET_FD_BY_ID, BPF_OBJ_GET_INFO_BY_FD, BPF_PROG_QUERY = 13, 15, 16
 BPF_CGROUP_DEVICE, BPF_F_QUERY_EFFECTIVE, BPF_PROG_TYPE_CGROUP_DEVICE = 6, 1, 15
@@ -491,7 +492,7 @@ def devices(c):
     node is on). At most NODES_SHOWN, each line cut at NAME_BYTES, names escaped; "more N"
     counts the rest. No link is followed on the way, nor any directory entered but
     through the one above it; "unlisted PATH WHY" where a part could not be listed whole."""
-    lines, more = [], 0
+    unlisted, lines, more = [], [], 0
     for view in c.views:
         tops, fuse = ["/dev"], set()
         for line in dump("/proc/%s/mountinfo" % view, "surrogateescape").splitlines():
@@ -506,12 +507,13 @@ def devices(c):
         for top in tops:
             for node in nodes_under(view, top, fuse):
                 if node.startswith("unlisted "):
-                    lines.append(node[:NAME_BYTES] + "\n")
+                    unlisted.append(node[:NAME_BYTES] + "\n")
                 elif len(lines) < NODES_SHOWN:
                     lines.append(node[:NAME_BYTES] + "\n")
                 else:
                     more += 1
-    return "".join(lines) + ("more %d\n" % more if more else "")
+    # what was not listed first: it is why the rest cannot be judged
+    return "".join(unlisted + lines) + ("more %d\n" % more if more else "")
 
 
 def unescaped(point):
@@ -532,7 +534,7 @@ def nodes_under(view, top, fuse):
             if "/" + "/".join(components[:depth + 1]) in fuse:
                 yield "unlisted %s under a FUSE filesystem" % escaped(os.fsencode(top))
                 return
-            opened = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+            opened = os.open(part, BELOW, dir_fd=parent)
             os.close(parent)
             parent = opened
         if top in fuse:
@@ -542,7 +544,7 @@ def nodes_under(view, top, fuse):
         found = os.stat(name, dir_fd=parent, follow_symlinks=False)
         where = "%s%s" % (root, top)
         if stat.S_ISDIR(found.st_mode):
-            directory = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+            directory = os.open(name, BELOW, dir_fd=parent)
             for node in walk(directory, where, top, fuse):
                 yield node
         elif stat.S_ISCHR(found.st_mode) or stat.S_ISBLK(found.st_mode):
@@ -574,9 +576,7 @@ def walk(top, where, inside, fuse):
                         if depth == DEPTH:
                             yield "unlisted %s deeper than %d directories" % (shown, DEPTH)
                             continue
-                        below = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                                        dir_fd=directory)
-                        waiting.append((below, shown, path, depth + 1))
+                        waiting.append((os.open(name, BELOW, dir_fd=directory), shown, path, depth + 1))
                     elif stat.S_ISCHR(found.st_mode) or stat.S_ISBLK(found.st_mode):
                         yield node_line(found, shown)
                 except OSError:
