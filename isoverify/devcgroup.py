@@ -3,7 +3,7 @@
 On cgroup v2 the device rules are no file but eBPF programs of type
 BPF_PROG_TYPE_CGROUP_DEVICE attached to a cgroup (and its parents); the kernel runs
 every one in effect on each open or mknod of a device node and refuses unless all
-return 1. anchors.py asks the kernel for them (BPF_PROG_QUERY with
+return 1. shell/kernel_view.py asks the kernel for them (BPF_PROG_QUERY with
 BPF_F_QUERY_EFFECTIVE, then their translated instructions); this module runs them on
 one question — a device's type and numbers, and an access — over the only input such
 a program has, `struct bpf_cgroup_dev_ctx` {access_type = type | access << 16, major,

@@ -1,7 +1,7 @@
 """What a seccomp filter in force lets through: the kernel's own programs, run here.
 
 The host hands each process's filters over to root (PTRACE_SECCOMP_GET_FILTER, read by
-anchors.py): classic BPF programs over `struct seccomp_data`. This module runs them for
+shell/kernel_view.py): classic BPF programs over `struct seccomp_data`. This module runs them for
 the system calls a runtime's default profile keeps from a container — namespaces,
 mounts, keyrings, BPF, modules, kexec, handles to host files, … — on every ABI a process
 of this host can call them through (x86-64, its x32 numbers, and i386's `int 0x80`), and
@@ -77,14 +77,40 @@ def calls(name: str) -> list[Call]:
     return found
 
 
-def instructions(program: bytes) -> list[tuple[int, int, int, int]]:
-    """`struct sock_filter` entries: (code, jt, jf, k)."""
-    if not program or len(program) % 8:
-        raise ValueError("not a classic BPF program")
-    return [struct.unpack_from("<HBBI", program, offset) for offset in range(0, len(program), 8)]
+JEQ_K = 0x15  # BPF_JMP | BPF_JEQ | BPF_K
 
 
-def run(program: list[tuple[int, int, int, int]], call: Call) -> int:
+class Program:
+    """A classic BPF program decoded once, to be run on many calls.
+
+    libseccomp lists a profile's allowed calls as one long run of `JEQ #nr` tests, each
+    falling through to the next on a miss: Docker's default is some 900 of them. Such a
+    run is kept as a table from each value to the tests that match it, so a call crosses
+    it in one lookup instead of one test each; where it lands is the same.
+    """
+
+    def __init__(self, program: bytes):
+        if not program or len(program) % 8:
+            raise ValueError("not a classic BPF program")
+        self.steps = list(struct.iter_unpack("<HBBI", program))
+        # For each test in a run: the run's table (value -> (test, where it jumps) in order) and its end.
+        self.runs: list[tuple[dict[int, list[tuple[int, int]]], int] | None] = [None] * len(self.steps)
+        pc = 0
+        while pc < len(self.steps):
+            end = pc
+            while end < len(self.steps) and self.steps[end][0] == JEQ_K and self.steps[end][2] == 0:
+                end += 1
+            if end - pc > 1:
+                table: dict[int, list[tuple[int, int]]] = {}
+                for test in range(pc, end):
+                    _, jt, _, k = self.steps[test]
+                    table.setdefault(k, []).append((test, test + 1 + jt))
+                for test in range(pc, end):
+                    self.runs[test] = (table, end)
+            pc = max(end, pc + 1)
+
+
+def run(program: Program, call: Call) -> int:
     """The value a classic BPF program returns for `call` (the kernel's checker rejects
     jumps backwards and out of range, so this always ends)."""
     data = call.data()
@@ -92,8 +118,14 @@ def run(program: list[tuple[int, int, int, int]], call: Call) -> int:
     a = x = 0
     memory = [0] * 16
     pc = 0
-    while pc < len(program):
-        code, jt, jf, k = program[pc]
+    steps, runs = program.steps, program.runs
+    while pc < len(steps):
+        tests = runs[pc]
+        if tests is not None:  # a run of JEQ tests, entered here: the first that matches from here on
+            table, end = tests
+            pc = next((target for test, target in table.get(a, ()) if test >= pc), end)
+            continue
+        code, jt, jf, k = steps[pc]
         pc += 1
         kind, size_or_op, source = code & 0x07, code & 0xF0, code & 0x08
         if kind == 0x00:  # LD
@@ -153,11 +185,6 @@ def _alu(op: int, a: int, operand: int) -> int:
             0x90: a % operand if operand else 0, 0xA0: a ^ operand}.get(op, a)
 
 
-def action(filters: list[bytes], call: Call) -> int:
-    """The action every filter in force together takes on `call`: the most restrictive."""
-    return _strictest([run(instructions(program), call) for program in filters])
-
-
 def _strictest(results: list[int]) -> int:
     results = [result & ACTION_MASK for result in results]
     return min(results, key=lambda value: struct.unpack("<i", struct.pack("<I", value))[0])
@@ -167,7 +194,7 @@ def _strictest(results: list[int]) -> int:
 def _reaching(filters: tuple[bytes, ...]) -> frozenset[str]:
     """The guarded calls these filters let through on some ABI: run once per distinct set
     (most containers share their runtime's profile)."""
-    programs = [instructions(program) for program in filters]  # decoded once, run on every call
+    programs = [Program(program) for program in filters]  # decoded once, run on every call
     return frozenset(name for name in GUARDED
                      if any(_strictest([run(program, call) for program in programs]) in LETS_THROUGH
                             for call in calls(name)))

@@ -57,7 +57,7 @@ def test_clone_is_run_with_a_new_user_namespace_asked_for():
 @pytest.mark.parametrize("garbage", [b"", b"1234567", b"\x00" * 9])
 def test_what_is_not_a_program_is_refused(garbage):
     with pytest.raises(ValueError):
-        seccomp.instructions(garbage)
+        seccomp.Program(garbage)
 
 
 @settings(max_examples=200, deadline=None)
@@ -65,7 +65,48 @@ def test_what_is_not_a_program_is_refused(garbage):
 def test_any_program_runs_to_an_end(garbage):
     """Jumps go forward only: whatever the bytes, a run ends with some action."""
     for call in seccomp.calls("mount"):
-        assert isinstance(seccomp.run(seccomp.instructions(garbage), call), int)
+        assert isinstance(seccomp.run(seccomp.Program(garbage), call), int)
+
+
+def test_a_run_of_tests_entered_in_its_middle_matches_from_there_on():
+    """A run of JEQ tests is crossed by table: entered by a jump past its start, and with
+    values tested twice, the first test that matches from the entry on decides."""
+    tests = seccomp.Program(program(
+        (0x20, 0, 0, 0),  # 0: A = nr
+        (0x15, 0, 1, 165),  # 1: mount jumps to 2, any other call goes on to 3
+        (0x05, 0, 0, 2),  # 2: on to 5, in the middle of the run
+        (0x15, 4, 0, 7),  # 3: the run begins: 7 -> allow
+        (0x15, 4, 0, 165),  # 4: 165 -> errno (before mount's entry)
+        (0x15, 3, 0, 7),  # 5: 7 again -> errno (after 7's first test)
+        (0x15, 1, 0, 165),  # 6: 165 -> allow
+        (0x06, 0, 0, seccomp.TRAP),  # 7: the run's end
+        RET_ALLOW,  # 8
+        RET_ERRNO,  # 9
+    ))
+    assert tests.runs[3] is not None and tests.runs[1] is None
+    outcome = {nr: seccomp.run(tests, seccomp.Call(nr, seccomp.AUDIT_ARCH_X86_64)) for nr in (7, 165, 5)}
+    assert outcome == {7: seccomp.ALLOW, 165: seccomp.ALLOW, 5: seccomp.TRAP}
+
+
+instruction = st.one_of(
+    st.tuples(st.just(0x20), st.just(0), st.just(0), st.sampled_from([0, 4, 16])),  # A = a word of the call
+    st.tuples(st.just(0x15), st.integers(0, 6), st.integers(0, 2), st.integers(0, 4)),  # JEQ #k
+    st.tuples(st.just(0x25), st.integers(0, 3), st.integers(0, 3), st.integers(0, 4)),  # JGT #k
+    st.tuples(st.just(0x05), st.just(0), st.just(0), st.integers(0, 3)),  # JA
+    st.tuples(st.just(0x06), st.just(0), st.just(0), st.integers(0, 0xFFFF)),  # RET #k
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(instruction, min_size=1, max_size=40), st.integers(0, 5), st.integers(0, 5))
+def test_runs_crossed_by_table_land_where_each_test_in_turn_would(steps, nr, first_argument):
+    """The same program with its runs of tests taken one instruction at a time (no tables)
+    returns the same for every call."""
+    tabled = seccomp.Program(program(*steps))
+    one_by_one = seccomp.Program(program(*steps))
+    one_by_one.runs = [None] * len(one_by_one.steps)
+    call = seccomp.Call(nr, seccomp.AUDIT_ARCH_X86_64, (first_argument, 0, 0, 0, 0, 0))
+    assert seccomp.run(tabled, call) == seccomp.run(one_by_one, call)
 
 
 def test_guarded_capabilities_are_real_capability_names():

@@ -12,8 +12,8 @@
 # shellcheck disable=SC2154 # those are set by the probe around this file
 
 # containers_of ENGINE REF...: each reference resolved as the engine resolves it among
-# all its containers — a full ID, else an exact name, else a unique ID prefix — then
-# the ones found inspected at once. Prints "ref REF ID|missing|ambiguous ID,ID…" lines,
+# all its containers: a full ID, else an exact name, else a unique ID prefix; then
+# the ones found inspected at once. Prints "ref REF ID|missing|ambiguous ID,ID,..." lines,
 # then "ID PID {json}" lines, each cut at 64 KiB so that no container's configuration
 # floods the probe. Keeps both in $resolved and $inspected_ENGINE for find_container.
 containers_of() {
