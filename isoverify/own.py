@@ -82,6 +82,11 @@ class ThroughHost(BaseBackend):
         self.started = started  # when the container observed started, as its engine writes it in JSON
         self.side = side or ("host" if container is None else "container")
 
+    def get_encoding(self) -> str:
+        """UTF-8, what `run` decodes every answer into: testinfra would ask the target with a
+        python3 of its own (inside a container: the container's word, and one more command)."""
+        return "utf-8"
+
     def run(self, command: str, *args: str, **kwargs) -> CommandResult:
         line = self.get_command(command, *args)
         if self.container is None:

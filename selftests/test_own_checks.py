@@ -151,6 +151,23 @@ def test_commands_run_inside_confined_as_the_container_is(tmp_path, canary):
     assert code == 0 and [r["verdict"] for r in results] == ["pass"], output
 
 
+def test_a_command_that_is_not_ascii_is_the_only_one_run(tmp_path):
+    """testinfra asks a target for its encoding (python3, run in the container) before a
+    command that is not ASCII: the fixtures speak UTF-8, so the check's command is the one
+    run and the one shown."""
+    source = """
+        import pytest
+
+        @pytest.mark.iso_property("greets", "Greets in French")
+        def test_greets(iso_container):
+            assert iso_container.check_output("echo 'd\u00e9j\u00e0 vu'") == "d\u00e9j\u00e0 vu"
+    """
+    code, output, results = run_checks(tmp_path, source)
+    assert code == 0, output
+    assert [e["label"] for e in results[0]["evidence"]["container"]] == \
+        ["$ echo 'd\u00e9j\u00e0 vu'  (inside, through the engine's exec)"]
+
+
 def test_a_bare_process_runs_no_commands_and_an_answer_cut_short_is_no_answer(tmp_path, canary, handmade):
     """A check's command that floods or hangs gets no answer to judge by (an error), and one
     that fails on its own is the container's answer, whatever it prints."""
