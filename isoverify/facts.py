@@ -158,6 +158,8 @@ class Mount:
 
 
 def _unescape_octal(field: str) -> str:
+    if "\\" not in field:  # most fields: nothing escaped
+        return field
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
@@ -483,12 +485,14 @@ class Resolution:
 
 class Containers(Fact):
     """`<engine> ps -a` and `<engine> inspect`: each reference resolved as the engine
-    resolves it (a full ID, an exact name, a unique ID prefix), and the declared
+    resolves it (a full ID, an exact name, a unique ID prefix; full IDs that inspect
+    shows as themselves need no listing), and the declared
     configuration and main PID of each container found (`containers_of` in host.sh)."""
 
     def __init__(self, cli: str, refs: list[str]):
         names = " ".join(refs)
-        super().__init__(f"containers_of {cli} {names}", f"{cli} ps -a; {cli} inspect {names}")
+        super().__init__(f"containers_of {cli} {names}",
+                         f"{cli} inspect {names}, resolved by {cli} ps -a unless each is a full ID")
 
     def read(self, output: str, rc: int) -> Reading:
         # Some containers may be missing: the others are still readable.

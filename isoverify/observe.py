@@ -140,7 +140,7 @@ class Script:
         self.host = {f"host.{name}": fact for name, fact in host_facts(engines, refs, timeout).items()}
         self.view = kernel_view(inside, own_facts or {})
         self.targets, self.timeout, self.inside = targets, timeout, inside
-        self.names = [*sum(self._host_sections(), []), "read", *(f"c{n}" for n in range(len(targets)))]
+        self.names = [*sum(self._host_sections(), []), "read", "views"]
 
     def text(self) -> str:
         inside_script = probe.script({name: fact.command for name, fact in inside_facts().items()},
@@ -165,7 +165,7 @@ class Script:
         every = " ".join(f"{t.engine if t.has_engine else '-'} {shlex.quote(t.ref)}" for t in self.targets)
         # the containers are read while the host's own facts are, once the engines have named them
         named, rest = self._host_sections()
-        calls = {"read": "containers_read", **{f"c{n}": f"show_container {n}" for n in range(len(self.targets))}}
+        calls = {"read": "containers_read", "views": "show_containers"}
         return (probe.script({name: _bounded(self.host[name]) for name in named}, self.nonce, tuple(parts))
                 + f"start_reading {every}\n"
                 + probe.script({name: _bounded(self.host[name]) for name in rest}, self.nonce)
@@ -226,12 +226,17 @@ def observe(host: HostTarget, engines: tuple[str, ...], targets: list[ContainerT
     own["processes"] = _host_processes(own, table)
     observed: dict[ContainerTarget, ContainerFacts | TargetError] = {}
     read = sections["read"]
+    # kernel_view.py's own lines, "N BASE64" for the Nth container
+    views = dict(line.split(" ", 1) for line in sections["views"].output.splitlines() if " " in line)
     for number, target in enumerate(targets):
         try:
             if read.rc != 0:
                 raise TargetError(f"{target.label} on {host.label}: its readings were not taken: "
                                   f"{one_line(read.output)}")
-            observed[target] = _container(target, sections[f"c{number}"].output, script, own, table)
+            if str(number) not in views:
+                raise TargetError(f"{target.label} on {host.label}: its readings were not kept by the host's "
+                                  f"python3: {one_line(read.output) or 'it ended before'}")
+            observed[target] = _container(target, views[str(number)], script, own, table)
         except TargetError as exc:
             observed[target] = exc
     return HostFacts(host, own), observed

@@ -21,11 +21,10 @@ or YAML:
 import datetime
 import fnmatch
 import re
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
 try:
     import tomllib
@@ -145,42 +144,6 @@ def _entries_toml(text: str, path: Path) -> list[tuple[dict, int]]:
     return list(zip(entries, lines))
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, refusing a key given twice in one mapping (YAML would keep the last, silently)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<` may be overridden: that is its purpose
-                continue
-            key = self.construct_object(key_node, deep=True)
-            if isinstance(key, Hashable):  # the safe loader refuses the others itself
-                if key in seen:
-                    raise yaml.constructor.ConstructorError(None, None, f"{key!r} is given twice",
-                                                            key_node.start_mark)
-                seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
-def _entries_yaml(text: str, path: Path) -> list[tuple[dict, int]]:
-    loader = _UniqueKeyLoader(text)
-    try:
-        root = loader.get_single_node()
-        document = loader.construct_document(root) if root is not None else None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        raise WaiverError(f"{path}{where}: {getattr(exc, 'problem', None) or exc}") from None
-    finally:
-        loader.dispose()
-    if document is None:
-        return []
-    if not isinstance(document, dict) or set(document) != {"waivers"} or not isinstance(document["waivers"], list):
-        raise WaiverError(f"{path}:1: expected a top-level `waivers:` list")
-    nodes = next(value for key, value in root.value if key.value == "waivers").value
-    return [(entry, node.start_mark.line + 1) for entry, node in zip(document["waivers"], nodes)]
-
-
 def _expiry(value, where: str) -> datetime.date:
     if isinstance(value, str):
         try:
@@ -237,7 +200,10 @@ def load(path: Path, known_properties: set[str] | None) -> list[Waiver]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise WaiverError(f"{path}: cannot read it ({exc})") from None
-    read = _entries_yaml if path.suffix in (".yaml", ".yml") else _entries_toml
+    if path.suffix in (".yaml", ".yml"):
+        from .waivers_yaml import entries as read  # PyYAML takes a moment to load: only for such a file
+    else:
+        read = _entries_toml
     return [_waiver(entry, line, path, known_properties) for entry, line in read(text, path)]
 
 

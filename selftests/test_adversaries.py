@@ -59,6 +59,16 @@ def test_a_name_that_is_the_start_of_another_id_is_judged_as_the_engine_resolves
     assert f"Id: {weakened.id}" in declared  # the report names the container judged, whole
 
 
+def test_a_name_of_sixty_four_hex_digits_is_the_container_so_named(canary, suite):
+    """A name that looks like a whole ID, where no container has that ID, is resolved by name
+    as the engine resolves it (the probe asks for a listing when inspect answers with another ID)."""
+    name = secrets.token_hex(32)
+    canary(name=name, pid_mode="host")
+    run = suite(f"--iso-container=docker://{name}", "-k", "pid and not limit")
+    assert run.exit_code == 1, run.output
+    assert run.failed(f"docker://{name}") == {"pid"}
+
+
 def test_an_ambiguous_id_prefix_is_an_error_naming_the_candidates(docker_client, canary, suite):
     names = {name for c in docker_client.containers.list(all=True) for name in (c.name,)}
     seen: dict[str, str] = {}

@@ -16,41 +16,85 @@
 # the ones found inspected at once. Prints "ref REF ID|missing|ambiguous ID,ID,..." lines,
 # then "ID PID {json}" lines, each cut at 64 KiB so that no container's configuration
 # floods the probe. Keeps both in $resolved and $inspected_ENGINE for find_container.
+# References that are all full IDs, each inspected as itself, need no listing.
 containers_of() {
     engine=$1
     shift
-    listing=$(timeout "$iso_timeout" "$engine" ps -a --no-trunc --format '{{.ID}} {{.Names}}' 2>&1) || {
-        printf '%s\n' "$listing"
-        return 1
-    }
-    found=$(printf '%s\n' "$listing" | awk -v refs="$*" '
-        NF >= 1 && $1 ~ /^[0-9a-f]+$/ { n++; id[n] = $1; names[n] = "," $2 "," }
-        END {
-            count = split(refs, ref, " ")
-            for (i = 1; i <= count; i++) {
-                r = ref[i]; hit = ""
-                for (j = 1; j <= n && hit == ""; j++) if (id[j] == r) hit = id[j]
-                for (j = 1; j <= n && hit == ""; j++) if (index(names[j], "," r ",")) hit = id[j]
-                if (hit == "") {
-                    k = 0; all = ""
-                    for (j = 1; j <= n; j++) if (index(id[j], r) == 1) { k++; all = all (k > 1 ? "," : "") id[j] }
-                    if (k == 1) hit = all
-                    else if (k > 1) { print "ref", r, "ambiguous", all; continue }
+    details='' inspected=0
+    if full_ids "$@"; then
+        inspect_containers "$engine" "$@"
+        [ "$inspected" -ne 124 ] || { echo "$engine inspect did not answer within ${iso_timeout}s"; return 1; }
+    fi
+    if [ "$inspected" -eq 0 ] && [ -n "$details" ] && inspected_as_themselves "$@"; then
+        found=$(for ref in "$@"; do echo "ref $ref $ref"; done)
+    else
+        listing=$(timeout "$iso_timeout" "$engine" ps -a --no-trunc --format '{{.ID}} {{.Names}}' 2>&1) || {
+            printf '%s\n' "$listing"
+            return 1
+        }
+        found=$(printf '%s\n' "$listing" | awk -v refs="$*" '
+            NF >= 1 && $1 ~ /^[0-9a-f]+$/ { n++; id[n] = $1; names[n] = "," $2 "," }
+            END {
+                count = split(refs, ref, " ")
+                for (i = 1; i <= count; i++) {
+                    r = ref[i]; hit = ""
+                    for (j = 1; j <= n && hit == ""; j++) if (id[j] == r) hit = id[j]
+                    for (j = 1; j <= n && hit == ""; j++) if (index(names[j], "," r ",")) hit = id[j]
+                    if (hit == "") {
+                        k = 0; all = ""
+                        for (j = 1; j <= n; j++) if (index(id[j], r) == 1) { k++; all = all (k > 1 ? "," : "") id[j] }
+                        if (k == 1) hit = all
+                        else if (k > 1) { print "ref", r, "ambiguous", all; continue }
+                    }
+                    print "ref", r, (hit == "" ? "missing" : hit)
                 }
-                print "ref", r, (hit == "" ? "missing" : hit)
-            }
-        }')
+            }')
+        ids=$(printf '%s\n' "$found" | awk '$3 ~ /^[0-9a-f]+$/ { print $3 }' | sort -u)
+        details=
+        # shellcheck disable=SC2086 # one word per ID
+        [ -z "$ids" ] || inspect_containers "$engine" $ids
+    fi
     printf '%s\n' "$found"
     eval "resolved_$engine=\$found"
-    ids=$(printf '%s\n' "$found" | awk '$3 ~ /^[0-9a-f]+$/ { print $3 }' | sort -u)
-    [ -n "$ids" ] || return 0
-    # Only the fields the suite reads: a container's environment can be megabytes.
-    # shellcheck disable=SC2086 # one word per ID
-    details=$(timeout "$iso_timeout" "$engine" inspect --type container --format \
-        '{{.Id}} {{.State.Pid}} {"Id":"{{.Id}}","Name":{{json .Name}},"Image":{{json .Image}},"Path":{{json .Path}},"Args":{{json .Args}},"State":{{json .State}},"HostConfig":{{json .HostConfig}},"GraphDriver":{{json .GraphDriver}},"AppArmorProfile":{{json .AppArmorProfile}},"ProcessLabel":{{json .ProcessLabel}},"Config":{"User":{{json .Config.User}},"Hostname":{{json .Config.Hostname}},"Labels":{{json .Config.Labels}}}}' \
-        $ids 2>&1 | cut -b -65536)
+    [ -n "$details" ] || return 0
     printf '%s\n' "$details"
     eval "inspected_$engine=\$(printf '%s\n' \"\$details\" | cut -d' ' -f1-2)"
+}
+
+# full_ids REF...: whether every reference is a whole container ID (64 hex digits).
+full_ids() {
+    for ref in "$@"; do
+        case $ref in *[!0-9a-f]*) return 1 ;; esac
+        [ "${#ref}" -eq 64 ] || return 1
+    done
+}
+
+# inspected_as_themselves REF...: whether the engine's inspect gave a line for each
+# reference as its ID.
+inspected_as_themselves() {
+    for ref in "$@"; do
+        case $details in "$ref "* | *"
+$ref "*) ;; *) return 1 ;; esac
+    done
+}
+
+# inspect_containers ENGINE ID...: the containers' "ID PID {json}" lines (and what the
+# engine said of any it does not know) into $details, the engine's exit status into
+# $inspected.
+inspect_containers() {
+    engine=$1
+    shift
+    # Only the fields the suite reads: a container's environment can be megabytes.
+    details=$({
+        timeout "$iso_timeout" "$engine" inspect --type container --format \
+            '{{.Id}} {{.State.Pid}} {"Id":"{{.Id}}","Name":{{json .Name}},"Image":{{json .Image}},"Path":{{json .Path}},"Args":{{json .Args}},"State":{{json .State}},"HostConfig":{{json .HostConfig}},"GraphDriver":{{json .GraphDriver}},"AppArmorProfile":{{json .AppArmorProfile}},"ProcessLabel":{{json .ProcessLabel}},"Config":{"User":{{json .Config.User}},"Hostname":{{json .Config.Hostname}},"Labels":{{json .Config.Labels}}}}' \
+            "$@" 2>&1
+        echo "inspected $?"
+    } | cut -b -65536)
+    inspected=${details##*inspected }
+    details=${details%inspected "$inspected"}
+    details=${details%"
+"}
 }
 
 # find_container ENGINE REF: sets $id and $pid from what containers_of kept
@@ -76,7 +120,7 @@ find_container() {
 
 # start_reading ENGINE REF ...: every container's readings, taken by the host's python3
 # (kernel_view.py) in the background while the host's own are read, into a file of their
-# own under $iso_views, one per container in order (show_container N): a container whose
+# own under $iso_views, a line per container (show_containers): a container whose
 # readings hang or flood costs only its own. What it says itself goes to
 # $iso_views/said (containers_read).
 start_reading() {
@@ -115,9 +159,10 @@ containers_read() {
     return "$status"
 }
 
-# show_container N: the readings of the Nth container, as observe_containers kept them.
-show_container() {
-    cat "$iso_views/$1"
+# show_containers: the readings of every container, a line "N BASE64" each, as
+# kernel_view.py kept them.
+show_containers() {
+    cat "$iso_views/views"
 }
 
 # release: the reading of containers is stopped if it still runs, and what it kept removed.

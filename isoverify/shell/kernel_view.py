@@ -6,8 +6,8 @@
 
 For the Nth container (ENGINE and ID "-" for a bare process), the readings named in
 READINGS (comma-separated: the functions of READERS below, in that order), each
-framed as the probe frames a command (isoverify/probe.py) with the nonce, into
-DIRECTORY/N base64-encoded. Each container is read by a process of its own under a
+framed as the probe frames a command (isoverify/probe.py) with the nonce, base64-encoded
+into the line "N BASE64" of DIRECTORY/views. Each container is read by a process of its own under a
 deadline of CONTAINER_SECONDS and cut at LIMIT bytes: one whose readings hang or flood
 costs its own verdicts only. One more container is read at once than the host has
 CPUs. The nonce comes in the environment, which the containers cannot read. SECONDS
@@ -938,7 +938,8 @@ def main():
 
 
 def finish(directory, pipe, entry):
-    """Its readings, base64-encoded, kept as DIRECTORY/N; it and all it started are ended."""
+    """Its readings, base64-encoded, kept as the line "N BASE64" of DIRECTORY/views; it and
+    all it started are ended."""
     number, child, _, chunks, _ = entry
     os.close(pipe)
     try:
@@ -948,8 +949,8 @@ def finish(directory, pipe, entry):
     # One stuck in the kernel (a FUSE file its container never answers for) cannot die yet:
     # it is left to end when it can, and holds up no other container.
     os.waitpid(child, os.WNOHANG)
-    with open("%s/%d" % (directory, number), "wb") as kept:
-        kept.write(base64.b64encode(b"".join(chunks)))
+    with open("%s/views" % directory, "ab") as kept:
+        kept.write(b"%d %s\n" % (number, base64.b64encode(b"".join(chunks))))
 
 
 main()
