@@ -10,8 +10,9 @@ caused, the marginal cost per container against one bare `docker exec <c> true`,
 remove) against a bare `docker run --rm busybox true`. With DIR, a checkout of
 docker-bench-security, it also starts twelve canaries of the selftests' matrix and
 times the full catalogue on them against docker-bench-security's section 5
-(container runtime) on the same containers, the two run in turn. Nothing it starts
-outlives it.
+(container runtime) on the same containers, the two run in turn. Each timing of the
+suite or of docker-bench-security starts after a pause of SETTLE seconds. Nothing it
+starts outlives it.
 """
 
 import argparse
@@ -33,11 +34,18 @@ IMAGE = "busybox:latest"
 LABEL = "io.isoverify.suite"
 SIZES = (1, 10, 50)
 REPEAT = 3  # each timing is the median of this many
+# Seconds of pause before each timing of the suite and of docker-bench-security: none starts
+# while the machine is still busy with the last (on a virtual machine whose CPU time is
+# rationed, whatever follows a long run pays for it).
+SETTLE = 3
 
 
-def median_seconds(command: list[str], repeat: int = REPEAT, **kwargs) -> tuple[float, subprocess.CompletedProcess]:
+def median_seconds(command: list[str], repeat: int = REPEAT, settle: float = 0,
+                   **kwargs) -> tuple[float, subprocess.CompletedProcess]:
+    """The median wall time of `command` over `repeat` runs, each after `settle` seconds of pause."""
     times, done = [], None
     for _ in range(repeat):
+        time.sleep(settle)
         start = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, **kwargs)
         times.append(time.perf_counter() - start)
@@ -63,7 +71,7 @@ def engine_execs(since: str, until: str) -> int:
 def verify(directory: Path, label: str, *args: str) -> dict:
     since = datetime.now(timezone.utc).isoformat()
     seconds, done = median_seconds(suite_command(directory, f"--iso-container=docker://*?label={label}", *args),
-                                   cwd=REPO, env=SUITE_ENV)
+                                   settle=SETTLE, cwd=REPO, env=SUITE_ENV)
     time.sleep(1)  # the engine reports events a moment after they happen
     until = datetime.now(timezone.utc).isoformat()
     document = json.loads((directory / "r.json").read_text())
@@ -103,9 +111,10 @@ def versus_docker_bench(docker_bench: Path, label: str, directory: Path) -> tupl
     shutil.copytree(docker_bench, work)
     for _ in range(REPEAT):
         ours.append(median_seconds(suite_command(directory, f"--iso-container=docker://*?label={label}"),
-                                   repeat=1, cwd=REPO, env=SUITE_ENV)[0])
+                                   repeat=1, settle=SETTLE, cwd=REPO, env=SUITE_ENV)[0])
         seconds, done = median_seconds(["bash", "docker-bench-security.sh", "-c", "container_runtime", "-t", label,
-                                        "-l", str(directory / "docker-bench.log")], repeat=1, cwd=work)
+                                        "-l", str(directory / "docker-bench.log")],
+                                       repeat=1, settle=SETTLE, cwd=work)
         if done.returncode != 0:
             raise SystemExit(f"docker-bench-security failed (exit {done.returncode}):\n{done.stdout[-2000:]}")
         theirs.append(seconds)
@@ -137,7 +146,7 @@ def main() -> None:
                 rows.append((size, "-n 0, host view", verify(directory, run_label)))
             rows.append((SIZES[-1], "-n 0, docker exec", verify(directory, run_label, "--iso-inside=exec")))
             rows.append((SIZES[-1], "-n 2, host view", verify(directory, run_label, "-n", "2")))
-            default, done = median_seconds(suite_command(directory), cwd=REPO, env=SUITE_ENV)
+            default, done = median_seconds(suite_command(directory), settle=SETTLE, cwd=REPO, env=SUITE_ENV)
             for container in started:
                 container.remove(force=True)
             started = []
