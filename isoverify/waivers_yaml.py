@@ -26,6 +26,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def entries(text: str, path: Path) -> list[tuple[dict, int]]:
+    """Each entry of the file's `waivers:` list with its line; WaiverError where it has none."""
     loader = _UniqueKeyLoader(text)
     try:
         root = loader.get_single_node()

@@ -6,10 +6,10 @@
 
 For the Nth container (ENGINE and ID "-" for a bare process), the readings named in
 READINGS (comma-separated: the functions of READERS below, in that order), each
-framed as the probe frames a command (isoverify/probe.py) with the nonce, base64-encoded
-into the line "N BASE64" of DIRECTORY/views. Each container is read by a process of its own under a
-deadline of CONTAINER_SECONDS and cut at LIMIT bytes: one whose readings hang or flood
-costs its own verdicts only. One more container is read at once than the host has
+framed as the probe frames a command (isoverify/probe.py) with the nonce, all of
+them base64-encoded into the line "N BASE64" of DIRECTORY/views. Each container is
+read by a process of its own under a deadline of CONTAINER_SECONDS and cut at LIMIT
+bytes: one whose readings hang or flood costs its own verdicts only. One more container is read at once than the host has
 CPUs. The nonce comes in the environment, which the containers cannot read. SECONDS
 bound all of it (anything started here ends by then), TIMEOUT one engine exec, and
 INSIDE_LIMIT the bytes of what the container says through it.
