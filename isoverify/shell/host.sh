@@ -25,7 +25,7 @@ containers_of() {
         inspect_containers "$engine" "$@"
         [ "$inspected" -ne 124 ] || { echo "$engine inspect did not answer within ${iso_timeout}s"; return 1; }
     fi
-    if [ "$inspected" -eq 0 ] && [ -n "$details" ] && inspected_as_themselves "$@"; then
+    if [ "$inspected" -eq 0 ] && inspected_as_themselves "$@"; then
         found=$(for ref in "$@"; do echo "ref $ref $ref"; done)
     else
         listing=$(timeout "$iso_timeout" "$engine" ps -a --no-trunc --format '{{.ID}} {{.Names}}' 2>&1) || {

@@ -9,13 +9,14 @@ READINGS (comma-separated: the functions of READERS below, in that order), each
 framed as the probe frames a command (isoverify/probe.py) with the nonce, all of
 them base64-encoded into the line "N BASE64" of DIRECTORY/views. Each container is
 read by a process of its own under a deadline of CONTAINER_SECONDS and cut at LIMIT
-bytes: one whose readings hang or flood costs its own verdicts only. One more container is read at once than the host has
-CPUs. The nonce comes in the environment, which the containers cannot read. SECONDS
-bound all of it (anything started here ends by then), TIMEOUT one engine exec, and
-INSIDE_LIMIT the bytes of what the container says through it.
+bytes: one whose readings hang or flood costs its own verdicts only. One more
+container is read at once than the host has CPUs. The nonce comes in the
+environment, which the containers cannot read. SECONDS bound all of it (anything
+started here ends by then), TIMEOUT one engine exec, and INSIDE_LIMIT the bytes of
+what the container says through it.
 
 All of it is the host's: /proc and the host's cgroup filesystem read by this process,
-the host's `ip` run in the container's network namespace, its names and device nodes
+its links and hostname asked of the kernel in its namespaces, its names and device nodes
 listed through /proc/PID/root without following a link, one directory after another.
 Nothing of the container's is run, loaded or followed here. Its own processes run
 only the user's own facts' shell (ISOVERIFY_OWN, the host's sh, with $pid and $members)
