@@ -27,6 +27,10 @@ class Reading:
     output: str
     rc: int
     value: Any  # the parsed fact; None when it could not be read
+    error: str = ""  # why it could not be read, where its parser said
+    # Why it may not cover every process of its container (they changed while it was read):
+    # what it shows stands, but what it does not show proves nothing.
+    partial: str = ""
 
     @property
     def readable(self) -> bool:
@@ -62,10 +66,10 @@ class Fact:
         if self.limit is not None and len(output) > self.limit:
             return Reading(self.label or self.command, f"(over {self.limit} bytes: cut, not read)", rc, None)
         try:
-            value = self.parse(output) if rc == 0 else None
-        except Exception:  # any parser, a user's own too, that cannot read it: unreadable, never a crash
-            value = None
-        return Reading(self.label or self.command, output, rc, value)
+            value, error = (self.parse(output), "") if rc == 0 else (None, "")
+        except Exception as exc:  # any parser, a user's own too, that cannot read it: unreadable, never a crash
+            value, error = None, str(exc) if isinstance(exc, ValueError) else ""
+        return Reading(self.label or self.command, output, rc, value, error)
 
 
 class Namespaces(Fact):
@@ -654,22 +658,34 @@ class CgroupPaths(Fact):
 
 @dataclass(frozen=True)
 class Member:
-    """One of a container's other processes, as the kernel shows it to the host."""
+    """One of a container's other tasks — a process, or a thread of it or of the main one —
+    as the kernel shows it to the host: each thread has credentials of its own."""
 
-    pid: str
+    pid: str  # its thread ID: for a process's leader, the process ID
     status: dict
     namespaces: dict
     root_id: str
     uid_map: list
     label: str
 
+    @property
+    def process(self) -> str:
+        """The process it is a thread of (itself, for a leader)."""
+        return self.status.get("Tgid") or self.pid
+
+    @property
+    def proc(self) -> str:
+        """Where the host reads it: /proc/PID, or /proc/PID/task/TID for a thread."""
+        return f"/proc/{self.pid}" if self.process == self.pid else f"/proc/{self.process}/task/{self.pid}"
+
 
 class Members(Fact):
-    """A container's other processes (`members` in kernel_view.py): lines of
-    /proc/PID/status, ns/*, root, uid_map and attr/current, each led by its file."""
+    """A container's other processes and every thread (`members` in kernel_view.py): lines
+    of /proc/TID/status, ns/*, root, uid_map and attr/current, each led by its file."""
 
     def __init__(self):
-        super().__init__("members", "its other processes: /proc/PID/status, ns, root, uid_map, attr/current")
+        super().__init__("members", "its other processes and threads: /proc/PID/task/TID/status, ns, root, "
+                                    "uid_map, attr/current")
 
     def parse(self, text):
         _refuse_unread(text)

@@ -113,6 +113,10 @@ ENGINE_STATE = (
 )
 VOLUME_DATA = re.compile(r"/volumes/[^/]+/_data(/|$)")
 OWN_ENGINE_FILES = ("hosts", "hostname", "resolv.conf", ".containerenv", "shm", "secrets")
+# The init an engine binds into a container that asks for one (`--init`): where it puts it,
+# and the host directories its one binary comes from (tini, catatonit).
+ENGINE_INIT_AT = {"docker": "/sbin/docker-init", "podman": "/run/podman-init"}
+ENGINE_INIT_FROM = ("/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/libexec/docker", "/usr/libexec/podman")
 
 # The processes that speak for an engine or runtime: a unix socket one of them listens on,
 # reachable from a container, hands it the host (ss shows each listener's command, cut at

@@ -45,22 +45,24 @@ class ContainerFacts:
         return self.outside["locate"].value
 
     def others(self) -> list["ContainerFacts"] | None:
-        """The same container, once for each of its other processes: what judging one
-        process needs, read of that process (a container is as weak as its weakest);
+        """The same container, once for each of its other processes and threads: what judging
+        one task needs, read of that task (a container is as weak as its weakest);
         None when they could not be found."""
         members = self.outside.get("members")
         if members is None or not members.readable:
             return None
         views = []
         for member in members.value:
+            proc = member.proc
+            what = f"process {member.pid}" if proc == f"/proc/{member.pid}" else \
+                f"thread {member.pid} of process {member.process}"
             readings = {
-                "locate": Reading(f"process {member.pid} of the container", member.pid, 0, int(member.pid)),
-                "status": Reading(f"cat /proc/{member.pid}/status", "", 0, member.status),
-                "ns": Reading(f"ls -l /proc/{member.pid}/ns/", "", 0, member.namespaces),
-                "root_id": Reading(f"stat -L -c %d:%i /proc/{member.pid}/root/", member.root_id, 0,
-                                   member.root_id or None),
-                "uid_map": Reading(f"cat /proc/{member.pid}/uid_map", "", 0, member.uid_map or None),
-                "label": Reading(f"cat /proc/{member.pid}/attr/current", member.label, 0, member.label),
+                "locate": Reading(f"{what} of the container", member.pid, 0, int(member.pid)),
+                "status": Reading(f"cat {proc}/status", "", 0, member.status),
+                "ns": Reading(f"ls -l {proc}/ns/", "", 0, member.namespaces),
+                "root_id": Reading(f"stat -L -c %d:%i {proc}/root/", member.root_id, 0, member.root_id or None),
+                "uid_map": Reading(f"cat {proc}/uid_map", "", 0, member.uid_map or None),
+                "label": Reading(f"cat {proc}/attr/current", member.label, 0, member.label),
             }
             views.append(replace(self, outside={**self.outside, **readings}, inside=None,
                                  inside_error="another process of the container: its own view is not read"))

@@ -28,6 +28,7 @@ that floods, hangs or prints hostile names costs its own verdicts only.
 import base64
 import binascii
 import shlex
+from dataclasses import replace
 from importlib import resources
 
 from . import facts, linux, probe
@@ -38,7 +39,7 @@ from .untrusted import decode, one_line
 
 DEFAULT_TIMEOUT = 60
 INSIDE_PATHS = ("host", "exec")  # how the lesson's commands are read: by the host, or the engine's exec
-CONTAINER_LIMIT = 2 * 1024 * 1024  # bytes of one container's readings; beyond, it is an error of its own
+CONTAINER_LIMIT = 16 * 1024 * 1024  # bytes of all one container's readings (each is bounded at 2 MiB: kernel_view.py)
 INSIDE_LIMIT = 512 * 1024  # bytes of one container's own view through exec; a flood beyond is cut, and said so
 
 
@@ -328,10 +329,13 @@ def _container(target: ContainerTarget, output: str, script: Script, own: dict[s
         for name in AT_NAMESPACE_ROOT:
             mine[name] = Reading(mine[name].label, "its processes and the roots of its mount namespaces are found "
                                  "by the host's python3, and there is none on the host (or it could not join)", 1, None)
-    for name in ("end", "settled"):
-        if not mine[name].readable:
-            raise TargetError(f"{target.label} on {where}: {one_line(mine[name].output, 200)} "
-                              "while it was being observed")
+    if not mine["end"].readable:
+        raise TargetError(f"{target.label} on {where}: {one_line(mine['end'].output, 200)} "
+                          "while it was being observed")
+    if not mine["settled"].readable:  # judged on the processes read; what holds on them alone is not proven
+        why = one_line(mine["settled"].output, 300)
+        for name in EVERY_PROCESS:
+            mine[name] = replace(mine[name], partial=why)
     if not mine["ns"].readable:
         raise TargetError(f"cannot read /proc/{mine['locate'].value}/ns on {where}: the host-side view "
                           "needs root there (run as root, or add ?sudo=true to the --iso-host URL)")
@@ -355,12 +359,13 @@ def _named(reading: Reading, pid: str, root_pid: str) -> Reading:
     label = reading.label
     if "$root_pid" in label and root_pid != pid:
         label += "  (an anchor at the root of its mount namespace: its main process stands elsewhere)"
-    return Reading(label.replace("$root_pid", root_pid).replace("$pid", pid), reading.output, reading.rc,
-                   reading.value)
+    return replace(reading, label=label.replace("$root_pid", root_pid).replace("$pid", pid))
 
 
 # The readings taken through the root of its mount namespace (locate's root_pid, kernel_view.py).
 AT_NAMESPACE_ROOT = ("mounts", "ls", "devices", "members")
+# The readings of each of its processes and threads: where they changed while read, partial.
+EVERY_PROCESS = ("mounts", "devices", "members", "held", "filters")
 
 
 def _located(raw: bytes, nonce: str) -> probe.Section | None:

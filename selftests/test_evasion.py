@@ -1,8 +1,10 @@
 """Containers built to slip past the host's reading of them, or to stall it: a filesystem
 that never answers, a privileged helper that hops from PID to PID faster than it is read,
-more descriptors than are looked at, a /dev deeper than is listed, a link whose name is
-not UTF-8. Each is judged in one run beside a default container, which must stay judged;
-what could not be read whole is an error of its own container, never a pass."""
+a thread that keeps what its confined main thread gave up, a process parked in vfork(), a
+paused container, a fork loop, more descriptors than are looked at, a /dev deeper than is
+listed, a link whose name is not UTF-8. Each is judged in one run beside a default
+container, which must stay judged; what could not be read whole is an error of the
+properties that need it, never a pass, and every other property of its container is judged."""
 
 import secrets
 import shutil
@@ -14,7 +16,7 @@ import pytest
 
 from adversaries import record, settled
 from conftest import REPO, SESSION_LABEL, run_suite
-from matrix import canary, docker_run
+from matrix import canary, docker_run, root_disk_major
 from test_adversaries import settle
 
 FUSE = Path("/dev/fuse")
@@ -27,11 +29,19 @@ def helpers(tmp_path_factory) -> dict[str, Path]:
     if shutil.which("gcc") is None:
         pytest.fail("gcc is missing: `sudo ci/setup.sh --selftest` installs it", pytrace=False)
     built = {}
-    for name in ("silent-fuse", "confine-after-fork"):
+    for name in ("silent-fuse", "confine-after-fork", "thread-keeps", "vfork-park"):
         built[name] = tmp_path_factory.mktemp("helpers") / name
-        subprocess.run(["gcc", "-static", "-O", "-o", str(built[name]), str(REPO / f"selftests/helpers/{name}.c")],
-                       check=True)
+        subprocess.run(["gcc", "-static", "-O", "-pthread", "-o", str(built[name]),
+                        str(REPO / f"selftests/helpers/{name}.c")], check=True)
     return built
+
+
+def host_disk() -> str | None:
+    """The node of the whole disk holding the host's /, where the host has one."""
+    uevent = Path(f"/sys/dev/block/{root_disk_major()}:0/uevent")
+    names = [line.split("=", 1)[1] for line in uevent.read_text().splitlines()
+             if line.startswith("DEVNAME=")] if uevent.exists() else []
+    return next((f"/dev/{name}" for name in names if Path(f"/dev/{name}").exists()), None)
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +57,20 @@ def evasive(helpers):
         "deep /dev": settled("cd /dev && i=0 && while [ $i -lt 40 ]; do mkdir d && cd d; i=$((i + 1)); done"),
         "link not utf-8": settled("ip link set eth0 down && ip link set eth0 name \"$(printf 'e\\377')\"",
                                   "--cap-add=NET_ADMIN"),
+        # a worker thread keeps CAP_SYS_ADMIN, no filter and no no_new_privs, and mounts
+        # every two seconds; the main thread alone gives them all up (credentials are per thread)
+        "thread kept": canary("--cap-add=SYS_ADMIN", "--security-opt=seccomp=unconfined",
+                              "--security-opt=apparmor=unconfined",
+                              f"--volume={helpers['thread-keeps']}:/thread-keeps:ro",
+                              command=("/thread-keeps",), tty=False),
+        # a process that never returns from vfork() cannot stop to hand its filters over
+        "parked in vfork": settled("{ /vfork-park & }", f"--volume={helpers['vfork-park']}:/vfork-park:ro",
+                                   *((f"--device={host_disk()}",) if host_disk() else ())),
+        "fork loop": settled("{ while :; do /bin/true; done & }"),
+        "paused": settled("true"),
+        "init": settled("true", "--init"),
+        # its main process runs as uid 1000; a process exec'd into it as root (see below)
+        "root beside non-root": canary("--user=1000:1000", command=("sleep", "infinity"), tty=False),
     }
     for name, hop in (("helper kept", "stay"), ("helper hopping", "hop")):
         # PID 1 confines itself; its helper keeps CAP_SYS_ADMIN, and may hop from PID to PID
@@ -60,7 +84,10 @@ def evasive(helpers):
     try:
         for name, item in items.items():
             subprocess.run(docker_run(names[name], item, (SESSION_LABEL,)), check=True, capture_output=True)
+        subprocess.run(["docker", "exec", "-d", "-u", "0", names["root beside non-root"], "sh", "-c",
+                        "touch /ready; exec sleep infinity"], check=True, capture_output=True)
         settle(names.values())
+        subprocess.run(["docker", "pause", names["paused"]], check=True, capture_output=True)
         yield names
     finally:
         subprocess.run(["docker", "rm", "-f", *names.values()], capture_output=True)
@@ -133,3 +160,67 @@ def test_a_link_named_in_bytes_that_are_not_utf8_is_read_and_escaped(judged):
     net = record(run, targets["link not utf-8"], "net")
     assert net["verdict"] == "pass", net
     assert "e\\377" in net["summary"] + "".join(e["text"] for e in net["evidence"]["container"]), net
+
+
+def errors(run, target: str) -> set[str]:
+    return {name for name, verdict in run.verdicts(target).items() if verdict == "error"}
+
+
+def test_a_thread_that_kept_its_privileges_is_judged_and_named(judged):
+    """Credentials, no_new_privs and filters are each thread's own: the worker that kept
+    CAP_SYS_ADMIN and no filter breaks caps, seccomp and nnp, named by its thread ID and name."""
+    run, targets, _ = judged
+    target = targets["thread kept"]
+    assert not errors(run, target), run.verdicts(target)
+    for prop in ("caps", "seccomp", "nnp"):
+        found = record(run, target, prop)
+        assert found["verdict"] in ("fail", "advisory") and "thread" in found["summary"], found
+        assert "(keeper) of process" in found["summary"], found
+    assert "SYS_ADMIN" in record(run, target, "caps")["summary"]
+
+
+def test_a_process_parked_in_vfork_is_not_waited_on_and_hides_nothing_else(judged):
+    """It never stops for the tracer: its filters are an error of seccomp alone (said at once,
+    never waited on), and the host's disk handed to the container still fails devices."""
+    run, targets, seconds = judged
+    target = targets["parked in vfork"]
+    seccomp = record(run, target, "seccomp")
+    assert seccomp["verdict"] == "error" and "did not stop" in seccomp["summary"], seccomp
+    assert errors(run, target) <= {"seccomp", "privileged"}, run.verdicts(target)
+    if host_disk():
+        assert run.verdicts(target)["devices"] == "fail", run.verdicts(target)
+    assert seconds < 90, f"the run took {seconds:.0f} s"
+
+
+def test_a_paused_container_is_judged_but_for_its_filters(judged):
+    run, targets, _ = judged
+    target = targets["paused"]
+    assert errors(run, target) <= {"seccomp", "privileged"}, run.verdicts(target)
+    seccomp = record(run, target, "seccomp")
+    assert seccomp["verdict"] == "error" and "paused" in seccomp["summary"], seccomp
+    assert run.verdicts(target)["pid"] == "pass"
+
+
+def test_a_fork_loop_is_judged_from_what_held_still_and_names_the_rest(judged):
+    """Processes that keep coming make every property read of each process an error that
+    names them (one could hide among them); the others are judged."""
+    run, targets, _ = judged
+    target, default = targets["fork loop"], targets["default"]
+    for prop in errors(run, target):
+        assert "started or were replaced" in record(run, target, prop)["summary"], record(run, target, prop)
+    assert {"caps", "seccomp", "pid"} <= errors(run, target), run.verdicts(target)
+    for prop in ("rootfs", "memory-limit", "pids-limit", "cpu-limit"):
+        assert run.verdicts(target)[prop] == run.verdicts(default)[prop], prop
+
+
+def test_the_engines_own_init_is_not_a_host_mount(judged):
+    run, targets, _ = judged
+    assert run.verdicts(targets["init"]) == run.verdicts(targets["default"])
+
+
+def test_a_root_process_beside_a_non_root_main_one_is_the_one_named(judged):
+    run, targets, _ = judged
+    nonroot = record(run, targets["root beside non-root"], "nonroot")
+    assert nonroot["verdict"] == "advisory", nonroot
+    assert nonroot["summary"].startswith("its process ") and "has host uid 0" in nonroot["summary"], nonroot
+    assert "main process has" not in nonroot["summary"]

@@ -14,7 +14,7 @@ from ..untrusted import bounded, one_line
 from ..verdicts import ADVISORY, ERROR, FAIL, PASS, WAIVED
 from ..waivers import Waiver
 from . import drift, filesystem, lesson, privileges, resources
-from .base import CIS, NIST, PSS, Control, Evidence, Finding, Property, Unobservable, shown
+from .base import CIS, NIST, PSS, PARTIAL, Control, Evidence, Finding, Property, Unobservable, shown, value
 from ..severities import SEVERITIES
 from .guidance import GUIDANCE, RUNTIMES, Guidance
 from .namespaces import namespace_check
@@ -244,24 +244,45 @@ def declared(prop: Property, ctr: ContainerFacts) -> tuple[Evidence, ...]:
 
 
 def _every_process(prop: Property, host: HostFacts, ctr: ContainerFacts, main: Finding) -> Finding:
-    """The main process's finding, unless another process of the container breaks it."""
+    """The main thread's finding, unless another thread or process of the container breaks it."""
     others = ctr.others()
     if others is None:
         said = ctr.outside["members"].output
         if unread := re.match(r"unread (\d+)\n", said):
-            raise Unobservable(f"{unread[1]} of its processes were not examined (more than the suite reads of one "
-                               "container): judged on the others alone, a hidden one could break it")
+            raise Unobservable(f"{unread[1]} of its processes and threads were not examined (more than the suite "
+                               "reads of one container): judged on the others alone, a hidden one could break it")
         raise Unobservable("could not find the container's other processes: " + one_line(said))
+    value(ctr.outside["members"], "its other processes")  # noted where they may not be all of them
     for other in others:
         found = prop.each_process(host, other)
         if not found.holds:
-            name = other.outside["status"].value.get("Name", "?")
-            return Finding(False, f"its process {other.pid} ({name}), not its main one: {found.summary}",
+            return Finding(False, f"{_task(ctr, other)}, not its main one: {found.summary}",
                            found.host, found.container, found.items)
-    count = len(others)
-    if count:
-        return replace(main, summary=f"{main.summary}; so do its {count} other process(es)")
+    threads = sum(1 for other in others if _status(other).get("Tgid", str(other.pid)) != str(other.pid))
+    if others:
+        return replace(main, summary=f"{main.summary}; so do its {len(others) - threads} other process(es) and "
+                                     f"{threads} other thread(s)")
     return main
+
+
+def _status(ctr: ContainerFacts) -> dict:
+    return ctr.outside["status"].value or {}
+
+
+def _task(ctr: ContainerFacts, other: ContainerFacts) -> str:
+    """The task that breaks a property, by number and name: "its process 42 (sh)", or
+    "its thread 43 (worker) of process 42 (app)" — each thread has credentials of its own."""
+    tid, status = str(other.pid), _status(other)
+    name = one_line(status.get("Name", "?"), 40)
+    process = status.get("Tgid", tid)
+    if process == tid:
+        return f"its process {tid} ({name})"
+    if process == str(ctr.pid):
+        leader = one_line(_status(ctr).get("Name", "?"), 40)
+    else:
+        leader = next((one_line(_status(o).get("Name", "?"), 40) for o in ctr.others() or ()
+                       if str(o.pid) == process), "?")
+    return f"its thread {tid} ({name}) of process {process} ({leader})"
 
 
 def judge(prop: Property, target: str, enforced: bool, host: HostFacts, ctr: ContainerFacts) -> Verdict:
@@ -270,12 +291,23 @@ def judge(prop: Property, target: str, enforced: bool, host: HostFacts, ctr: Con
         return Verdict(prop, target, ERROR, enforced,
                        "not observable from inside alone: judging it needs the kernel's view from the "
                        "container's host; run the suite on the node, with docker:// or pid://", (), inside_view)
+    partial: list[str] = []
+    used = PARTIAL.set(partial)
     try:
         finding = prop.check(host, ctr)
         if finding.holds and prop.each_process is not None:
             finding = _every_process(prop, host, ctr, finding)
     except (Unobservable, ValueError) as exc:
         return Verdict(prop, target, ERROR, enforced, str(exc), (), declared(prop, ctr))
+    finally:
+        PARTIAL.reset(used)
+    summary = finding.summary
+    if partial:  # what was read stands; a process it could not read might break it
+        if finding.holds:
+            return Verdict(prop, target, ERROR, enforced,
+                           one_line(f"it holds for every process read, but not all could be: {partial[0]}",
+                                    SUMMARY_CHARS), finding.host, finding.container + declared(prop, ctr))
+        summary = f"{summary} (and not all its processes could be read: {partial[0]})"
     status = PASS if finding.holds else FAIL if enforced else ADVISORY
-    return Verdict(prop, target, status, enforced, one_line(finding.summary, SUMMARY_CHARS), finding.host,
+    return Verdict(prop, target, status, enforced, one_line(summary, SUMMARY_CHARS), finding.host,
                    finding.container + declared(prop, ctr), finding.items)

@@ -10,6 +10,7 @@ shown, and can make a property fail, never pass.
 
 import re
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from ..facts import Mount, Reading, root_mount
@@ -104,10 +105,17 @@ def inside(ctr: ContainerFacts, name: str) -> Evidence:
     return shown(ctr.inside[name] if ctr.inside else None, ctr.inside_error)
 
 
+# What the readings a check used say of the processes they may not cover (Reading.partial):
+# a check that holds on them proves nothing of those (see judge).
+PARTIAL: ContextVar[list[str] | None] = ContextVar("partial", default=None)
+
+
 def value(reading: Reading, what: str):
     if not reading.readable:
-        raise Unobservable(f"could not read {what} (`{reading.label}`: "
-                           f"{one_line(reading.output) or f'exit status {reading.rc}'})")
+        why = reading.error or one_line(reading.output) or f"exit status {reading.rc}"
+        raise Unobservable(f"could not read {what} (`{reading.label}`: {one_line(why)})")
+    if reading.partial and (used := PARTIAL.get()) is not None:
+        used.append(reading.partial)
     return reading.value
 
 

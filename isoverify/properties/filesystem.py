@@ -199,10 +199,19 @@ def _classify(mount: Mount, path: str, ctr: ContainerFacts, sockets: list[str]) 
         return "data", "a volume's data"
     if in_engine:
         return "engine", "an engine's state: other containers' files, sockets, configuration"
+    if _engine_init(mount, path, ctr):
+        return "own", "its engine's init (--init): one binary of the host's, read-only"
     if path == "/" or any(_is_below(path, tree) or _is_below(tree, path)
                           for tree in linux.SYSTEM_TREES + engines if tree != "/"):
         return "system", "the system's own files, or a directory holding them"
     return "data", "host data"
+
+
+def _engine_init(mount: Mount, path: str, ctr: ContainerFacts) -> bool:
+    """Whether the mount is its engine's own init: one file straight from the host's binary
+    directories, read-only, where the engine binds it. It hands over nothing but that binary."""
+    return (mount.mount_point == linux.ENGINE_INIT_AT.get(ctr.target.engine) and _read_only(mount)
+            and posixpath.dirname(path) in linux.ENGINE_INIT_FROM)
 
 
 def exposures(host: HostFacts, ctr: ContainerFacts) -> list[Exposure]:

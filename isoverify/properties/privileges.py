@@ -70,8 +70,8 @@ def let_through(ctr: ContainerFacts, own_capabilities: bool = True) -> list[str]
         return list(seccomp.GUARDED)
     filters = value(ctr.outside["filters"], "its seccomp filters").get(str(ctr.pid))
     if not isinstance(filters, list):
-        raise Unobservable(f"could not read the seccomp filters of process {ctr.pid} ({filters or 'not read'}): "
-                           "the host hands them to root only")
+        why = (filters or "not read").removeprefix("unreadable").strip(" :")
+        raise Unobservable(f"could not read the seccomp filters of process {ctr.pid}: {why}")
     if not own_capabilities:
         return seccomp.let_through(filters)
     sets = capability_sets(ctr)
@@ -189,8 +189,8 @@ def check_nonroot(host: HostFacts, ctr: ContainerFacts) -> Finding:
     if len(uids) != 4:
         raise ValueError("no Uid line in the container's status")
     root_ids = [kind for kind, uid in zip(("real", "effective", "saved", "filesystem"), uids) if uid == "0"]
-    summary = (f"its main process runs as host uid {uids[1]}, not root"
-               if not root_ids else f"its main process has host uid 0 ({', '.join(root_ids)}): root on the host")
+    summary = (f"process {ctr.pid} runs as host uid {uids[1]}, not root"
+               if not root_ids else f"process {ctr.pid} has host uid 0 ({', '.join(root_ids)}): root on the host")
     return Finding(not root_ids, summary, (),
                    (kernel(ctr, f"Uid (real, effective, saved, fs) in /proc/{ctr.pid}/status", " ".join(uids)),
                     shown(ctr.outside["uid_map"])))

@@ -26,7 +26,10 @@ engine's exec, which keeps the container's confinement.
 A container is all its processes: those in its own cgroup or below it (a cgroup whose
 path names its ID: a process leaves it only with write access to the host's cgroup
 tree), or, for a bare process with a PID namespace of its own, those in that namespace
-(at most MEMBERS_SHOWN; beyond, the readings that need them all say "unread N").
+(at most MEMBERS_SHOWN; beyond, the readings that need them all say "unread N"). And a
+process is all its threads: credentials, no_new_privs, seccomp mode and filters, the LSM
+label and even namespaces are each thread's own, so every thread is read as its own
+member (/proc/TID is that thread's view; at most THREADS_SHOWN besides the leaders).
 
 Any of them may chroot away from its mount namespace's root, and its own
 /proc/PID/mountinfo and /proc/PID/root then hide every mount outside its new root,
@@ -67,7 +70,7 @@ SIOCGIFHWADDR, ARPHRD_ETHER, ARPHRD_LOOPBACK = 0x8927, 1, 772
 LINK_TYPES = {ARPHRD_ETHER: "ether", ARPHRD_LOOPBACK: "loopback", 65534: "none", 65535: "void", 768: "ipip",
               769: "tunnel6", 776: "sit", 778: "gre", 512: "ppp"}  # as `ip link` names them
 WAIT_ALL = 0x40000000  # __WALL
-MEMBERS_SHOWN = 500
+MEMBERS_SHOWN, THREADS_SHOWN = 500, 1000
 NODES_SHOWN, NAME_BYTES = 200, 512  # device nodes listed, and bytes of each line
 BELOW = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC  # a directory, never through a link
 LINKS_SHOWN, DESCRIPTORS_SHOWN = 4096, 16384  # beyond, what they would show is unread
@@ -75,10 +78,13 @@ BPF_PROG_GET_FD_BY_ID, BPF_OBJ_GET_INFO_BY_FD, BPF_PROG_QUERY = 13, 15, 16
 BPF_CGROUP_DEVICE, BPF_F_QUERY_EFFECTIVE, BPF_PROG_TYPE_CGROUP_DEVICE = 6, 1, 15
 BPF_SYSCALL = {"x86_64": 321, "aarch64": 280}.get(os.uname().machine)
 MAX_PROGRAMS, MAX_INSNS = 64, 4096  # as isoverify/devcgroup.py bounds them
-STATUS_FIELDS = ("Name", "Uid", "Gid", "NSpid", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb",
+STATUS_FIELDS = ("Name", "Tgid", "Uid", "Gid", "NSpid", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb",
                  "Seccomp", "Seccomp_filters", "NoNewPrivs")
 MARK = "@@isoverify"
 ATTEMPTS = 3
+READING_LIMIT = 2 * 1024 * 1024  # bytes of one reading: beyond, that reading alone is lost
+STOP_SECONDS = 1.0  # how long a seized process may take to stop and hand over its filters
+KCMP, KCMP_FILES = {"x86_64": 312, "aarch64": 272}.get(os.uname().machine), 2
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.ptrace.restype = ctypes.c_long
@@ -92,6 +98,14 @@ class Failed(Exception):
 
 class Unsettled(Failed):
     """Its processes changed while it was read: it is read again, up to ATTEMPTS times."""
+
+
+class TookTooLong(Failed):
+    """A reading that did not end within its time: that reading, no other, is lost."""
+
+
+def took_too_long(signum, frame):
+    raise TookTooLong("it did not finish within its time (a process that never answers?)")
 
 
 def dump(path, errors="replace"):
@@ -146,7 +160,7 @@ def cgroup_mounts():
     """Where the host mounts each cgroup v1 controller the limits are read in, and cgroup v2."""
     found = {}
     for point, kind, options in host_mounts():
-        for controller in ("memory", "pids", "cpu", "devices"):
+        for controller in ("memory", "pids", "cpu", "devices", "freezer"):
             if kind == "cgroup" and controller in options.split(",") and controller not in found:
                 found[controller] = point
         if kind == "cgroup2" and "" not in found:
@@ -176,7 +190,8 @@ class Container:
     def __init__(self, engine, container_id, pid, settings):
         self.engine, self.id, self.pid, self.settings = engine, container_id, pid, settings
         self.started = None
-        self.members, self.unread = [], 0
+        self.members, self.unread = [], 0  # its other tasks: processes, then threads
+        self.threads = set()  # those of its members that are threads, not processes
         self.started_members = {}  # when each of its other processes started
         self.anchors = {}  # process: the anchor at the root of its mount namespace
         self.views = []  # the PIDs at whose roots its mounts and devices are read
@@ -187,6 +202,7 @@ class Container:
         return self.anchors.get(self.pid, "-")
 
     def everyone(self):
+        """Its main process and every other task: processes, then threads."""
         return [self.pid] + self.members
 
 
@@ -205,9 +221,11 @@ def locate(c):
     if c.id != "-" and not belongs(c):
         raise Failed("process %s is not container %s's: neither its cgroup nor its parent names it" % (c.pid, c.id))
     members = members_of(c)
-    c.unread = max(0, len(members) - MEMBERS_SHOWN)
-    c.started_members = started_now(members[:MEMBERS_SHOWN])
+    threads = threads_of([c.pid] + members[:MEMBERS_SHOWN])
+    c.unread = max(0, len(members) - MEMBERS_SHOWN) + max(0, len(threads) - THREADS_SHOWN)
+    c.started_members = started_now(members[:MEMBERS_SHOWN] + threads[:THREADS_SHOWN])
     c.members = list(c.started_members)
+    c.threads = set(threads[:THREADS_SHOWN])
     by_namespace = {}
     for pid in c.everyone():
         try:
@@ -258,6 +276,17 @@ def members_of(c):
     return [pid for pid in dict.fromkeys(found) if pid != c.pid]
 
 
+def threads_of(pids):
+    """The threads of each of `pids` but its leader (a process is all its threads)."""
+    found = []
+    for pid in pids:
+        try:
+            found += [tid for tid in os.listdir("/proc/%s/task" % pid) if tid != pid]
+        except OSError:
+            continue  # gone meanwhile
+    return found
+
+
 def started_now(pids):
     """When each of `pids` that still runs started."""
     found = {}
@@ -283,6 +312,7 @@ def anchor_in(target, lifetime, names=False):
         os.closerange(3, ready_write)  # hold no pipe of the caller's open: its reader waits for EOF
         os.closerange(ready_write + 1, 65536)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the reader's handler is not the anchor's
         signal.alarm(lifetime)
         try:
             # opened first: once it has joined, /proc is the container's
@@ -618,6 +648,8 @@ def held(c):
     "unread PID N" for a process with more descriptors than are looked at."""
     shown = []
     for process, anchor in c.anchors.items():
+        if shares_descriptors(process):
+            continue  # a thread holds what its process holds: read once, there
         try:
             namespace_mounts = {line.split()[0] for line in dump("/proc/%s/mountinfo" % anchor).splitlines()}
             descriptors = os.listdir("/proc/%s/fd" % process)
@@ -629,6 +661,17 @@ def held(c):
         except OSError:
             continue
     return "".join(shown)
+
+
+def shares_descriptors(tid):
+    """Whether thread `tid` shares its process's table of descriptors (kcmp: the kernel's own
+    comparison); a thread that unshared it is read on its own."""
+    tgid = next((line.split()[1] for line in dump("/proc/%s/status" % tid).splitlines()
+                 if line.startswith("Tgid:")), tid)
+    if tgid == tid or KCMP is None:
+        return False
+    return libc.syscall(ctypes.c_long(KCMP), ctypes.c_long(int(tgid)), ctypes.c_long(int(tid)),
+                        ctypes.c_long(KCMP_FILES), ctypes.c_long(0), ctypes.c_long(0)) == 0
 
 
 def mount_id(fdinfo):
@@ -661,11 +704,16 @@ def held_outside(pid, descriptors, mount_ids):
 
 
 def filters(c):
-    """The seccomp filters in force in each of its processes: "PID BASE64,..." (most recent
-    first; "none"), "PID same OTHER" for the same filters as a process before it, or
-    "PID unreadable WHY"."""
+    """The seccomp filters in force in each of its threads: "TID BASE64,..." (most recent
+    first; "none"), "TID same OTHER" for the same filters as a thread before it, or
+    "TID unreadable WHY". A paused container's are unreadable at once: a frozen thread
+    cannot stop to hand them over."""
     shown, seen = [], {}
+    paused = frozen(c)
     for pid in c.everyone():
+        if paused:
+            shown.append("%s unreadable %s\n" % (pid, paused))
+            continue
         try:
             programs = tuple(seccomp_filters(pid))
         except OSError as exc:
@@ -691,7 +739,9 @@ def seccomp_filters(pid):
     try:
         if libc.ptrace(PTRACE_INTERRUPT, target, None, None) != 0:
             raise OSError(ctypes.get_errno(), "cannot stop process %s" % pid)
-        os.waitpid(target, WAIT_ALL)
+        if not stops(target):
+            raise OSError(0, "it did not stop within %g s to hand its filters over (parked in vfork(), frozen, "
+                             "or held in the kernel)" % STOP_SECONDS)
         found = []
         while True:
             count = libc.ptrace(PTRACE_SECCOMP_GET_FILTER, target, len(found), None)
@@ -705,6 +755,34 @@ def seccomp_filters(pid):
             found.append(program.raw)
     finally:
         libc.ptrace(PTRACE_DETACH, target, None, None)
+
+
+def stops(target):
+    """Whether the seized `target` stops within STOP_SECONDS: one parked in vfork() or
+    frozen never does, and is not waited on."""
+    deadline = time.monotonic() + STOP_SECONDS
+    while not os.waitpid(target, WAIT_ALL | os.WNOHANG)[0]:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.002)
+    return True
+
+
+def frozen(c):
+    """Why its cgroup is frozen (a paused container), or "" when it is not."""
+    roots = c.settings["cgroups"]
+    for line in dump("/proc/%s/cgroup" % c.pid).splitlines():
+        _, controllers, path = line.split(":", 2)
+        try:
+            if "freezer" in controllers.split(",") and roots.get("freezer"):
+                if dump("%s%s/freezer.state" % (roots["freezer"], path)).strip() != "THAWED":
+                    return "its cgroup is frozen (a paused container): no filter is handed over until it resumes"
+            elif controllers == "" and roots.get(""):
+                if "frozen 1" in dump("%s%s/cgroup.events" % (roots[""], path)).splitlines():
+                    return "its cgroup is frozen (a paused container): no filter is handed over until it resumes"
+        except OSError:
+            continue  # no such file: that hierarchy cannot freeze it
+    return ""
 
 
 def device_programs(c):
@@ -814,11 +892,13 @@ def settled(c):
     that was not read could be anything). Taken before the engine's exec starts one."""
     if c.unread:
         return "same"
-    listed = dict.fromkeys(members_of(c) + members_of(c))  # twice: one listing can miss a process forking
+    processes = list(dict.fromkeys(members_of(c) + members_of(c)))  # twice: one listing can miss a fork
+    listed = dict.fromkeys(processes + threads_of([c.pid] + processes))
     now = started_now(listed)  # one listed but gone before it is asked is new too: it was not read
     new = sorted(pid for pid in listed if pid not in now or c.started_members.get(pid) != now[pid])
     if new:
-        raise Unsettled("%d of its processes started or were replaced (%s), each of the %d times it was read"
+        raise Unsettled("%d of its processes or threads started or were replaced (%s), each of the %d times it "
+                        "was read"
                         % (len(new), " ".join(new[:10]), ATTEMPTS))
     return "same"
 
@@ -853,6 +933,7 @@ def frame(name, output, code):
 def read_container(c, readings, out, last):
     """Each reading of `c`, framed, written to `out` as it is taken (the last attempt is the
     one judged); the user's own facts ("own") in the host's shell, which frames them itself.
+    Each reading has its own time and size: one that hangs or floods is lost alone.
     Returns whether its processes held still while it was read; unless this is the `last`
     attempt, it stops as soon as they did not."""
     for name in readings:
@@ -860,7 +941,13 @@ def read_container(c, readings, out, last):
             own_facts(c, out)
             continue
         try:
-            output, code = READERS[name](c), 0
+            signal.setitimer(signal.ITIMER_REAL, c.settings["timeout"] + 2)
+            try:
+                output, code = READERS[name](c), 0
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            if len(output) > READING_LIMIT:
+                raise Failed("%d bytes, more than one reading may take (%d): not read" % (len(output), READING_LIMIT))
         except Unsettled as exc:
             os.write(out, frame(name, str(exc), 1))
             if last:
@@ -881,7 +968,7 @@ def read_container(c, readings, out, last):
 
 
 def own_facts(c, out):
-    environment = dict(os.environ, pid=c.pid, members=" ".join(c.members),
+    environment = dict(os.environ, pid=c.pid, members=" ".join(m for m in c.members if m not in c.threads),
                        unread=str(c.unread) if c.unread else "", root_pid=c.root_pid)
     subprocess.run(["sh", "-c", os.environ["ISOVERIFY_OWN"]], stdin=subprocess.DEVNULL, stdout=out,
                    stderr=subprocess.STDOUT, env=environment)
@@ -896,7 +983,7 @@ def start(number, target, readings, settings):
         os.close(reader)
         os.setpgid(0, 0)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # stopped with the probe, however it stops
-        signal.alarm(settings["lifetime"])
+        signal.signal(signal.SIGALRM, took_too_long)  # each reading's time (read_container)
         try:
             for attempt in range(1, ATTEMPTS + 1):
                 os.write(writer, frame("attempt", str(attempt), 0))
