@@ -490,13 +490,20 @@ class Resolution:
 class Containers(Fact):
     """`<engine> ps -a` and `<engine> inspect`: each reference resolved as the engine
     resolves it (a full ID, an exact name, a unique ID prefix; full IDs that inspect
-    shows as themselves need no listing), and the declared
-    configuration and main PID of each container found (`containers_of` in host.sh)."""
+    shows as themselves need no listing), and the declared configuration and main PID
+    of each container found (`containers_of` in host.sh).
+
+    Labels are read apart, each key and value bounded: `Config.Labels` holds them as
+    read, a cut one ending in `…[cut: N bytes]` (`cut`), and `Config.LabelsNotRead`
+    counts those beyond what is read of one container. `ImageLabels` is added beside
+    them: the labels of the image it runs, which its author chose, as `<engine> image
+    inspect` gives them; absent where they could not all be read."""
 
     def __init__(self, cli: str, refs: list[str]):
         names = " ".join(refs)
         super().__init__(f"containers_of {cli} {names}",
-                         f"{cli} inspect {names}, resolved by {cli} ps -a unless each is a full ID")
+                         f"{cli} inspect {names}, and image inspect of their images, "
+                         f"resolved by {cli} ps -a unless each is a full ID")
 
     def read(self, output: str, rc: int) -> Reading:
         # Some containers may be missing: the others are still readable.
@@ -504,23 +511,80 @@ class Containers(Fact):
 
     def parse(self, text):
         """{"refs": {REF: Resolution}, "details": {ID: (PID, document or None)}}."""
-        refs, details = {}, {}
+        refs, details, images, labels, owner = {}, {}, {}, {}, None
         for line in text.splitlines():
             fields = line.split(" ", 3)
+            if fields[0] == "label":
+                if owner is not None:
+                    _read_label(line, labels[owner][1])
+                continue
+            owner = None
             if fields[0] == "ref" and len(fields) >= 3:
                 ids = fields[3].split(",") if fields[2] == "ambiguous" and len(fields) == 4 else []
                 found = fields[2] if re.fullmatch(r"[0-9a-f]{12,64}", fields[2]) else None
                 refs[fields[1]] = Resolution(found, tuple(ids))
+            elif len(fields) == 3 and fields[1] == "labels" and fields[2].isdigit():
+                owner = ("container", fields[0])
+                labels[owner] = (int(fields[2]), {})
+            elif len(fields) == 4 and fields[0] == "image" and fields[2] == "labels" and fields[3].isdigit():
+                owner = ("image", _image_id(fields[1]))
+                labels[owner] = (int(fields[3]), {})
+            elif len(fields) == 3 and fields[1] == "image":
+                images[fields[0]] = _image_id(fields[2])
             elif len(fields) >= 3 and re.fullmatch(r"[0-9a-f]{64}", fields[0]) and fields[1].isdigit():
                 document = None
                 try:
                     document = json.loads(line.split(" ", 2)[2])
                 except ValueError:
                     pass  # cut at the bound, or not JSON: unreadable for that container alone
-                if not (isinstance(document, dict) and isinstance(document.get("State"), dict)):
+                if not (isinstance(document, dict) and isinstance(document.get("State"), dict)
+                        and isinstance(document.get("Config"), dict)):
                     document = None
                 details[fields[0]] = (int(fields[1]), document)
+        for container_id, (_, document) in details.items():
+            if document is not None:
+                _add_labels(document, labels.get(("container", container_id)),
+                            labels.get(("image", images.get(container_id))))
         return {"refs": refs, "details": details}
+
+
+CUT = re.compile(r"…\[cut: \d+ bytes\]\Z")
+
+
+def cut(text: str) -> bool:
+    """Whether a label's key or value was cut where it was read (so it is not the one set)."""
+    return CUT.search(text) is not None
+
+
+def _image_id(image: str) -> str:
+    """An image ID as docker writes it: podman writes it without `sha256:`."""
+    return f"sha256:{image}" if re.fullmatch(r"[0-9a-f]{64}", image) else image
+
+
+def _read_label(line: str, into: dict[str, str]) -> None:
+    """One "label KEYBYTES VALUEBYTES "KEY" "VALUE"" line into `into`, each part that the
+    engine's template cut marked so; a line not written so (cut at 64 KiB) adds nothing."""
+    found = re.fullmatch(r'label (\d+) (\d+) ("(?:[^"\\]|\\.)*") ("(?:[^"\\]|\\.)*")', line)
+    if not found:
+        return
+    shown = []
+    for size, quoted in ((int(found[1]), found[3]), (int(found[2]), found[4])):
+        try:
+            text = json.loads(quoted)
+        except ValueError:
+            return
+        shown.append(text if len(text.encode()) >= size else f"{text}…[cut: {size} bytes]")
+    into[shown[0]] = shown[1]
+
+
+def _add_labels(document: dict, own, image) -> None:
+    """The container's labels as read into its document, and its image's where all were read."""
+    count, read = own or (0, {})
+    document["Config"]["Labels"] = read
+    if len(read) < count:
+        document["Config"]["LabelsNotRead"] = count - len(read)
+    if image is not None and len(image[1]) == image[0]:
+        document["ImageLabels"] = image[1]
 
 
 class EngineVersion(Fact):

@@ -1,17 +1,19 @@
 """Waivers: accepted failures, each with a reason, an owner and an expiry date.
 
 A waived failure is reported as `waived`, never as a pass. A waiver selects
-containers by what the operator controls — the container's ID, its image's
-ID, a label — or by a glob over target labels, which are names whoever starts
-a container chooses; when it gives several selectors, all must match. With
-`accept` it waives a failure only when every finding of it is accepted. An
-expired waiver waives nothing and says so; a waiver that matches no property
-on any target is reported, so that stale ones get noticed. The file is TOML
-or YAML:
+containers by the container's ID, its image's ID, a label the operator set on
+it (not one its image carries), or by a glob over target labels, which are
+names whoever starts a container chooses; when it gives several selectors,
+all must match. Only a container ID selects one container: a waiver pinned
+to anything else covers every container that carries it, whatever flags it
+was started with, so it must name in `accept` the findings it accepts, and
+waives a failure only when every finding of it is accepted. An expired
+waiver waives nothing and says so; a waiver that matches no property on any
+target is reported, so that stale ones get noticed. The file is TOML or YAML:
 
     [[waiver]]                              waivers:
     property = "caps"                         - property: caps
-    container = "3f2a9c81d0e4"                  container: "3f2a9c81d0e4"
+    image = "sha256:4c5e…"                      image: "sha256:4c5e…"
     accept = ["NET_ADMIN"]                      accept: [NET_ADMIN]
     reason = "needs NET_ADMIN"                  reason: needs NET_ADMIN
     owner = "net-team@example.com"              owner: net-team@example.com
@@ -25,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .facts import cut
 
 try:
     import tomllib
@@ -32,8 +35,12 @@ except ModuleNotFoundError:  # Python < 3.11
     import tomli as tomllib
 
 REQUIRED = ("property", "reason", "owner", "expires")
-PINS = ("container", "image", "label")  # what the operator controls, and the container's creator does not name
+PINS = ("container", "image", "label")  # what the engine, the image's content or the operator decides
 SELECTORS = PINS + ("target",)
+# The properties whose failures name findings (Finding.items) that `accept` can list; a
+# failure of any other can be waived only by a waiver pinned to the container itself.
+NAMING_FINDINGS = frozenset({"caps", "seccomp", "host-mounts", "runtime-socket", "devices", "masked-paths",
+                             "readonly-paths", "propagation"})
 FIELDS = REQUIRED + SELECTORS + ("accept",)
 TEXT_FIELDS = ("property", "reason", "owner") + SELECTORS
 ANY_TARGET = "*"
@@ -58,17 +65,24 @@ class Identity:
     target: str
     container: str | None = None  # the full ID
     image: str | None = None  # sha256:<64 hex>
-    labels: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)  # the ones the operator set, whole
 
     @classmethod
     def of(cls, target: str, inspect: dict | None) -> "Identity":
-        """From the engine's inspect document; podman writes the image ID without `sha256:`."""
+        """From the engine's inspect document as facts.Containers reads it; podman writes the
+        image ID without `sha256:`. A label counts only as its operator set it: one cut where
+        it was read does not, nor one its image carries with the same value (its author's
+        choice), nor any where the image's labels could not all be read."""
         if not inspect:
             return cls(target)
         image = inspect.get("Image") or None
         if image and re.fullmatch(r"[0-9a-f]{64}", image):
             image = f"sha256:{image}"
-        return cls(target, inspect.get("Id") or None, image, (inspect.get("Config") or {}).get("Labels") or {})
+        labels = (inspect.get("Config") or {}).get("Labels") or {}
+        baked = inspect.get("ImageLabels")
+        operators = {} if baked is None else {key: value for key, value in labels.items()
+                                              if not cut(key) and not cut(value) and baked.get(key) != value}
+        return cls(target, inspect.get("Id") or None, image, operators)
 
 
 @dataclass(frozen=True)
@@ -182,9 +196,20 @@ def _waiver(entry, line: int, path: Path, known: set[str] | None) -> Waiver:
                                   and all(isinstance(item, str) and item for item in accept)):
         raise WaiverError(f"{where}: accept must be a list of the findings it accepts, "
                           f"e.g. [\"NET_ADMIN\"], not {accept!r}")
+    if accept is None and "container" not in entry:
+        raise WaiverError(f"{where}: {_shared(entry)}" + (
+            f"; {entry['property']} names no findings, so only a container pin can waive it"
+            if entry["property"] not in NAMING_FINDINGS else ""))
     return Waiver(entry["property"], entry["reason"], entry["owner"], _expiry(entry["expires"], where), line,
                   entry.get("target", ANY_TARGET), entry.get("container"), entry.get("image"), entry.get("label"),
                   tuple(accept) if accept is not None else None)
+
+
+def _shared(entry: dict) -> str:
+    """Why a waiver pinned to what more than one container carries needs `accept`."""
+    pinned = " and ".join(f"{name} {entry[name]}" for name in SELECTORS if name in entry)
+    return (f"a waiver pinned to {pinned} covers every container that matches it, whatever it runs with: "
+            "add accept = [...] naming the findings it accepts, or pin it to the container's ID (container = ...)")
 
 
 def check_property(property_id: str, where: str, known: set[str]) -> None:

@@ -1,14 +1,18 @@
 """Waiver files: what they select, what they accept, and how a malformed one is refused."""
 
 import datetime
+import json
 import re
+import secrets
+import subprocess
 
 import pytest
 
-from conftest import REPO
+from conftest import LABEL, REPO
+from isoverify.facts import Containers
 from isoverify.properties import BY_ID, Verdict
 from isoverify.verdicts import FAIL, PASS, WAIVED
-from isoverify.waivers import Identity, Waiver, WaiverError, Waivers, load, selection
+from isoverify.waivers import NAMING_FINDINGS, Identity, Waiver, WaiverError, Waivers, load, selection
 
 KNOWN = set(BY_ID)
 TODAY = datetime.date(2026, 6, 1)
@@ -78,11 +82,45 @@ def test_a_process_without_an_engine_matches_target_globs_only():
 
 
 def test_identity_from_the_engines_inspect_document():
-    docker = Identity.of("docker://vpn-1", {"Id": ID, "Image": IMAGE, "Config": {"Labels": {"team": "net"}}})
+    docker = Identity.of("docker://vpn-1", {"Id": ID, "Image": IMAGE, "Config": {"Labels": {"team": "net"}},
+                                            "ImageLabels": {}})
     assert docker == vpn()
     podman = Identity.of("podman://vpn-1", {"Id": ID, "Image": IMAGE.removeprefix("sha256:"),
-                                            "Config": {"Labels": None}})
+                                            "Config": {"Labels": None}, "ImageLabels": {}})
     assert podman.image == IMAGE and podman.labels == {}
+
+
+def test_a_label_counts_only_as_the_operator_set_it_whole():
+    def labels(own: dict, image: dict | None) -> dict:
+        document = {"Id": ID, "Image": IMAGE, "Config": {"Labels": own}}
+        return dict(Identity.of("docker://vpn-1", {**document, **({"ImageLabels": image} if image is not None else {})})
+                    .labels)
+    assert labels({"team": "net", "tier": "edge"}, {"team": "net"}) == {"tier": "edge"}  # baked in: its author's
+    assert labels({"team": "net"}, {"team": "web"}) == {"team": "net"}  # the operator's value over the image's
+    assert labels({"team": "net"}, None) == {}  # the image's labels unknown: none can be told apart
+    assert labels({"team": "net…[cut: 5000 bytes]", "k…[cut: 300 bytes]": "v"}, {}) == {}
+
+
+# -- labels as the probe reads them ----------------------------------------------------
+
+def test_labels_are_read_bounded_and_a_cut_one_is_marked():
+    big = "x" * 1024
+    output = "\n".join([
+        f"ref vpn-1 {ID}", f"{ID} 4242 " + json.dumps({"Id": ID, "State": {"Running": True}, "Config": {}}),
+        f"{ID} image {IMAGE}", f"{ID} labels 4",
+        'label 4 3 "team" "net"', f'label 3 71680 "big" "{big}"', 'label 5 2 "bro', '"not": "a label line"',
+        f"image {IMAGE} labels 1", 'label 4 3 "team" "net"'])
+    [(pid, document)] = Containers("docker", ["vpn-1"]).parse(output)["details"].values()
+    assert pid == 4242 and document["Config"]["Labels"] == {"team": "net", "big": f"{big}…[cut: 71680 bytes]"}
+    assert document["Config"]["LabelsNotRead"] == 2 and document["ImageLabels"] == {"team": "net"}
+    assert dict(Identity.of("docker://vpn-1", document).labels) == {}  # team is the image's; big was cut
+
+
+def test_image_labels_not_all_read_are_not_trusted():
+    output = "\n".join([f"{ID} 1 " + '{"State": {}, "Config": {}}', f"{ID} image {IMAGE.removeprefix('sha256:')}",
+                        f"{ID} labels 0", f"image {IMAGE.removeprefix('sha256:')} labels 2", 'label 1 1 "a" "b"'])
+    [(_, document)] = Containers("podman", [ID]).parse(output)["details"].values()
+    assert "ImageLabels" not in document
 
 
 def test_waivers_for_the_property_in_the_files_order():
@@ -102,8 +140,8 @@ def test_reports_name_a_waiver_by_its_selectors():
 
 # -- what a waiver accepts ------------------------------------------------------------
 
-def test_a_waiver_without_accept_waives_the_whole_failure():
-    assert waiver(image=IMAGE).declines(("NET_ADMIN", "SYS_ADMIN"), TODAY) is None
+def test_a_container_pin_without_accept_waives_the_whole_failure():
+    assert waiver(container=ID).declines(("NET_ADMIN", "SYS_ADMIN"), TODAY) is None
 
 
 def test_accept_waives_only_failures_whose_every_finding_it_names():
@@ -141,7 +179,7 @@ def test_a_failure_beyond_every_waiver_fails_and_says_why():
 
 
 def test_a_passing_verdict_notes_the_waivers_that_match_it():
-    verdict = caps_verdict(PASS, ()).under([waiver(image=IMAGE)], TODAY)
+    verdict = caps_verdict(PASS, ()).under([waiver(container=ID)], TODAY)
     assert verdict.status == PASS and verdict.waiver is None and verdict.as_record()["matching_waivers"] == [3]
 
 
@@ -165,13 +203,39 @@ def test_without_a_target_a_waiver_selects_any_name(tmp_path):
     assert pinned.target == "*" and pinned.accept is None
 
 
+@pytest.mark.parametrize("selectors", [{"image": IMAGE}, {"label": "team=net"}, {"target": "docker://vpn-*"},
+                                       {"image": IMAGE, "label": "team=net"}])
+def test_a_waiver_pinned_to_what_many_containers_carry_must_accept_findings(tmp_path, selectors):
+    with pytest.raises(WaiverError) as refused:
+        read(tmp_path, "w.toml", toml(**selectors))
+    message = str(refused.value)
+    assert message.startswith(f"{tmp_path / 'w.toml'}:1: a waiver pinned to ") and "\n" not in message
+    assert "add accept = [...]" in message and "pin it to the container's ID" in message
+    assert "names no findings" not in message  # caps names them
+    [accepted] = read(tmp_path, "ok.toml", toml(**selectors, accept='["NET_ADMIN"]'))
+    [pinned] = read(tmp_path, "pinned.toml", toml(**selectors, container=ID[:12]))
+    assert accepted.accept == ("NET_ADMIN",) and pinned.accept is None
+
+
+def test_a_property_naming_no_findings_can_be_waived_only_by_a_container_pin(tmp_path):
+    with pytest.raises(WaiverError, match="privileged names no findings, so only a container pin can waive it"):
+        read(tmp_path, "w.toml", toml(property="privileged", image=IMAGE))
+
+
 def test_the_readmes_examples_are_valid(tmp_path):
     section = re.search(r"^## Waivers\n(.*?)^## ", (REPO / "README.md").read_text(), re.M | re.S)[1]
     for kind in ("toml", "yaml"):
         [example] = re.findall(rf"```{kind}\n(.*?)```", section, re.S)
         loaded = read(tmp_path, f"readme.{kind}", example)
         assert [(w.image, w.container, w.accept) for w in loaded] == [
-            (IMAGE_IN_README, None, None), (None, "3f2a9c81d0e4", ("NET_ADMIN",))]
+            (IMAGE_IN_README, None, ("NET_ADMIN",)), (None, "3f2a9c81d0e4", ("NET_ADMIN",))]
+
+
+def test_the_readme_names_the_properties_that_name_findings():
+    section = re.search(r"^## Waivers\n(.*?)^## ", (REPO / "README.md").read_text(), re.MULTILINE | re.DOTALL)[1]
+    table = re.search(r"\| Property \| Findings \|\n\|---\|---\|\n(.*?)\n\n", section, re.DOTALL)[1]
+    named = {name for row in table.splitlines() for name in re.findall(r"`([a-z-]+)`", row.split("|")[1])}
+    assert named == NAMING_FINDINGS
 
 
 IMAGE_IN_README = "sha256:4c5ea8f6a8b4c5a8d1a1f4e0e5e3c2b1a0f9e8d7c6b5a4938271605f4e3d2c1b"
@@ -193,9 +257,10 @@ YAML_HEAD = "waivers:\n  - property: caps\n    reason: r\n    owner: o\n    expi
     ("short.toml", toml(container="3f2a9c81d0e"), "short.toml:1: container '3f2a9c81d0e' is not a container ID"),
     ("name.toml", toml(container="vpn-1-tunnel"), "name.toml:1: container 'vpn-1-tunnel' is not a container ID"),
     ("upper.toml", toml(container=ID.upper()), "is not a container ID"),
-    ("image.toml", toml(image=IMAGE.removeprefix("sha256:")), "image.toml:1: image 'abab"),
+    ("image.toml", toml(image=IMAGE.removeprefix("sha256:"), accept='["NET_ADMIN"]'), "image.toml:1: image 'abab"),
     ("reference.toml", toml(image="busybox:latest"), "image 'busybox:latest' is not an image ID"),
     ("label.toml", toml(label="team"), "label.toml:1: label 'team' is not a label as KEY=VALUE"),
+    ("shared.toml", toml(image=IMAGE), f"shared.toml:1: a waiver pinned to image {IMAGE} covers every container"),
     ("none.toml", toml(), "none.toml:1: no selector"),
     ("inline.toml", 'waiver = [{property = "caps", target = "*"}]\n', "inline.toml:1: expected only [[waiver]]"),
 ])
@@ -203,3 +268,67 @@ def test_a_malformed_file_is_refused_naming_the_line(tmp_path, name, text, messa
     with pytest.raises(WaiverError) as refused:
         read(tmp_path, name, text)
     assert message in str(refused.value)
+
+
+# -- with real containers ---------------------------------------------------------------
+
+def waiver_file(tmp_path, **selectors) -> str:
+    fields = "".join(f"{name} = {json.dumps(value)}\n" for name, value in selectors.items())
+    path = tmp_path / "waivers.toml"
+    path.write_text(f'[[waiver]]\nproperty = "caps"\n{fields}reason = "the tunnel"\nowner = "net@example.com"\n'
+                    f"expires = {datetime.date.today() + datetime.timedelta(days=365)}\n")
+    return f"--iso-waivers={path}"
+
+
+def test_an_image_pin_waives_only_what_it_accepts_of_each_container_of_the_image(canary, suite, tmp_path):
+    tunnel, other = canary(cap_add=["NET_ADMIN"]), canary(cap_add=["NET_ADMIN", "SYS_ADMIN"])
+    assert tunnel.attrs["Image"] == other.attrs["Image"]
+    run = suite(f"--iso-container=docker://{tunnel.name}", f"--iso-container=docker://{other.name}",
+                waiver_file(tmp_path, image=tunnel.attrs["Image"], accept=["NET_ADMIN"]), "-k", "caps")
+    assert run.exit_code == 1, run.output
+    assert run.verdicts(f"docker://{tunnel.name}") == {"caps": "waived"}
+    [failed] = [r for r in run.results if r["target"] == f"docker://{other.name}"]
+    assert failed["verdict"] == "fail" and "accepts NET_ADMIN only; not accepted: SYS_ADMIN" in failed["summary"]
+
+
+def test_an_image_pin_without_accept_is_a_usage_error_of_one_line(canary, suite, tmp_path):
+    tunnel = canary(cap_add=["NET_ADMIN"])
+    run = suite(f"--iso-container=docker://{tunnel.name}", waiver_file(tmp_path, image=tunnel.attrs["Image"]),
+                "-k", "caps")
+    assert run.exit_code == 4 and "Traceback" not in run.output
+    [said] = [line for line in run.output.splitlines() if "waivers.toml:" in line]
+    assert f"waivers.toml:1: a waiver pinned to image {tunnel.attrs['Image']} covers every container" in said
+    assert "add accept = [...]" in said and "pin it to the container's ID" in said
+
+
+@pytest.fixture
+def labelled_image(canary):
+    """busybox with a label baked in by its author (`docker commit --change LABEL`): made offline."""
+    name = f"isoverify-selftest-labelled:{secrets.token_hex(4)}"
+    subprocess.run(["docker", "commit", "--change", "LABEL io.isoverify.selftest.team=net", canary().id, name],
+                   check=True, capture_output=True)
+    yield name
+    subprocess.run(["docker", "rmi", "-f", name], check=False, capture_output=True)
+
+
+def test_a_label_baked_into_the_image_does_not_satisfy_a_label_waiver(canary, labelled_image, suite, tmp_path):
+    baked = canary(image=labelled_image, cap_add=["NET_ADMIN"])
+    given = canary(cap_add=["NET_ADMIN"], labels={"io.isoverify.selftest.team": "net"})
+    assert baked.labels["io.isoverify.selftest.team"] == "net"  # the engine shows it on the container alike
+    run = suite(f"--iso-container=docker://{baked.name}", f"--iso-container=docker://{given.name}",
+                waiver_file(tmp_path, label="io.isoverify.selftest.team=net", accept=["NET_ADMIN"]), "-k", "caps")
+    assert run.exit_code == 1, run.output
+    assert run.verdicts(f"docker://{baked.name}") == {"caps": "fail"}
+    assert run.verdicts(f"docker://{given.name}") == {"caps": "waived"}
+
+
+def test_a_huge_label_leaves_the_container_judged_and_is_shown_cut(canary, suite, tmp_path):
+    plain, huge = canary(), canary(labels={"io.isoverify.selftest.huge": "x" * 70 * 1024})
+    run = suite(f"--iso-container=docker://{plain.name}", f"--iso-container=docker://{huge.name}",
+                waiver_file(tmp_path, label=f"io.isoverify.selftest.huge={'x' * 70 * 1024}", accept=["NET_ADMIN"]))
+    judged = run.verdicts(f"docker://{huge.name}")
+    assert "error" not in judged.values() and judged == run.verdicts(f"docker://{plain.name}"), run.output
+    for record in (r for r in run.results if r["target"] == f"docker://{huge.name}"):
+        declared = next(e["text"] for e in record["evidence"]["container"] if e["label"] == "declared (docker inspect)")
+        assert f"…[cut: {70 * 1024} bytes]" in declared and f"'{LABEL}': 'selftest'" in declared
+        assert record["matching_waivers"] == []  # a cut label satisfies no waiver

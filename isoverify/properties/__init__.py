@@ -230,16 +230,19 @@ class Verdict:
 
 def declared(prop: Property, ctr: ContainerFacts) -> tuple[Evidence, ...]:
     """Which container was judged (its full ID: a name or a short ID may mean another to a
-    reader), and the declared values of the property's fields, shown beside the kernel's."""
+    reader), the declared values of the property's fields, shown beside the kernel's, and
+    its labels as read (a cut one marked so)."""
     inspect = ctr.declared
     if not inspect:
         return ()
     lines = []
-    for path in ("Id", "Name", "Image") + prop.declared:
+    for path in ("Id", "Name", "Image") + prop.declared + ("Config.Labels",):
         node = inspect
         for key in path.split("."):
             node = node.get(key) if isinstance(node, dict) else None
-        lines.append(f"{path}: {node if node not in (None, '', []) else '(not set)'}")
+        lines.append(f"{path}: {node if node not in (None, '', [], {}) else '(not set)'}")
+    if not_read := (inspect.get("Config") or {}).get("LabelsNotRead"):
+        lines.append(f"({not_read} more labels, not read: over 64 KiB of them)")
     return (Evidence(f"declared ({ctr.target.engine} inspect)", bounded("\n".join(lines))),)
 
 

@@ -58,7 +58,7 @@ containers_of() {
     eval "resolved_$engine=\$found"
     [ -n "$details" ] || return 0
     printf '%s\n' "$details"
-    eval "inspected_$engine=\$(printf '%s\n' \"\$details\" | cut -d' ' -f1-2)"
+    eval "inspected_$engine=\$(printf '%s\n' \"\$details\" | awk '\$1 ~ /^[0-9a-f]+\$/ && \$2 ~ /^[0-9]+\$/ { print \$1, \$2 }')"
 }
 
 # full_ids REF...: whether every reference is a whole container ID (64 hex digits).
@@ -78,23 +78,65 @@ $ref "*) ;; *) return 1 ;; esac
     done
 }
 
-# inspect_containers ENGINE ID...: the containers' "ID PID {json}" lines (and what the
-# engine said of any it does not know) into $details, the engine's exit status into
-# $inspected.
+# inspect_containers ENGINE ID...: each container's "ID PID {json}" line, then "ID image
+# IMAGE", then its labels (labels_template); then the labels of each image they run
+# (image_labels). What the engine said of any it does not know goes with them into
+# $details, its exit status into $inspected. Every line is cut at 64 KiB, and a label's
+# key and value at 256 and 1024 characters: no label floods the probe, and none leaves
+# the container's configuration unreadable.
 inspect_containers() {
     engine=$1
     shift
     # Only the fields the suite reads: a container's environment can be megabytes.
     details=$({
         timeout "$iso_timeout" "$engine" inspect --type container --format \
-            '{{.Id}} {{.State.Pid}} {"Id":"{{.Id}}","Name":{{json .Name}},"Image":{{json .Image}},"Path":{{json .Path}},"Args":{{json .Args}},"State":{{json .State}},"HostConfig":{{json .HostConfig}},"GraphDriver":{{json .GraphDriver}},"AppArmorProfile":{{json .AppArmorProfile}},"ProcessLabel":{{json .ProcessLabel}},"Config":{"User":{{json .Config.User}},"Hostname":{{json .Config.Hostname}},"Labels":{{json .Config.Labels}}}}' \
-            "$@" 2>&1
+            '{{.Id}} {{.State.Pid}} {"Id":"{{.Id}}","Name":{{json .Name}},"Image":{{json .Image}},"Path":{{json .Path}},"Args":{{json .Args}},"State":{{json .State}},"HostConfig":{{json .HostConfig}},"GraphDriver":{{json .GraphDriver}},"AppArmorProfile":{{json .AppArmorProfile}},"ProcessLabel":{{json .ProcessLabel}},"Config":{"User":{{json .Config.User}},"Hostname":{{json .Config.Hostname}}}}
+{{.Id}} image {{.Image}}
+{{.Id}} '"$labels_template" "$@" 2>&1
         echo "inspected $?"
-    } | cut -b -65536)
+    } | bounded_lines)
     inspected=${details##*inspected }
     details=${details%inspected "$inspected"}
     details=${details%"
 "}
+    [ "$inspected" -ne 124 ] || return 0
+    image_labels "$engine"
+}
+
+# The Go template of a container's or an image's labels, after its ID: "labels COUNT",
+# then a line "label KEYBYTES VALUEBYTES "KEY" "VALUE"" for each, key and value cut at
+# 256 and 1024 characters (their lengths in bytes say what was cut). The label lines
+# belong to the "labels" line before them (podman's templates cannot name the ID there).
+# shellcheck disable=SC2016 # a Go template, not the shell's
+labels_template='labels {{with .Config.Labels}}{{len .}}{{range $key, $value := .}}
+label {{len $key}} {{len $value}} {{json (printf "%.256s" $key)}} {{json (printf "%.1024s" $value)}}{{end}}{{else}}0{{end}}'
+
+# image_labels ENGINE: appended to $details, "image IMAGE labels COUNT" and the label
+# lines of each image the containers in $details run: the labels its author chose, not
+# whoever created the container.
+image_labels() {
+    images=$(printf '%s\n' "$details" | awk '$2 == "image" && $3 ~ /^(sha256:)?[0-9a-f]+$/ { print $3 }' | sort -u)
+    [ -n "$images" ] || return 0
+    # shellcheck disable=SC2086 # one word per image ID
+    labelled=$(timeout "$iso_timeout" "$1" image inspect --format "image {{.Id}} $labels_template" $images \
+        2>/dev/null | bounded_lines)
+    details="$details
+$labelled"
+}
+
+# bounded_lines: each line cut at 64 KiB, and the label lines of one container or image
+# beyond 64 KiB left out (its "labels COUNT" says how many it has).
+bounded_lines() {
+    LC_ALL=C awk '{
+        line = substr($0, 1, 65536)
+        if ($1 == "label") {
+            spent += length(line) + 1
+            if (spent > 65536) next
+        } else {
+            spent = 0
+        }
+        print line
+    }'
 }
 
 # find_container ENGINE REF: sets $id and $pid from what containers_of kept
