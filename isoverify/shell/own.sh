@@ -15,6 +15,8 @@ import errno, os, stat, sys
 LIMIT = 1024 * 1024
 pid, path = sys.argv[1], sys.argv[2]
 names = [name for name in path.split("/") if name not in ("", ".")]
+if pid == "-":
+    sys.exit("container_file: no process of the host stands at the root of its mount namespace: not read")
 if not pid.isdigit() or not path.startswith("/") or not names or ".." in names:
     sys.exit("container_file: give a process ID and an absolute path without .., e.g. /etc/hostname")
 try:
