@@ -3,6 +3,8 @@
 `pytest_isoverify_container_facts` adds the fact to the one batched probe per host:
 its command runs on the host, in a shell started for each container, with `$pid`
 the container's main process as the host numbers it and `$members` its other ones.
+That shell sees the host's files: the fact reaches the container through those
+processes' /proc entries (one reading the host's own files would say so, `reads_host=True`).
 """
 
 from isoverify import Fact

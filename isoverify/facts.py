@@ -41,16 +41,23 @@ SECTION_LIMIT = 16 * 1024 * 1024  # bytes of one host-wide reading that containe
 
 
 class Fact:
-    """One reading: its shell command (a line, or a function of isoverify/shell/*.sh)."""
+    """One reading: its shell command (a line, or a function of isoverify/shell/*.sh).
+
+    A fact of the user's own about a container reads it through its processes ($pid,
+    $root_pid, $members), or says it reads the host's own view (`reads_host`): its answer
+    is then shown as the host's, never as the container's."""
 
     label = ""
     limit: int | None = None  # bytes beyond which the host cuts the output: unreadable, not half-read
     keeps_state = False  # the command sets shell variables later commands read: never piped
+    reads_host = False  # the command reads the host's own files (its /etc, its tools), not the container's
 
-    def __init__(self, command: str, label: str | None = None):
+    def __init__(self, command: str, label: str | None = None, *, reads_host: bool | None = None):
         self.command = command
         if label is not None:
             self.label = label
+        if reads_host is not None:
+            self.reads_host = reads_host
 
     def shown_as(self, label: str) -> "Fact":
         """The same fact, labelled with how it was read (the host reads a container's

@@ -157,8 +157,8 @@ class Script:
         parts = [
             settings + _shell("common.sh") + _shell("host.sh"),
             _heredoc("iso_inside_script", inside_script, self.inside_nonce),
-            _heredoc("iso_own_facts", _shell("common.sh") + probe.script(own, self.container_nonce) if own else "",
-                     self.inside_nonce),
+            _heredoc("iso_own_facts", _shell("common.sh") + _shell("own.sh") + probe.script(own, self.container_nonce)
+                     if own else "", self.inside_nonce),
             _heredoc("iso_view_program", _shell("kernel_view.py"), self.inside_nonce),
             # whichever way the probe ends, its kept readings go with it
             "trap 'release >/dev/null 2>&1' EXIT\ntrap 'exit 143' TERM INT HUP\n",

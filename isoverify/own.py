@@ -6,15 +6,20 @@ A container's commands run *inside* it through its engine's exec on its host, wh
 keeps it confined as the container is (its user, capabilities, seccomp filter,
 no_new_privs, LSM label and cgroup): never with the verifier's privileges. A bare
 process (pid://) has no engine to confine it, so it runs no commands at all.
-Every command a check runs is kept, with what it printed, as that check's evidence.
+Every command a check runs is kept, with what it printed, as that check's evidence,
+under the side whose view it is: testinfra's own `host` fixture, the machine running
+the suite, is named so wherever its commands are shown.
 
 Facts of your own join the probe through the `pytest_isoverify_container_facts` hook
 (see hooks.py): read on the host about each container, beside the suite's, in the same
-round trip.
+round trip. Each reaches the container through its processes or says it reads the
+host's own view, and is shown as the host's then.
 """
 
 import json
+import re
 import shlex
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -37,22 +42,28 @@ TIMED_OUT = (124, 137)  # `timeout`'s own status, and its KILL after the grace p
 INSIDE = resources.files("isoverify").joinpath("shell", "inside.sh").read_text()
 
 
+INSIDE_VIEW = "inside, through the engine's exec"  # a container's command: its own view, confined as it is
+ON_HOST = "on the host"  # a container's fact, read on its host through its processes
+HOST_VIEW = "the host's own view, read for {target}: not the container's"  # a fact declared reads_host
+SUITE_MACHINE = "testinfra's `host`: {machine}"
+
+
 @dataclass(frozen=True)
 class Command:
-    """One command a check ran, and what it printed."""
+    """One command a check ran, or one fact it read, and what it printed."""
 
-    side: str  # "host" or "container"
-    command: str
+    side: str  # "host" or "container": the column it is shown in
+    command: str  # what ran, or the fact's label
     rc: int
     output: str
-    on_host: bool = False  # a container's fact, read on its host
+    view: str = ""  # whose view it is, where the side's own words would not say it
+    read: bool = False  # a fact the probe read, not a command the check ran
 
     @property
     def label(self) -> str:
-        if self.on_host:
-            return f"{self.command}   (on the host)"
-        where = "" if self.side == "host" else "  (inside, through the engine's exec)"
-        return f"$ {one_line(self.command, 400)}{where}"
+        if self.read:
+            return f"{self.command}   ({self.view})"
+        return f"$ {one_line(self.command, 400)}" + (f"  ({self.view})" if self.view else "")
 
     @property
     def text(self) -> str:
@@ -81,6 +92,7 @@ class ThroughHost(BaseBackend):
         self.target, self.transcript, self.container, self.timeout = host, transcript, container, timeout
         self.started = started  # when the container observed started, as its engine writes it in JSON
         self.side = side or ("host" if container is None else "container")
+        self.view = INSIDE_VIEW if self.side == "container" else ""
 
     def get_encoding(self) -> str:
         """UTF-8, what `run` decodes every answer into: testinfra would ask the target with a
@@ -94,7 +106,7 @@ class ThroughHost(BaseBackend):
         else:
             rc, out, err = self._inside(line)
         out, err = decode(out).encode(), decode(err).encode()  # a check sees no terminal controls
-        self.transcript.commands.append(Command(self.side, line, rc, out.decode() + err.decode()))
+        self.transcript.commands.append(Command(self.side, line, rc, out.decode() + err.decode(), self.view))
         return self.result(rc, self.encode(line), out, err)
 
     def _inside(self, line: str) -> tuple[int, bytes, bytes]:
@@ -136,13 +148,15 @@ class IsoHost(testinfra.host.Host):
 
 class NoCommands(BaseBackend):
     """A container no engine confines (pid://): it runs nothing, so nothing runs with more
-    than its own privileges; its facts are all a check can use."""
+    than its own privileges, and no answer of the host's stands in for its own; its facts,
+    read on the host through its processes, are all a check can use."""
 
     NAME = "isoverify-none"
 
     def run(self, command: str, *args: str, **kwargs) -> CommandResult:
-        raise TargetError(f"{self.hostname} is a bare process: no engine confines a command run in it, so "
-                          "checks of it can use its facts (iso_container.facts), not commands")
+        raise TargetError(f"{self.hostname} is a bare process: no engine runs a command in its view, confined as "
+                          "it is, and one run on the host would be the host's view with the verifier's privileges; "
+                          "checks of it read its facts (iso_container.fact, iso_container.facts), not commands")
 
 
 class IsoContainer(testinfra.host.Host):
@@ -150,7 +164,7 @@ class IsoContainer(testinfra.host.Host):
     the probe read of it (`facts`) and of its host (`host_facts`)."""
 
     def __init__(self, target: ContainerTarget, label: str, host_facts: HostFacts | None, facts: ContainerFacts,
-                 transcript: Transcript, timeout: int):
+                 transcript: Transcript, timeout: int, host_views: frozenset[str] = frozenset()):
         if target.engine == POD:  # kubectl exec, through testinfra's own backend, keeps the pod's confinement
             backend = ThroughHost(HostTarget(target.label), transcript, timeout=timeout, side="container")
         elif target.has_engine:
@@ -163,27 +177,41 @@ class IsoContainer(testinfra.host.Host):
         super().__init__(backend)
         backend.set_host(self)
         self.label, self.facts, self.host_facts, self._transcript = label, facts, host_facts, transcript
+        self._host_views = host_views  # the names of the user's facts that read the host's own view
 
     def __repr__(self):
         return f"<IsoContainer {self.label}>"
 
     def fact(self, name: str):
-        """The value of a fact read on the host about this container (the suite's, or one
-        of your own without its prefix); TargetError saying why when it could not be read."""
-        reading = self.facts.outside.get(name) or self.facts.outside.get(OWN + name)
+        """The value of a fact read on the host about this container (one of your own, named
+        without its prefix, or else the suite's); TargetError saying why when it could not be read.
+        Its evidence is the container's, or, for a fact that reads the host's own view, the
+        host's, marked so."""
+        key = OWN + name if OWN + name in self.facts.outside else name
+        reading = self.facts.outside.get(key)
         if reading is None:
             raise TargetError(f"no fact {name!r} was read of {self.label}: declare it with "
                               "pytest_isoverify_container_facts")
-        self._transcript.commands.append(Command("container", reading.label, reading.rc, reading.output, True))
+        if key in self._host_views:
+            shown = Command("host", reading.label, reading.rc, reading.output, HOST_VIEW.format(target=self.label), True)
+        else:
+            shown = Command("container", reading.label, reading.rc, reading.output, ON_HOST, True)
+        self._transcript.commands.append(shown)
         if not reading.readable:
             raise TargetError(f"could not read {name!r} of {self.label} (`{reading.label}`: "
                               f"{one_line(reading.output) or f'exit status {reading.rc}'})")
         return reading.value
 
 
+# A container's processes as its facts' shell names them: a command naming none reads the host's own view.
+CONTAINER_PROCESSES = re.compile(r"\$\{?(pid|root_pid|members)\b")
+
+
 def own_facts(declared: list[dict]) -> dict[str, Fact]:
     """The facts the hook's implementations declare, each named apart from the suite's;
-    ValueError names the one that is wrong."""
+    ValueError names the one that is wrong. Each reaches the container through its
+    processes, or is declared as reading the host (`reads_host=True`): a command that does
+    neither (`cat /etc/hostname`) would show the host's answer as the container's."""
     merged: dict[str, Fact] = {}
     for facts in declared:
         for name, fact in (facts or {}).items():
@@ -193,20 +221,69 @@ def own_facts(declared: list[dict]) -> dict[str, Fact]:
                 raise ValueError(f"fact {name!r}: give an isoverify.facts.Fact (its command, label and parser)")
             if OWN + name in merged:
                 raise ValueError(f"fact {name!r} is declared twice")
+            if not fact.reads_host and not CONTAINER_PROCESSES.search(fact.command):
+                raise ValueError(f"fact {name!r} (`{one_line(fact.command, 80)}`) names none of the container's "
+                                 "processes, so it reads the host's own view: reach the container through $pid, "
+                                 "$root_pid or $members (its files: container_file \"$root_pid\" /etc/hostname), "
+                                 "or declare it Fact(..., reads_host=True)")
             merged[OWN + name] = fact
     return merged
 
 
+def host_views(facts: dict[str, Fact]) -> frozenset[str]:
+    """The names of the facts that read the host's own view: shown as the host's."""
+    return frozenset(name for name, fact in facts.items() if fact.reads_host)
+
+
+def testinfra_host(funcargs: dict) -> testinfra.host.Host | None:
+    """testinfra's own `host` fixture, where a test takes it: not one of the run's targets."""
+    host = funcargs.get("host")
+    return host if isinstance(host, testinfra.host.Host) and not isinstance(host, (IsoHost, IsoContainer)) else None
+
+
+def machine(host: testinfra.host.Host, under_test: HostTarget) -> str:
+    """Which machine testinfra's own `host` fixture is, beside the host under test: its
+    --hosts, by default the machine running the suite, whatever --iso-host names."""
+    backend = host.backend
+    if backend.get_connection_type() != "local":
+        return f"{backend.get_pytest_id()} (testinfra's --hosts), not the run's host under test"
+    if under_test.scheme == "local":
+        return "the machine running the suite, here also the host under test"
+    return "the machine running the suite, not the host under test"
+
+
+@contextmanager
+def recorded(host: testinfra.host.Host, where: str, transcript: Transcript):
+    """Every command run through testinfra's `host` meanwhile, kept as evidence on the host's
+    side marked as the machine `where` names; `host` itself works as it always does."""
+    run, view = host.run, SUITE_MACHINE.format(machine=where)
+
+    def recording(command: str, *args: str, **kwargs) -> CommandResult:
+        result = run(command, *args, **kwargs)
+        transcript.commands.append(Command("host", host.backend.get_command(command, *args), result.rc,
+                                           decode(result.stdout_bytes + result.stderr_bytes), view))
+        return result
+
+    host.run = recording
+    try:
+        yield
+    finally:
+        del host.run
+
+
 def verdict(judge: Judge, prop: Property, target: str, status: str, raised: BaseException | None,
-            transcript: Transcript, facts: ContainerFacts | None) -> Verdict:
+            transcript: Transcript, facts: ContainerFacts | None, suite_machine: str = "") -> Verdict:
     """The verdict of a test of the user's own, from how it ended: a failure stays one
-    only where the profile enforces the property and no waiver accepts it."""
+    only where the profile enforces the property and no waiver accepts it. `suite_machine`
+    names the machine testinfra's `host` was, where the test used it."""
+    used = f" (it used {SUITE_MACHINE.format(machine=suite_machine)})" if suite_machine else ""
     if status == PASS:
         summary = "its test passed"
     elif status == FAIL:
-        summary = one_line(str(raised) or "its assertion failed", SUMMARY_CHARS)
+        summary = str(raised) or "its assertion failed"
     else:
-        summary = one_line(f"the check could not decide: {type(raised).__name__}: {raised}", SUMMARY_CHARS)
+        summary = f"the check could not decide: {type(raised).__name__}: {raised}"
+    summary = one_line(summary, SUMMARY_CHARS - len(used)) + used
     is_enforced = judge.enforced(prop)
     if status == FAIL and not is_enforced:
         status = ADVISORY

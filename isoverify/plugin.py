@@ -1,5 +1,6 @@
 """The pytest plugin: options, fixtures and hooks; the work is done in plain modules."""
 
+import contextlib
 import datetime
 import gc
 import getpass
@@ -163,7 +164,8 @@ def pytest_collection_modifyitems(config, items):
             continue
         if not {"iso_container", "iso_host"} & set(getattr(item, "fixturenames", ())):
             raise pytest.UsageError(f"{item.nodeid}: a test marked iso_property takes iso_container or "
-                                    "iso_host, so that it is judged on each target of the run")
+                                    "iso_host, so that it is judged on each target of the run (testinfra's "
+                                    "`host` is the machine running the suite, not a target)")
         try:
             prop = own_property(*marker.args, **marker.kwargs)
         except (TypeError, ValueError) as exc:
@@ -248,8 +250,9 @@ def iso_container(request, iso_run):
         host_facts, facts = _or_stop(iso_run.facts, slot)
     except TargetError as exc:
         _unobservable(request.node, slot.label, str(exc))
-    return own.IsoContainer(iso_run.observations.target(slot), slot.label, host_facts, facts,
-                            _transcript(request.node), iso_run.observations.timeout)
+    observations = iso_run.observations
+    return own.IsoContainer(observations.target(slot), slot.label, host_facts, facts, _transcript(request.node),
+                            observations.timeout, own.host_views(observations.own_facts))
 
 
 @pytest.fixture
@@ -271,15 +274,22 @@ def iso_host(request, iso_run):
 def pytest_runtest_call(item):
     """A test marked iso_property is a verdict: a failed assertion a failure (an advisory
     where the profile does not enforce it, waived where a waiver accepts it), anything
-    else going wrong an error, never a pass; its evidence is every command it ran."""
+    else going wrong an error, never a pass; its evidence is every command it ran, those
+    through testinfra's own `host` (not a target of the run) marked as that machine's."""
     prop = item.stash.get(OWN_PROPERTY, None)
     if prop is None:
         return (yield)
     container = item.funcargs.get("iso_container")
     target = container.label if container is not None else item.funcargs["iso_host"].label
+    testinfra_host, suite_machine, watching = own.testinfra_host(item.funcargs), "", contextlib.nullcontext()
+    if testinfra_host is not None:
+        slot = item.callspec.params.get("iso_container")
+        suite_machine = own.machine(testinfra_host, slot.host if slot else item.callspec.params["iso_host"])
+        watching = own.recorded(testinfra_host, suite_machine, _transcript(item))
     raised, result = None, None
     try:
-        result = yield
+        with watching:
+            result = yield
     except pytest.skip.Exception:
         raise
     except (AssertionError, pytest.fail.Exception) as exc:
@@ -289,7 +299,8 @@ def pytest_runtest_call(item):
     else:
         status = PASS
     found = _noted(item, own.verdict(item.config.stash[RUN].judge, prop, target, status, raised,
-                                     _transcript(item), container.facts if container is not None else None))
+                                     _transcript(item), container.facts if container is not None else None,
+                                     suite_machine))
     if found.status in (FAIL, ERROR):
         raise raised
     return result

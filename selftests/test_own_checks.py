@@ -2,16 +2,21 @@
 `iso_property` marker: judged, gated, waived and reported like the catalogue's, and run
 inside a container only as confined as the container is."""
 
+import html
 import json
+import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+import testinfra
 
 from conftest import LABEL_ARG
+from isoverify import own
 from isoverify.plugin import EXIT_UNOBSERVABLE
+from isoverify.targets import HostTarget
 
 
 def run_checks(directory: Path, source: str, *args: str, conftest: str = "") -> tuple[int, str, list[dict]]:
@@ -195,7 +200,7 @@ def test_a_bare_process_runs_no_commands_and_an_answer_cut_short_is_no_answer(tm
     assert found["hang", "docker"]["verdict"] == "error" and "did not finish" in found["hang", "docker"]["summary"]
     assert found["refused", "docker"]["verdict"] == "pass", found["refused", "docker"]
     assert all(found[prop, "pid"]["verdict"] == "error" and "bare process" in found[prop, "pid"]["summary"]
-               for prop in ("flood", "hang", "refused"))
+               and "would be the host's view" in found[prop, "pid"]["summary"] for prop in ("flood", "hang", "refused"))
 
 
 def test_a_stopped_container_is_an_error_never_a_pass(tmp_path, canary):
@@ -291,3 +296,150 @@ def test_one_container_costs_only_its_own_checks(tmp_path, canary, docker_client
     assert found["fragile-fact", f"docker://{dashed.name}"] == "pass"
     assert found["fragile-fact", f"docker://{plain.name}"] == "error"
     assert found["fragile-fact", f"docker://{stopped.name}"] == "error"
+
+
+WHOSE_VIEW_CONFTEST = """
+    from isoverify import Fact
+
+    class Hostname(Fact):
+        label = "its /etc/hostname, read through /proc/$root_pid/root"
+
+        def __init__(self):
+            super().__init__('container_file "$root_pid" /etc/hostname')
+
+    def pytest_isoverify_container_facts(config):
+        return {"hostname": Hostname(),  # named like the suite's own fact: the user's is the one read
+                "hostname_by_cat": Fact("cat /proc/$root_pid/root/etc/hostname"),
+                "host_hostname": Fact("cat /etc/hostname", "the host's /etc/hostname", reads_host=True)}
+"""
+
+
+def evidence_cells(report: Path) -> tuple[str, str]:
+    """The host's and the container's evidence cells of the one row of a pytest-html report,
+    as its page renders them (from the data its script reads)."""
+    blob = re.search(r'data-jsonblob="([^"]*)"', report.read_text())[1]
+    [[test]] = json.loads(html.unescape(blob))["tests"].values()
+    return tuple(cell for cell in test["resultsTableRow"] if cell.startswith('<td class="iso-side">'))
+
+
+def test_a_fact_that_names_none_of_the_containers_processes_is_a_usage_error(tmp_path):
+    """Its shell is the host's: `cat /etc/hostname` there would read the host's file."""
+    conftest = """
+        from isoverify import Fact
+
+        def pytest_isoverify_container_facts(config):
+            return {"hostname": Fact("cat /etc/hostname")}
+    """
+    source = """
+        import pytest
+
+        @pytest.mark.iso_property("named", "It has a name")
+        def test_named(iso_container):
+            assert iso_container.fact("hostname")
+    """
+    code, output, results = run_checks(tmp_path, source, conftest=conftest)
+    assert code == 4 and results == [], output
+    [line] = [line for line in output.splitlines() if line.startswith("ERROR")]
+    assert "Traceback" not in output
+    assert line.startswith("ERROR: pytest_isoverify_container_facts: fact 'hostname' (`cat /etc/hostname`)"), line
+    assert "reads_host=True" in line and 'container_file "$root_pid" /etc/hostname' in line
+
+
+def test_a_fact_of_the_hosts_own_view_is_shown_as_the_hosts(tmp_path, canary):
+    """The container's file through $root_pid is the container's answer, under its column;
+    a fact declared as reading the host is the host's, under the host's column, never the
+    container's: in the JSON record and in the HTML report alike."""
+    container = canary(hostname="isoverify-inner")
+    source = """
+        import pytest
+
+        @pytest.mark.iso_property("named-apart", "It is named apart from its host")
+        def test_named_apart(iso_container):
+            assert iso_container.fact("hostname") == iso_container.fact("hostname_by_cat") == "isoverify-inner"
+            assert iso_container.fact("host_hostname") != iso_container.fact("hostname")
+    """
+    report = tmp_path / "own.html"
+    code, output, results = run_checks(tmp_path, source, f"--iso-container=docker://{container.name}",
+                                       f"--html={report}", conftest=WHOSE_VIEW_CONFTEST)
+    assert code == 0, output
+    [record] = results
+    host_name = Path("/etc/hostname").read_text().strip()
+    [host_side] = record["evidence"]["host"]
+    assert host_side == {"label": "the host's /etc/hostname   (the host's own view, read for "
+                                  f"docker://{container.name}: not the container's)",
+                         "text": f"{host_name}\n(exit status 0)"}
+    container_side = record["evidence"]["container"]
+    assert [e["label"].split("/proc/")[0] for e in container_side] == [
+        "its /etc/hostname, read through ", "cat ", "its /etc/hostname, read through "]
+    assert all(e["label"].endswith("   (on the host)") and e["text"] == "isoverify-inner\n(exit status 0)"
+               for e in container_side)
+    host_cell, container_cell = evidence_cells(report)
+    assert "the host&#x27;s own view, read for" in host_cell and f"{host_name}\n(exit status 0)" in host_cell
+    assert "own view" not in container_cell
+    assert container_cell.count("(exit status 0)") == container_cell.count("isoverify-inner\n(exit status 0)") == 3
+
+
+def test_a_containers_file_is_read_through_no_link_and_no_node(tmp_path, canary):
+    """container_file refuses what the container planted to lead the host's root elsewhere:
+    a link to the host's file, a directory that is a link, a device node, a FIFO; and reads
+    nothing only root may read."""
+    planting = ("ln -s /etc/hostname /to-host && mkdir /d && ln -s /etc /d/up && mknod /zero c 1 5 && mkfifo /fifo "
+                "&& echo kept >/priv && chmod 600 /priv && echo plain >/plain && exec sleep 1d")
+    container = canary(tty=False, command=["sh", "-c", planting])
+    paths = {"link": "/to-host", "linked_directory": "/d/up/hostname", "node": "/zero", "fifo": "/fifo",
+             "private": "/priv", "plain": "/plain"}
+    conftest = "from isoverify import Fact\n\ndef pytest_isoverify_container_facts(config):\n    return {" + \
+        ", ".join(f'"{name}": Fact(\'container_file "$root_pid" {path}\')' for name, path in paths.items()) + "}\n"
+    source = """
+        import pytest
+
+        @pytest.mark.iso_property("planted", "What it planted is not read")
+        def test_planted(iso_container):
+            said = {name: iso_container.facts.outside["own." + name] for name in
+                    ("link", "linked_directory", "node", "fifo", "private", "plain")}
+            assert said["plain"].value == "plain"
+            assert [name for name, reading in said.items() if reading.readable] == ["plain"]
+            assert "/to-host is not a regular file" in said["link"].output
+            assert "/d/up is a link or no directory: not followed" in said["linked_directory"].output
+            assert "/zero is not a regular file" in said["node"].output
+            assert "/fifo is not a regular file" in said["fifo"].output
+            assert "/priv: Permission denied" in said["private"].output
+    """
+    code, output, results = run_checks(tmp_path, source, f"--iso-container=docker://{container.name}",
+                                       conftest=conftest)
+    assert code == 0 and [r["verdict"] for r in results] == ["pass"], output
+
+
+def test_testinfras_host_is_named_as_the_machine_running_the_suite(tmp_path):
+    """testinfra's `host` in a property of your own: each command through it is shown as
+    that machine's, and the summary says the test used it; a test of testinfra's own keeps
+    its `host` as it was."""
+    source = """
+        import pytest
+
+        @pytest.mark.iso_property("with-host", "Uses testinfra's host")
+        def test_with_host(iso_container, host):
+            assert host.check_output("echo from-host") == "from-host"
+            assert iso_container.check_output("echo from-container") == "from-container"
+
+        def test_plain_testinfra(host):
+            assert "run" not in vars(host) and host.run("true").rc == 0
+    """
+    code, output, results = run_checks(tmp_path, source)
+    assert code == 0 and "2 passed" in output, output
+    [record] = results
+    machine = "testinfra's `host`: the machine running the suite, here also the host under test"
+    assert record["summary"] == f"its test passed (it used {machine})"
+    assert record["evidence"]["host"] == [{"label": f"$ echo from-host  ({machine})",
+                                           "text": "from-host\n(exit status 0)"}]
+    assert [e["label"] for e in record["evidence"]["container"]] == \
+        ["$ echo from-container  (inside, through the engine's exec)"]
+
+
+def test_testinfras_host_beside_a_remote_host_under_test_is_not_it():
+    local = testinfra.get_host("local://")
+    assert own.machine(local, HostTarget("ssh://root@192.0.2.1")) == \
+        "the machine running the suite, not the host under test"
+    assert own.machine(local, HostTarget("local://")) == "the machine running the suite, here also the host under test"
+    assert own.machine(testinfra.get_host("paramiko://root@192.0.2.1"), HostTarget("local://")) == \
+        "paramiko://192.0.2.1 (testinfra's --hosts), not the run's host under test"
