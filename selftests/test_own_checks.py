@@ -60,7 +60,8 @@ def test_a_property_is_enforced_from_its_profile_up(tmp_path):
     assert command["text"] == "(exit status 0)"
 
 
-def test_waivers_name_a_property_of_your_own_by_its_id(tmp_path):
+def test_waivers_name_a_property_of_your_own_by_its_id(tmp_path, canary):
+    """It names no findings, so only a waiver pinned to the container itself waives it."""
     source = """
         import pytest
 
@@ -68,17 +69,23 @@ def test_waivers_name_a_property_of_your_own_by_its_id(tmp_path):
         def test_gap(iso_container):
             assert False, "the gap"
     """
-    (tmp_path / "waivers.toml").write_text(
-        '[[waiver]]\nproperty = "known-gap"\ntarget = "*"\nreason = "accepted; SEC-1"\nowner = "me"\n'
-        "expires = 2099-01-01\n")
-    code, output, results = run_checks(tmp_path, source, f"--iso-waivers={tmp_path / 'waivers.toml'}", "-m", "cis_5_7")
+    container = canary()
+    waivers = tmp_path / "waivers.toml"
+    waivers.write_text(f'[[waiver]]\nproperty = "known-gap"\ncontainer = "{container.id}"\nreason = "accepted; SEC-1"\n'
+                       'owner = "me"\nexpires = 2099-01-01\n')
+    code, output, results = run_checks(tmp_path, source, f"--iso-waivers={waivers}", "-m", "cis_5_7",
+                                       f"--iso-container=docker://{container.name}")
     assert code == 0, output
     [record] = results
     assert record["verdict"] == "waived" and record["waiver"]["reason"] == "accepted; SEC-1"
     assert record["controls"] == ["CIS Docker Benchmark v1.6.0 5.7", "NIST SP 800-190 4.4.3"]
-    (tmp_path / "waivers.toml").write_text(
-        '[[waiver]]\nproperty = "no-such-check"\ntarget = "*"\nreason = "r"\nowner = "me"\nexpires = 2099-01-01\n')
-    code, output, _ = run_checks(tmp_path, source, f"--iso-waivers={tmp_path / 'waivers.toml'}")
+    waivers.write_text('[[waiver]]\nproperty = "known-gap"\ntarget = "*"\nreason = "r"\nowner = "me"\n'
+                       'expires = 2099-01-01\n')
+    code, output, _ = run_checks(tmp_path, source, f"--iso-waivers={waivers}")
+    assert code == 4 and "known-gap names no findings, so only a container pin can waive it" in output, output
+    waivers.write_text(f'[[waiver]]\nproperty = "no-such-check"\ncontainer = "{container.id}"\nreason = "r"\n'
+                       'owner = "me"\nexpires = 2099-01-01\n')
+    code, output, _ = run_checks(tmp_path, source, f"--iso-waivers={waivers}")
     assert code == 4 and "no property 'no-such-check'" in output, output
 
 

@@ -9,7 +9,7 @@
 # host's root may read (a file of the host's bound in, the kernel's memory) is read through
 # it. At most 1 MiB: more, or anything refused, is an error, never a part.
 container_file() {
-    python3 -c '
+    python3 -I -S -c '
 import errno, os, stat, sys
 
 LIMIT = 1024 * 1024
