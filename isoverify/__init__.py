@@ -4,8 +4,9 @@ What a check of your own uses, besides the `iso_host` and `iso_container` fixtur
 `Fact` (a reading of your own for the probe) and the controls a property evidences.
 """
 
-from .facts import Fact, Reading
-from .properties.base import CIS, NIST, PSS, Control
+from isoverify.collect.facts import Fact
+from isoverify.judge.checks.base import CIS, NIST, PSS, Control
+from isoverify.model import Reading
 
 __version__ = "0.1.0"
 __all__ = ["CIS", "NIST", "PSS", "Control", "Fact", "Reading", "__version__"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from . import catalogue
+from isoverify import catalogue
 
 DEFAULTS = (
     "--html=reports/isolation.html", "--self-contained-html", "--junitxml=reports/isolation.xml",

@@ -1,7 +1,12 @@
 """The hooks isoverify adds to pytest: implement them in a conftest.py or a plugin."""
 
+import pytest
 
-def pytest_isoverify_container_facts(config):
+from isoverify.collect.facts import Fact
+
+
+@pytest.hookspec
+def pytest_isoverify_container_facts(config: pytest.Config) -> dict[str, Fact]:
     """Facts of your own to read about every container, in the suite's one probe per host.
 
     Return a dict of names to `isoverify.Fact`: each one's command runs on the host (as

@@ -1,16 +1,166 @@
-"""The facts a check sees: what one probe read of a host, and of one container on it.
+"""What collection hands to judgement: the facts a check sees, what one probe read of a
+host and of one container on it, and the values its readings are parsed into.
 
 Plain data, importing neither the shell nor pytest: every property, and every check
 of your own, is a function of these.
 """
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable
 
-from .facts import Reading
-
 if TYPE_CHECKING:  # how the machines were reached; only named here
-    from .targets import ContainerTarget, HostTarget
+    from .collect.targets import ContainerTarget, HostTarget
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One fact as read: what ran, what it printed, and what that means."""
+
+    label: str
+    output: str
+    rc: int
+    value: Any  # the parsed fact; None when it could not be read
+    error: str = ""  # why it could not be read, where its parser said
+    # Why it may not cover every process of its container (they changed while it was read):
+    # what it shows stands, but what it does not show proves nothing.
+    partial: str = ""
+
+    @property
+    def readable(self) -> bool:
+        return self.value is not None
+
+
+@dataclass(frozen=True)
+class Mount:
+    mount_id: str
+    major_minor: str
+    root: str
+    mount_point: str
+    options: str
+    propagation: str
+    fstype: str
+    source: str
+
+
+@dataclass(frozen=True)
+class MountView:
+    """The mounts as seen from one root: an anchor's (the root of a mount namespace), or a
+    process's that stands elsewhere (chrooted)."""
+
+    kind: str  # "anchor" or "process"
+    pid: str
+    mounts: tuple[Mount, ...]
+
+
+def root_mount(mounts: list[Mount]) -> Mount:
+    """The mount a process sees at `/`: the last one stacked there."""
+    at_root = [m for m in mounts if m.mount_point == "/"]
+    if not at_root:
+        raise ValueError("nothing mounted at /")
+    return at_root[-1]
+
+
+@dataclass(frozen=True)
+class Process:
+    pid: int
+    user: str
+    command: str
+
+
+@dataclass(frozen=True)
+class Link:
+    name: str
+    kind: str
+    mac: str
+
+    @property
+    def loopback(self) -> bool:
+        return self.kind == "loopback"
+
+
+@dataclass(frozen=True)
+class HostProcess:
+    """A process as the host numbers it, with what the kernel says of it in /proc/PID."""
+
+    pid: int
+    pid_namespace: int  # the inode of its PID namespace
+    inner_pid: int  # its PID in its own PID namespace (the last NSpid)
+    uid: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What the engine calls a container reference: one full ID, none, or several."""
+
+    id: str | None
+    candidates: tuple[str, ...] = ()  # the IDs an ambiguous prefix matches
+
+
+CUT = re.compile(r"…\[cut: \d+ bytes\]\Z")
+
+
+def cut(text: str) -> bool:
+    """Whether a label's key or value was cut where it was read (so it is not the one set)."""
+    return CUT.search(text) is not None
+
+
+@dataclass(frozen=True)
+class Listener:
+    path: str  # "@name" for an abstract socket, reachable from its network namespace only
+    process: str
+
+
+@dataclass(frozen=True)
+class Member:
+    """One of a container's other tasks — a process, or a thread of it or of the main one —
+    as the kernel shows it to the host: each thread has credentials of its own."""
+
+    pid: str  # its thread ID: for a process's leader, the process ID
+    status: dict
+    namespaces: dict
+    root_id: str
+    uid_map: list
+    label: str
+
+    @property
+    def process(self) -> str:
+        """The process it is a thread of (itself, for a leader)."""
+        return self.status.get("Tgid") or self.pid
+
+    @property
+    def proc(self) -> str:
+        """Where the host reads it: /proc/PID, or /proc/PID/task/TID for a thread."""
+        return f"/proc/{self.pid}" if self.process == self.pid else f"/proc/{self.process}/task/{self.pid}"
+
+
+@dataclass(frozen=True)
+class CgroupFiles:
+    """The limit files of a process's cgroups: `own` those of its own cgroup in each
+    hierarchy, `chain` each file's first line in every cgroup from its own up to the root."""
+
+    own: dict[str, list[str]]
+    chain: dict[str, list[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class Device:
+    kind: str  # "c" or "b"
+    major: int
+    minor: int
+    path: str  # as the container names it, non-printable bytes escaped
+    on: str = ""  # major:minor of the filesystem holding the node
+    root: str = ""  # the PID whose root it was listed from
+    uid: int = 0  # its owner and group, as the host numbers them, and its permission bits
+    gid: int = 0
+    mode: int = 0o600
+
+
+@dataclass(frozen=True)
+class DeviceList:
+    nodes: tuple[Device, ...]
+    more: int  # nodes beyond those listed
 
 
 @dataclass(frozen=True)

@@ -16,15 +16,26 @@ from pathlib import Path
 
 import pytest
 
-from . import __version__, audit, baseline, hooks, own
-from .observe import DEFAULT_TIMEOUT, INSIDE_PATHS
-from .properties import BY_ID, CATALOGUE, DEFAULT_PROFILE, PROFILES, own_property
-from .report import (CSS, HEADER_CELLS, guidance_properties, hosts_table, matrix, row_cells, run_header,
-                     targets_summary, unmatched_waivers, write_json)
-from .run import DEFAULT_IMAGE, Run, SetupError, Slot
-from .targets import TargetError, UsageError
-from .verdicts import ERROR, FAIL, PASS, VERDICTS, of_outcome
-from .waivers import WaiverError, Waivers, load, selection
+from isoverify import __version__, hooks, user_checks
+from isoverify.collect.observe import DEFAULT_TIMEOUT, INSIDE_PATHS
+from isoverify.errors import SetupError, TargetError, UsageError, WaiverError
+from isoverify.judge.catalogue import BY_ID, CATALOGUE, DEFAULT_PROFILE, PROFILES, own_property
+from isoverify.judge.waivers import Waivers, load, selection
+from isoverify.judge.words import ERROR, FAIL, PASS, VERDICTS, of_outcome
+from isoverify.report import audit, baseline
+from isoverify.report.html import (
+    CSS,
+    HEADER_CELLS,
+    guidance_properties,
+    hosts_table,
+    matrix,
+    row_cells,
+    run_header,
+    targets_summary,
+    unmatched_waivers,
+    write_json,
+)
+from isoverify.run import DEFAULT_IMAGE, Run, PlannedContainer
 
 EXIT_UNOBSERVABLE = 6  # the run could not observe what it was asked to verify
 
@@ -34,7 +45,7 @@ RECORDS = pytest.StashKey[list]()
 STARTED = pytest.StashKey[str]()
 HOSTS_SEEN = pytest.StashKey[dict]()  # host descriptions sent by xdist workers
 OWN_PROPERTY = pytest.StashKey[object]()  # the property a test of the user's own decides
-TRANSCRIPT = pytest.StashKey[own.Transcript]()  # the commands a test ran through the fixtures
+TRANSCRIPT = pytest.StashKey[user_checks.Transcript]()  # the commands a test ran through the fixtures
 
 
 def pytest_addhooks(pluginmanager):
@@ -119,7 +130,7 @@ def pytest_configure(config):
     signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
-def _or_stop(call, *args):
+def _or_end_run(call, *args):
     """`call(*args)`, or the run stops with one line when it cannot go on at all."""
     try:
         return call(*args)
@@ -127,8 +138,8 @@ def _or_stop(call, *args):
         pytest.exit(f"isoverify: {exc}", returncode=EXIT_UNOBSERVABLE)
 
 
-def _slots(run: Run) -> list[Slot]:
-    return _or_stop(run.plan.slots)
+def _planned(run: Run) -> list[PlannedContainer]:
+    return _or_end_run(run.plan.containers)
 
 
 def pytest_generate_tests(metafunc):
@@ -141,11 +152,11 @@ def pytest_generate_tests(metafunc):
         groups = {host.url: pytest.mark.xdist_group(host.url) for host in run.plan.hosts}
         metafunc.parametrize("iso_case", [
             pytest.param((prop.id, slot), id=f"{prop.id}-{slot.id}", marks=[groups[slot.host.url], *controls[prop.id]])
-            for slot in _slots(run) for prop in CATALOGUE])
+            for slot in _planned(run) for prop in CATALOGUE])
     elif "iso_container" in names:
         metafunc.parametrize("iso_container", [
             pytest.param(slot, id=slot.id, marks=pytest.mark.xdist_group(slot.host.url))
-            for slot in _slots(run)], indirect=True)
+            for slot in _planned(run)], indirect=True)
     elif "iso_host" in names:
         metafunc.parametrize("iso_host", [
             pytest.param(host, id=re.sub(r"[^A-Za-z0-9_.:/@-]", "_", run.plan.host_label(host)),
@@ -190,7 +201,7 @@ def pytest_collection_finish(session):
     gc.freeze()
     config = session.config
     try:
-        extra = own.own_facts(config.hook.pytest_isoverify_container_facts(config=config))
+        extra = user_checks.own_facts(config.hook.pytest_isoverify_container_facts(config=config))
     except ValueError as exc:
         raise pytest.UsageError(f"pytest_isoverify_container_facts: {exc}") from None
     config.stash[RUN].observations.own_facts = extra
@@ -204,7 +215,7 @@ def iso_run(request):
     run.close()
 
 
-def _noted(item, result):
+def _keep_record(item, result):
     """Keep the verdict for the reports, JUnit's properties included."""
     record = item.stash[RECORD] = result.as_record()
     item.user_properties.extend([
@@ -221,15 +232,15 @@ def _noted(item, result):
 @pytest.fixture
 def verdict(request, iso_run, iso_case):
     """The verdict on this test's property and container; an error verdict errors the test."""
-    result = _noted(request.node, _or_stop(iso_run.verdict, *iso_case))
+    result = _keep_record(request.node, _or_end_run(iso_run.verdict, *iso_case))
     if result.status == ERROR:
         pytest.fail(f"{result.property.id} on {result.target}: {result.summary}", pytrace=False)
     return result
 
 
-def _transcript(item) -> own.Transcript:
+def _transcript(item) -> user_checks.Transcript:
     if TRANSCRIPT not in item.stash:
-        item.stash[TRANSCRIPT] = own.Transcript()
+        item.stash[TRANSCRIPT] = user_checks.Transcript()
     return item.stash[TRANSCRIPT]
 
 
@@ -237,7 +248,7 @@ def _unobservable(item, target: str, why: str):
     """A target a check cannot look at: an error of that check, never a pass."""
     prop = item.stash.get(OWN_PROPERTY, None)
     if prop is not None:
-        _noted(item, item.config.stash[RUN].judge.error(prop, target, why))
+        _keep_record(item, item.config.stash[RUN].judge.error(prop, target, why))
     pytest.fail(f"{target}: {why}", pytrace=False)
 
 
@@ -247,12 +258,12 @@ def iso_container(request, iso_run):
     engine's exec, confined as it is; `.facts` is what the suite read of it."""
     slot = request.param
     try:
-        host_facts, facts = _or_stop(iso_run.facts, slot)
+        host_facts, facts = _or_end_run(iso_run.facts, slot)
     except TargetError as exc:
         _unobservable(request.node, slot.label, str(exc))
     observations = iso_run.observations
-    return own.IsoContainer(observations.target(slot), slot.label, host_facts, facts, _transcript(request.node),
-                            observations.timeout, own.host_views(observations.own_facts))
+    return user_checks.IsoContainer(observations.target(slot), slot.label, host_facts, facts, _transcript(request.node),
+                            observations.timeout, user_checks.host_views(observations.own_facts))
 
 
 @pytest.fixture
@@ -264,10 +275,10 @@ def iso_host(request, iso_run):
     host = slot.host if slot is not None else request.param
     label = iso_run.plan.host_label(host)
     try:
-        facts = _or_stop(iso_run.host_facts, host)
+        facts = _or_end_run(iso_run.host_facts, host)
     except TargetError as exc:
         _unobservable(request.node, label, str(exc))
-    return own.IsoHost(host, label, facts, _transcript(request.node))
+    return user_checks.IsoHost(host, label, facts, _transcript(request.node))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -281,11 +292,11 @@ def pytest_runtest_call(item):
         return (yield)
     container = item.funcargs.get("iso_container")
     target = container.label if container is not None else item.funcargs["iso_host"].label
-    testinfra_host, suite_machine, watching = own.testinfra_host(item.funcargs), "", contextlib.nullcontext()
+    testinfra_host, suite_machine, watching = user_checks.testinfra_host(item.funcargs), "", contextlib.nullcontext()
     if testinfra_host is not None:
         slot = item.callspec.params.get("iso_container")
-        suite_machine = own.machine(testinfra_host, slot.host if slot else item.callspec.params["iso_host"])
-        watching = own.recorded(testinfra_host, suite_machine, _transcript(item))
+        suite_machine = user_checks.machine(testinfra_host, slot.host if slot else item.callspec.params["iso_host"])
+        watching = user_checks.recorded(testinfra_host, suite_machine, _transcript(item))
     raised, result = None, None
     try:
         with watching:
@@ -298,7 +309,7 @@ def pytest_runtest_call(item):
         raised, status = exc, ERROR
     else:
         status = PASS
-    found = _noted(item, own.verdict(item.config.stash[RUN].judge, prop, target, status, raised,
+    found = _keep_record(item, user_checks.verdict(item.config.stash[RUN].judge, prop, target, status, raised,
                                      _transcript(item), container.facts if container is not None else None,
                                      suite_machine))
     if found.status in (FAIL, ERROR):
@@ -320,7 +331,7 @@ def pytest_runtest_protocol(item, nextitem):
         return None
     started, hooks = time.time(), item.ihook
     hooks.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-    found = _noted(item, _or_stop(item.config.stash[RUN].verdict, *callspec.params["iso_case"]))
+    found = _keep_record(item, _or_end_run(item.config.stash[RUN].verdict, *callspec.params["iso_case"]))
     why = f"{found.property.id} on {found.target}: {found.summary}"
     phases = ([("setup", "failed", why), ("teardown", "passed", None)] if found.status == ERROR else
               [("setup", "passed", None), ("call", "failed" if found.status == FAIL else "passed",
@@ -389,7 +400,7 @@ def pytest_sessionfinish(session):
         write_json(Path(path), records, {**meta, **({"baseline": baseline.summary(records, base)} if base else {})})
     oscal_path = config.getoption("iso_oscal")
     if oscal_path:
-        from . import oscal  # its models take a moment to load: only when asked for
+        from isoverify.report import oscal  # its models take a moment to load: only when asked for
         oscal.write(Path(oscal_path), records, meta)
 
 

@@ -2,7 +2,7 @@
 life, observing each host once, and judging.
 
 Targets are named before anything starts: test ids must exist at collection time, so
-`Plan.slots` resolves selections like `docker://*` then (one engine query per host)
+`Plan.containers` resolves selections like `docker://*` then (one engine query per host)
 and never builds an id from what a target said. The managed container of each host is
 started on first use and removed by `close`, which the plugin calls at session end, on
 failure and on Ctrl-C. Data flows one way: plan, observe, judge.
@@ -12,26 +12,35 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from . import observe
-from .facts import Fact
-from .model import ContainerFacts, HostFacts
-from .properties import BY_ID, DEFAULT_PROFILE, PROFILES, Property, Verdict, enforced, judge
-from .targets import (POD, PROCESS, ContainerSpec, ContainerTarget, HostTarget, ManagedContainer, TargetError,
-                      UsageError, check_host_url, check_image, check_label, expand_host_urls,
-                      explain_engine_failure, parse_container_url, select_containers)
-from .verdicts import ERROR
-from .waivers import Identity, Waivers
+from isoverify.collect import observe
+from isoverify.collect.facts import Fact
+from isoverify.collect.targets import (
+    POD,
+    PROCESS,
+    ContainerSpec,
+    ContainerTarget,
+    HostTarget,
+    ManagedContainer,
+    check_host_url,
+    check_image,
+    check_label,
+    expand_host_urls,
+    explain_engine_failure,
+    parse_container_url,
+    select_containers,
+)
+from isoverify.errors import SetupError, TargetError, UsageError
+from isoverify.judge.catalogue import BY_ID, DEFAULT_PROFILE
+from isoverify.judge.verdict import Judge, Verdict
+from isoverify.judge.waivers import Waivers
+from isoverify.model import ContainerFacts, HostFacts
 
 DEFAULT_IMAGE = "busybox:latest"
 DEFAULT_ENGINE = "docker"
 
 
-class SetupError(TargetError):
-    """The run as a whole cannot go on (engine down, image missing): one line for all."""
-
-
 @dataclass(frozen=True)
-class Slot:
+class PlannedContainer:
     """A container to verify: `id` is safe for test ids, `label` is what reports show."""
 
     id: str
@@ -59,7 +68,7 @@ class Plan:
         self.specs = [parse_container_url(url) for url in dict.fromkeys(containers)]
         self.image = check_image(image)
         self.hosts = [HostTarget(url, ssh_config, ssh_identity_file) for url in dict.fromkeys(expand_host_urls(hosts))]
-        self._slots: list[Slot] | None = None
+        self._containers: list[PlannedContainer] | None = None
 
     def host_label(self, host: HostTarget) -> str:
         """How reports name a host: its URL without the query, unless two hosts differ only there."""
@@ -67,26 +76,26 @@ class Plan:
             return host.url
         return host.label
 
-    def slots(self) -> list[Slot]:
+    def containers(self) -> list[PlannedContainer]:
         """Every container to verify on every host; asks the engines once for selections.
 
         Pods (kubectl://) belong to no host of the run: each is one slot, once.
         """
-        if self._slots is None:
-            pods = [Slot(_safe_id(spec.url), spec.url, self.hosts[0], spec, spec.target(self.hosts[0]))
+        if self._containers is None:
+            pods = [PlannedContainer(_safe_id(spec.url), spec.url, self.hosts[0], spec, spec.target(self.hosts[0]))
                     for spec in self.specs if spec.engine == POD]
-            self._slots = [slot for host in self.hosts for slot in self._host_slots(host)] + pods
-        return self._slots
+            self._containers = [slot for host in self.hosts for slot in self._host_containers(host)] + pods
+        return self._containers
 
-    def _host_slots(self, host: HostTarget) -> list[Slot]:
+    def _host_containers(self, host: HostTarget) -> list[PlannedContainer]:
         prefix = f"{_safe_id(self.host_label(host))}/" if len(self.hosts) > 1 else ""
         shown = f"{self.host_label(host)} " if len(self.hosts) > 1 else ""
         if not self.specs:
-            return [Slot(f"{prefix}managed", f"{shown}{self.image} (managed)", host, None)]
+            return [PlannedContainer(f"{prefix}managed", f"{shown}{self.image} (managed)", host, None)]
         slots = []
         for spec in (spec for spec in self.specs if spec.engine != POD):
             if not spec.selects:
-                slots.append(Slot(prefix + _safe_id(spec.url), shown + spec.url, host, spec, spec.target(host)))
+                slots.append(PlannedContainer(prefix + _safe_id(spec.url), shown + spec.url, host, spec, spec.target(host)))
                 continue
             try:
                 selected = select_containers(host, spec)
@@ -95,13 +104,13 @@ class Plan:
             for number, (container_id, name) in enumerate(selected, 1):
                 target = ContainerTarget(host, spec.engine, container_id,
                                          label=f"{spec.engine}://{name} ({container_id[:12]})")
-                slots.append(Slot(f"{prefix}{_safe_id(spec.url)}#{number}", shown + target.label,
+                slots.append(PlannedContainer(f"{prefix}{_safe_id(spec.url)}#{number}", shown + target.label,
                                   host, spec, target))
         return slots
 
     def engines(self, host: HostTarget) -> tuple[str, ...]:
         """The engines whose containers this run verifies on `host`."""
-        used = {slot.spec.engine if slot.spec else DEFAULT_ENGINE for slot in self.slots() if slot.host is host}
+        used = {slot.spec.engine if slot.spec else DEFAULT_ENGINE for slot in self.containers() if slot.host is host}
         return tuple(sorted(used - {PROCESS, POD}))
 
 
@@ -148,10 +157,10 @@ class Observations:
         self._hosts: dict[str, HostFacts | SetupError] = {}
         self._containers: dict[str, ContainerFacts | TargetError] = {}
 
-    def target(self, slot: Slot) -> ContainerTarget:
+    def target(self, slot: PlannedContainer) -> ContainerTarget:
         return slot.target if slot.target is not None else self.managed.target(slot.host)
 
-    def facts(self, slot: Slot) -> tuple[HostFacts | None, ContainerFacts]:
+    def facts(self, slot: PlannedContainer) -> tuple[HostFacts | None, ContainerFacts]:
         """What was read of `slot`'s host and of it (TargetError, or SetupError for its host, if nothing)."""
         if slot.is_pod:
             if slot.id not in self._containers:
@@ -177,7 +186,7 @@ class Observations:
         return found
 
     def _observe(self, host: HostTarget) -> HostFacts | SetupError:
-        slots = [slot for slot in self.plan.slots() if slot.host is host and not slot.is_pod]
+        slots = [slot for slot in self.plan.containers() if slot.host is host and not slot.is_pod]
         engines = self.plan.engines(host)
         try:
             targets = {slot.id: self.target(slot) for slot in slots}
@@ -201,31 +210,6 @@ class Observations:
                 if isinstance(facts := self._hosts.get(host.url), HostFacts)}
 
 
-class Judge:
-    """Verdicts: the profile decides what is enforced, waivers what is accepted."""
-
-    def __init__(self, *, profile: str = DEFAULT_PROFILE, waivers: Waivers | None = None):
-        if profile not in PROFILES:
-            raise UsageError(f"--iso-profile {profile!r}: choose one of {', '.join(PROFILES)}")
-        self.profile = profile
-        self.waivers = waivers or Waivers([])
-
-    def enforced(self, prop: Property) -> bool:
-        return enforced(prop, self.profile)
-
-    def error(self, prop: Property, target: str, why: str) -> Verdict:
-        return Verdict(prop, target, ERROR, self.enforced(prop), why)
-
-    def verdict(self, prop: Property, target: str, host: HostFacts, ctr: ContainerFacts) -> Verdict:
-        """A property of the catalogue, judged from the facts."""
-        return self.waived(judge(prop, target, self.enforced(prop), host, ctr), ctr)
-
-    def waived(self, verdict: Verdict, ctr: ContainerFacts | None) -> Verdict:
-        """The verdict under the waivers for its property and target."""
-        identity = Identity.of(verdict.target, ctr.declared if ctr else None)
-        return verdict.under(self.waivers.matching(verdict.property.id, identity), self.waivers.today)
-
-
 class Run:
     """The plugin's one object: a plan, its observations and a judge, closed at the end."""
 
@@ -240,7 +224,7 @@ class Run:
         self.managed = ManagedContainers(image=self.plan.image, labels=labels)
         self.observations = Observations(self.plan, self.managed, timeout=timeout, inside=inside)
 
-    def facts(self, slot: Slot) -> tuple[HostFacts | None, ContainerFacts]:
+    def facts(self, slot: PlannedContainer) -> tuple[HostFacts | None, ContainerFacts]:
         """The facts of `slot` (see `_unless_other_hosts`)."""
         return self._unless_other_hosts(self.observations.facts, slot)
 
@@ -258,7 +242,7 @@ class Run:
                 raise
             raise TargetError(str(exc)) from exc
 
-    def verdict(self, property_id: str, slot: Slot) -> Verdict:
+    def verdict(self, property_id: str, slot: PlannedContainer) -> Verdict:
         """The verdict on one property of the catalogue on one container."""
         prop = BY_ID[property_id]
         try:

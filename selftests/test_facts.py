@@ -135,7 +135,7 @@ def test_pid_2_is_the_kernel_thread_only_with_the_kernels_flag():
     (facts.Mounts("/proc/1"), "1 2 3"),
     (facts.IdMap("/proc/1"), "0 0"),
     (facts.KernelThread(), "2 kthreadd"),
-    (facts.Sameness("true"), "1"),
+    (facts.SameObject("true"), "1"),
     (facts.ProcessTable(), "1 init"),
     (facts.ProcessId("pid=1"), "none"),
 ])

@@ -8,7 +8,7 @@ from isoverify.run import Run
 def test_one_round_trip_per_host_for_all_containers_and_properties(canary):
     first, second, third = canary(), canary(), canary()
     run = Run(containers=tuple(f"docker://{c.name}" for c in (first, second, third)))
-    for slot in run.plan.slots():
+    for slot in run.plan.containers():
         for prop in CATALOGUE:
             assert run.verdict(prop.id, slot).status != "error"
     assert run.plan.hosts[0].round_trips == 1
@@ -16,7 +16,7 @@ def test_one_round_trip_per_host_for_all_containers_and_properties(canary):
 
 def test_the_managed_container_lives_from_first_use_to_close(docker_client):
     run = Run()
-    [slot] = run.plan.slots()
+    [slot] = run.plan.containers()
     assert run.verdict("pid", slot).status == "pass"
     name = run.observations.target(slot).ref
     assert docker_client.containers.get(name).status == "running"
@@ -43,7 +43,7 @@ def test_both_inside_paths_give_the_same_facts(canary):
     views = {}
     for path in ("host", "exec"):
         run = Run(containers=urls, inside=path)
-        for slot in run.plan.slots():
+        for slot in run.plan.containers():
             _, facts = run.facts(slot)
             inside = {name: reading.value for name, reading in facts.inside.items()}
             first = next(p for p in inside.pop("ps") if p.pid == 1)

@@ -9,7 +9,7 @@ test. An advisory or a waived failure does not, and the reports say which it is.
 
 import pytest
 
-from isoverify.verdicts import FAIL
+from isoverify.judge.words import FAIL
 
 
 def test_isolation(verdict):

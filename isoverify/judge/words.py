@@ -1,4 +1,5 @@
-"""The words of a verdict, defined once: every report, the JSON and the gate use these."""
+"""The words of a verdict and of a severity, defined once: every report, the JSON and the
+gate use these."""
 
 PASS, FAIL, ADVISORY, WAIVED, ERROR = "pass", "fail", "advisory", "waived", "error"
 VERDICTS = (PASS, FAIL, ADVISORY, WAIVED, ERROR)  # in the order reports show them
@@ -19,3 +20,9 @@ def of_outcome(outcome: str, when: str, expected_failure: bool) -> str:
     if outcome == "skipped":
         return ADVISORY if expected_failure else NOT_RUN
     return PASS
+
+
+# How much a failure of a property exposes the host: reports show it beside every failure
+# and sort what to fix by it, most severe first.
+HIGH, MEDIUM, LOW, INFO = "high", "medium", "low", "info"
+SEVERITIES = (HIGH, MEDIUM, LOW, INFO)  # most severe first

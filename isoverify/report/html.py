@@ -12,9 +12,10 @@ from collections import Counter
 from html import escape
 from pathlib import Path
 
-from .properties.guidance import RUNTIMES
-from .verdicts import PASS, VERDICTS as STATUSES
-from .waivers import selection
+from isoverify.judge.guidance import RUNTIMES
+from isoverify.judge.waivers import selection
+from isoverify.judge.words import PASS
+from isoverify.judge.words import VERDICTS as STATUSES
 
 JSON_SCHEMA_VERSION = 1
 SCHEMA = Path(__file__).with_name("results.schema.json")

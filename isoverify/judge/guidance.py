@@ -9,7 +9,7 @@ apply to is left out.
 
 from dataclasses import dataclass
 
-from ..severities import HIGH, INFO, LOW, MEDIUM
+from isoverify.judge.words import HIGH, INFO, LOW, MEDIUM
 
 # How reports name each runtime of a remediation, in the order they show them.
 RUNTIMES = {"docker": "docker run", "compose": "Compose", "podman": "podman run",

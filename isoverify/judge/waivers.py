@@ -27,7 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .facts import cut
+from isoverify.errors import WaiverError
+from isoverify.model import cut
 
 try:
     import tomllib
@@ -51,10 +52,6 @@ PIN_FORMATS = {
               "an image ID: sha256: and 64 hex digits, as `docker inspect -f '{{.Image}}' CONTAINER` shows it"),
     "label": (re.compile(r"[^=\s]+=.*"), "a label as KEY=VALUE"),
 }
-
-
-class WaiverError(ValueError):
-    """A waiver file the suite cannot use; the message names the file and the line."""
 
 
 @dataclass(frozen=True)
@@ -226,7 +223,7 @@ def load(path: Path, known_properties: set[str] | None) -> list[Waiver]:
     except (OSError, UnicodeDecodeError) as exc:
         raise WaiverError(f"{path}: cannot read it ({exc})") from None
     if path.suffix in (".yaml", ".yml"):
-        from .waivers_yaml import entries as read  # PyYAML takes a moment to load: only for such a file
+        from isoverify.judge.waivers_yaml import entries as read  # PyYAML takes a moment to load: only for such a file
     else:
         read = _entries_toml
     return [_waiver(entry, line, path, known_properties) for entry, line in read(text, path)]

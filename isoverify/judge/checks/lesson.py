@@ -3,11 +3,22 @@
 
 import os
 
-from ..facts import root_mount
-from ..model import ContainerFacts, HostFacts
-from ..untrusted import one_line
-from .base import (Evidence, Finding, inside, inside_value, kernel, kernel_or_inside, mount_line, own_root,
-                   namespaces, shown, status, value)
+from isoverify.judge.checks.base import (
+    Evidence,
+    Finding,
+    inside,
+    inside_value,
+    kernel,
+    kernel_or_inside,
+    mount_line,
+    namespaces,
+    own_root,
+    shown,
+    status,
+    value,
+)
+from isoverify.model import ContainerFacts, HostFacts, root_mount
+from isoverify.untrusted import one_line
 
 COPY_ON_WRITE = {"overlay", "fuse.fuse-overlayfs", "aufs", "btrfs", "zfs"}
 

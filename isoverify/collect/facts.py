@@ -13,28 +13,24 @@ import copy
 import json
 import os
 import re
-from dataclasses import dataclass
 from typing import Any
 
+from isoverify.model import (
+    CgroupFiles,
+    Device,
+    DeviceList,
+    HostProcess,
+    Link,
+    Listener,
+    Member,
+    Mount,
+    MountView,
+    Process,
+    Reading,
+    Resolution,
+)
+
 NAMESPACES = ("cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts")
-
-
-@dataclass(frozen=True)
-class Reading:
-    """One fact as read: what ran, what it printed, and what that means."""
-
-    label: str
-    output: str
-    rc: int
-    value: Any  # the parsed fact; None when it could not be read
-    error: str = ""  # why it could not be read, where its parser said
-    # Why it may not cover every process of its container (they changed while it was read):
-    # what it shows stands, but what it does not show proves nothing.
-    partial: str = ""
-
-    @property
-    def readable(self) -> bool:
-        return self.value is not None
 
 
 SECTION_LIMIT = 16 * 1024 * 1024  # bytes of one host-wide reading that containers can make grow
@@ -113,7 +109,7 @@ class KernelThread(Fact):
         return name.endswith("(kthreadd") and bool(int(fields[6]) & self.PF_KTHREAD)
 
 
-class Sameness(Fact):
+class SameObject(Fact):
     """Whether the command's two words are equal: two views of one kernel object."""
 
     def parse(self, text):
@@ -156,18 +152,6 @@ class Listing(Fact):
         return text.split()
 
 
-@dataclass(frozen=True)
-class Mount:
-    mount_id: str
-    major_minor: str
-    root: str
-    mount_point: str
-    options: str
-    propagation: str
-    fstype: str
-    source: str
-
-
 def _unescape_octal(field: str) -> str:
     if "\\" not in field:  # most fields: nothing escaped
         return field
@@ -202,16 +186,6 @@ class Mounts(Fact):
         return mounts
 
 
-@dataclass(frozen=True)
-class MountView:
-    """The mounts as seen from one root: an anchor's (the root of a mount namespace), or a
-    process's that stands elsewhere (chrooted)."""
-
-    kind: str  # "anchor" or "process"
-    pid: str
-    mounts: tuple[Mount, ...]
-
-
 class MountViews(Fact):
     """Every view of a container's mounts (`mounts` in kernel_view.py): blocks of
     /proc/PID/mountinfo, each after a "view KIND PID" line."""
@@ -243,14 +217,6 @@ def _refuse_unread(text: str, what: str = "of its processes beyond the first one
         raise ValueError(f"{unread[1]} {what} were not examined")
 
 
-def root_mount(mounts: list[Mount]) -> Mount:
-    """The mount a process sees at `/`: the last one stacked there."""
-    at_root = [m for m in mounts if m.mount_point == "/"]
-    if not at_root:
-        raise ValueError("nothing mounted at /")
-    return at_root[-1]
-
-
 class DiskFree(Fact):
     """`df -h`: filesystems with their mount points (GNU and busybox layouts)."""
 
@@ -271,13 +237,6 @@ class DiskFree(Fact):
             rows.append({"filesystem": " ".join(fields[:-5]), "size": fields[-5],
                          "used": fields[-4], "mounted_on": fields[-1]})
         return rows
-
-
-@dataclass(frozen=True)
-class Process:
-    pid: int
-    user: str
-    command: str
 
 
 class Processes(Fact):
@@ -301,17 +260,6 @@ class Processes(Fact):
             user = fields[user_at] if user_at is not None else ""
             processes.append(Process(int(fields[pid_at]), user, fields[-1]))
         return processes
-
-
-@dataclass(frozen=True)
-class Link:
-    name: str
-    kind: str
-    mac: str
-
-    @property
-    def loopback(self) -> bool:
-        return self.kind == "loopback"
 
 
 _IP_LINK = re.compile(
@@ -435,17 +383,6 @@ class Cmdline(Fact):
         return text.strip()
 
 
-@dataclass(frozen=True)
-class HostProcess:
-    """A process as the host numbers it, with what the kernel says of it in /proc/PID."""
-
-    pid: int
-    pid_namespace: int  # the inode of its PID namespace
-    inner_pid: int  # its PID in its own PID namespace (the last NSpid)
-    uid: int
-    name: str
-
-
 class ProcessTable(Fact):
     """Every process on the host: its PID namespace, its PID there, its uid and name.
 
@@ -484,14 +421,6 @@ class ProcessTable(Fact):
         if not table:
             raise ValueError("no processes")
         return table
-
-
-@dataclass(frozen=True)
-class Resolution:
-    """What the engine calls a container reference: one full ID, none, or several."""
-
-    id: str | None
-    candidates: tuple[str, ...] = ()  # the IDs an ambiguous prefix matches
 
 
 class Containers(Fact):
@@ -553,14 +482,6 @@ class Containers(Fact):
                 _add_labels(document, labels.get(("container", container_id)),
                             labels.get(("image", images.get(container_id))))
         return {"refs": refs, "details": details}
-
-
-CUT = re.compile(r"…\[cut: \d+ bytes\]\Z")
-
-
-def cut(text: str) -> bool:
-    """Whether a label's key or value was cut where it was read (so it is not the one set)."""
-    return CUT.search(text) is not None
 
 
 def _image_id(image: str) -> str:
@@ -638,12 +559,6 @@ class Capacity(Fact):
             raise ValueError(text)
         kibibytes, cpus, pid_max = map(int, numbers)
         return {"memory": kibibytes * 1024, "cpus": cpus, "pid_max": pid_max}
-
-
-@dataclass(frozen=True)
-class Listener:
-    path: str  # "@name" for an abstract socket, reachable from its network namespace only
-    process: str
 
 
 class UnixListeners(Fact):
@@ -727,29 +642,6 @@ class CgroupPaths(Fact):
         return paths
 
 
-@dataclass(frozen=True)
-class Member:
-    """One of a container's other tasks — a process, or a thread of it or of the main one —
-    as the kernel shows it to the host: each thread has credentials of its own."""
-
-    pid: str  # its thread ID: for a process's leader, the process ID
-    status: dict
-    namespaces: dict
-    root_id: str
-    uid_map: list
-    label: str
-
-    @property
-    def process(self) -> str:
-        """The process it is a thread of (itself, for a leader)."""
-        return self.status.get("Tgid") or self.pid
-
-    @property
-    def proc(self) -> str:
-        """Where the host reads it: /proc/PID, or /proc/PID/task/TID for a thread."""
-        return f"/proc/{self.pid}" if self.process == self.pid else f"/proc/{self.process}/task/{self.pid}"
-
-
 class Members(Fact):
     """A container's other processes and every thread (`members` in kernel_view.py): lines
     of /proc/TID/status, ns/*, root, uid_map and attr/current, each led by its file."""
@@ -781,7 +673,7 @@ class Members(Fact):
                 for pid, facts in found.items() if facts["status"].get("Uid") and facts["ns"]]
 
 
-class Held(Fact):
+class HeldOutsideMounts(Fact):
     """What a container's processes hold outside the mounts of their namespace (`held` in
     kernel_view.py): "PID WHAT MAJOR:MINOR" lines, a descriptor, working directory or root
     and the filesystem it is on."""
@@ -883,15 +775,6 @@ class KernelDevices(Fact):
         return frozenset(found)
 
 
-@dataclass(frozen=True)
-class CgroupFiles:
-    """The limit files of a process's cgroups: `own` those of its own cgroup in each
-    hierarchy, `chain` each file's first line in every cgroup from its own up to the root."""
-
-    own: dict[str, list[str]]
-    chain: dict[str, list[tuple[str, str]]]
-
-
 class Cgroups(Fact):
     """The limits in a process's cgroups and those above them, read in the host's cgroup
     filesystem: for each controller mounted as cgroup v1, then its cgroup v2 directory, an
@@ -918,19 +801,6 @@ class Cgroups(Fact):
                     first.add(name)
                     chain.setdefault(name, []).append((where[1], content.strip()))
         return CgroupFiles(own, chain)
-
-
-@dataclass(frozen=True)
-class Device:
-    kind: str  # "c" or "b"
-    major: int
-    minor: int
-    path: str  # as the container names it, non-printable bytes escaped
-    on: str = ""  # major:minor of the filesystem holding the node
-    root: str = ""  # the PID whose root it was listed from
-    uid: int = 0  # its owner and group, as the host numbers them, and its permission bits
-    gid: int = 0
-    mode: int = 0o600
 
 
 class Devices(Fact):
@@ -962,7 +832,3 @@ class Devices(Fact):
         return DeviceList(tuple(devices), more)
 
 
-@dataclass(frozen=True)
-class DeviceList:
-    nodes: tuple[Device, ...]
-    more: int  # nodes beyond those listed

@@ -11,11 +11,23 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from .. import devcgroup, linux
-from ..facts import Mount, root_mount
-from ..model import ContainerFacts, HostFacts
-from .base import (Evidence, Finding, Unobservable, kernel, mount_line, mount_views, mounts, mounts_seen_from, nearest_mount,
-                   own_root, shown, status, value)
+from isoverify.judge.checks.base import (
+    Evidence,
+    Finding,
+    Unobservable,
+    kernel,
+    mount_line,
+    mount_views,
+    mounts,
+    mounts_seen_from,
+    nearest_mount,
+    own_root,
+    shown,
+    status,
+    value,
+)
+from isoverify.kernel import devcgroup, linux
+from isoverify.model import ContainerFacts, HostFacts, Mount, root_mount
 
 
 def host_path(mount: Mount, host_mounts: dict[str, list[Mount]]) -> str | None:

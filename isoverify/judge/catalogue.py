@@ -1,23 +1,16 @@
-"""Isolation properties: the catalogue, the profiles that enforce them, and verdicts.
-
-Each property has a stable ID (select it with -k; compare reports across
-versions by it), a title, the controls it evidences, and a check in one of
-the modules beside this one.
+"""The catalogue: every isolation property as data — its stable ID (select it with -k;
+compare reports across versions by it), its title, the controls it evidences and the
+check that decides it (judge/checks/) — and the profiles that enforce them. What runs
+the checks is judge/verdict.py, apart from this table.
 """
 
-import datetime
 import re
-from dataclasses import dataclass, replace
 
-from ..model import ContainerFacts, HostFacts
-from ..untrusted import bounded, one_line
-from ..verdicts import ADVISORY, ERROR, FAIL, PASS, WAIVED
-from ..waivers import Waiver
-from . import drift, filesystem, lesson, privileges, resources
-from .base import CIS, NIST, PSS, PARTIAL, Control, Evidence, Finding, Property, Unobservable, shown, value
-from ..severities import SEVERITIES
-from .guidance import GUIDANCE, RUNTIMES, Guidance
-from .namespaces import namespace_check
+from isoverify.judge.checks import drift, filesystem, lesson, privileges, resources
+from isoverify.judge.checks.base import CIS, NIST, PSS, Control, Property
+from isoverify.judge.checks.namespaces import namespace_check
+from isoverify.judge.guidance import RUNTIMES, Guidance
+from isoverify.judge.words import SEVERITIES
 
 CATALOGUE: tuple[Property, ...] = (
     # The lesson's six.
@@ -120,13 +113,6 @@ DEFAULT_PROFILE = "baseline"
 PROPERTY_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # what a property ID may be: -k and waivers name it
 
 
-def enforced(prop: Property, profile: str) -> bool:
-    """Whether `profile` enforces `prop`: a failure fails the run, else it is an advisory."""
-    if prop.enforced_in is not None:
-        return profile in prop.enforced_in
-    return prop.id in PROFILES[profile]
-
-
 def own_property(property_id: str, title: str, controls=(), profile: str = "seed", advisory: bool = False,
                  severity: str | None = None, rationale: str = "", remediation: str | dict = "") -> Property:
     """A property the user's own test decides: enforced from `profile` up (every profile
@@ -169,148 +155,3 @@ def _control(control, property_id: str) -> Control:
         raise ValueError(f"property {property_id!r}: control {control!r}; write \"CIS 5.7\", \"NIST 4.4.3\", "
                          "\"PSS hostPID\" or a Control")
     return make(item.strip())
-
-SUMMARY_CHARS = 800  # summaries quote targets: a container with a thousand mounts stays one paragraph
-
-
-@dataclass(frozen=True, repr=False)
-class Verdict:
-    """A property judged on one container: the record every report is made from."""
-
-    property: Property
-    target: str
-    status: str
-    enforced: bool
-    summary: str
-    host: tuple[Evidence, ...] = ()
-    container: tuple[Evidence, ...] = ()
-    items: tuple[str, ...] = ()  # the finding's specific things found wrong (Finding.items)
-    waiver: dict | None = None  # the waiver that decided a failure: waived, or declined (the summary says why)
-    matching_waivers: tuple[int, ...] = ()  # the lines of all waivers matching it: the others are stale
-
-    def under(self, waivers: list[Waiver], today: datetime.date) -> "Verdict":
-        """This verdict under the waivers matching its property and target: a failure is
-        waived by the first that holds and accepts every finding, else it still fails, saying why."""
-        noted = replace(self, matching_waivers=tuple(w.line for w in waivers))
-        if self.status != FAIL or not waivers:
-            return noted
-        declined = []
-        for waiver in waivers:
-            why = waiver.declines(self.items, today)
-            if why is None:
-                return replace(noted, status=WAIVED, waiver=waiver.as_record(today))
-            declined.append(why)
-        note = one_line("; ".join(declined), SUMMARY_CHARS)
-        return replace(noted, summary=f"{self.summary} ({note})", waiver=waivers[0].as_record(today))
-
-    def __repr__(self):  # tracebacks show it: keep the evidence out
-        return f"<Verdict {self.property.id} on {self.target}: {self.status}>"
-
-    def as_record(self) -> dict:
-        guidance = self.property.guidance or GUIDANCE.get(self.property.id)  # a check of your own may have none
-        return {
-            "target": self.target,
-            "property": self.property.id,
-            "title": self.property.title,
-            "verdict": self.status,
-            "enforced": self.enforced,
-            "summary": self.summary,
-            "controls": [str(control) for control in self.property.controls],
-            "findings": list(self.items),
-            "waiver": self.waiver,
-            "matching_waivers": list(self.matching_waivers),
-            "evidence": {
-                side: [{"label": e.label, "text": e.text} for e in evidence]
-                for side, evidence in (("host", self.host), ("container", self.container))
-            },
-            **({"severity": guidance.severity, "rationale": guidance.rationale,
-                "remediation": guidance.remediation()} if guidance else {}),
-        }
-
-
-def declared(prop: Property, ctr: ContainerFacts) -> tuple[Evidence, ...]:
-    """Which container was judged (its full ID: a name or a short ID may mean another to a
-    reader), the declared values of the property's fields, shown beside the kernel's, and
-    its labels as read (a cut one marked so)."""
-    inspect = ctr.declared
-    if not inspect:
-        return ()
-    lines = []
-    for path in ("Id", "Name", "Image") + prop.declared + ("Config.Labels",):
-        node = inspect
-        for key in path.split("."):
-            node = node.get(key) if isinstance(node, dict) else None
-        lines.append(f"{path}: {node if node not in (None, '', [], {}) else '(not set)'}")
-    if not_read := (inspect.get("Config") or {}).get("LabelsNotRead"):
-        lines.append(f"({not_read} more labels, not read: over 64 KiB of them)")
-    return (Evidence(f"declared ({ctr.target.engine} inspect)", bounded("\n".join(lines))),)
-
-
-def _every_process(prop: Property, host: HostFacts, ctr: ContainerFacts, main: Finding) -> Finding:
-    """The main thread's finding, unless another thread or process of the container breaks it."""
-    others = ctr.others()
-    if others is None:
-        said = ctr.outside["members"].output
-        if unread := re.match(r"unread (\d+)\n", said):
-            raise Unobservable(f"{unread[1]} of its processes and threads were not examined (more than the suite "
-                               "reads of one container): judged on the others alone, a hidden one could break it")
-        raise Unobservable("could not find the container's other processes: " + one_line(said))
-    value(ctr.outside["members"], "its other processes")  # noted where they may not be all of them
-    for other in others:
-        found = prop.each_process(host, other)
-        if not found.holds:
-            return Finding(False, f"{_task(ctr, other)}, not its main one: {found.summary}",
-                           found.host, found.container, found.items)
-    threads = sum(1 for other in others if _status(other).get("Tgid", str(other.pid)) != str(other.pid))
-    if others:
-        return replace(main, summary=f"{main.summary}; so do its {len(others) - threads} other process(es) and "
-                                     f"{threads} other thread(s)")
-    return main
-
-
-def _status(ctr: ContainerFacts) -> dict:
-    return ctr.outside["status"].value or {}
-
-
-def _task(ctr: ContainerFacts, other: ContainerFacts) -> str:
-    """The task that breaks a property, by number and name: "its process 42 (sh)", or
-    "its thread 43 (worker) of process 42 (app)" — each thread has credentials of its own."""
-    tid, status = str(other.pid), _status(other)
-    name = one_line(status.get("Name", "?"), 40)
-    process = status.get("Tgid", tid)
-    if process == tid:
-        return f"its process {tid} ({name})"
-    if process == str(ctr.pid):
-        leader = one_line(_status(ctr).get("Name", "?"), 40)
-    else:
-        leader = next((one_line(_status(o).get("Name", "?"), 40) for o in ctr.others() or ()
-                       if str(o.pid) == process), "?")
-    return f"its thread {tid} ({name}) of process {process} ({leader})"
-
-
-def judge(prop: Property, target: str, enforced: bool, host: HostFacts, ctr: ContainerFacts) -> Verdict:
-    if not ctr.outside:
-        inside_view = tuple(shown(r) for r in (ctr.inside or {}).values())
-        return Verdict(prop, target, ERROR, enforced,
-                       "not observable from inside alone: judging it needs the kernel's view from the "
-                       "container's host; run the suite on the node, with docker:// or pid://", (), inside_view)
-    partial: list[str] = []
-    used = PARTIAL.set(partial)
-    try:
-        finding = prop.check(host, ctr)
-        if finding.holds and prop.each_process is not None:
-            finding = _every_process(prop, host, ctr, finding)
-    except (Unobservable, ValueError) as exc:
-        return Verdict(prop, target, ERROR, enforced, str(exc), (), declared(prop, ctr))
-    finally:
-        PARTIAL.reset(used)
-    summary = finding.summary
-    if partial:  # what was read stands; a process it could not read might break it
-        if finding.holds:
-            return Verdict(prop, target, ERROR, enforced,
-                           one_line(f"it holds for every process read, but not all could be: {partial[0]}",
-                                    SUMMARY_CHARS), finding.host, finding.container + declared(prop, ctr))
-        summary = f"{summary} (and not all its processes could be read: {partial[0]})"
-    status = PASS if finding.holds else FAIL if enforced else ADVISORY
-    return Verdict(prop, target, status, enforced, one_line(summary, SUMMARY_CHARS), finding.host,
-                   finding.container + declared(prop, ctr), finding.items)

@@ -9,11 +9,10 @@ Every string is escaped where it becomes markup (see report.py).
 from collections import Counter
 from html import escape
 
-from .baseline import CHANGES, FIXED, NEW
-from .properties.frameworks import FRAMEWORKS
-from .report import change_html, evidence_html, guidance_html, waiver_html
-from .severities import SEVERITIES
-from .verdicts import ADVISORY, ERROR, FAIL, PASS, VERDICTS, WAIVED, worst
+from isoverify.judge.frameworks import FRAMEWORKS
+from isoverify.judge.words import ADVISORY, ERROR, FAIL, PASS, SEVERITIES, VERDICTS, WAIVED, worst
+from isoverify.report.baseline import CHANGES, FIXED, NEW
+from isoverify.report.html import change_html, evidence_html, guidance_html, waiver_html
 
 # The heading over pytest-html's own table, below the auditor's view.
 ENGINEERS_TABLE = ('<h2 id="iso-all-results">Every result, with its evidence</h2>'

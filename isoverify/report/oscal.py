@@ -20,9 +20,9 @@ from trestle.oscal import OSCAL_VERSION
 from trestle.oscal import common as oscal
 from trestle.oscal.assessment_results import AssessmentResults, ImportAp, LocalDefinitions1, Result
 
-from .properties.frameworks import CIS_DOCKER, NIST_800_190, POD_SECURITY
-from .properties.guidance import RUNTIMES
-from .verdicts import ERROR, PASS, WAIVED, worst
+from isoverify.judge.frameworks import CIS_DOCKER, NIST_800_190, POD_SECURITY
+from isoverify.judge.guidance import RUNTIMES
+from isoverify.judge.words import ERROR, PASS, WAIVED, worst
 
 NS = "urn:isoverify:oscal"  # names the props isoverify defines
 # Stable UUIDs for what is the same across runs (a host, a container, a control's finding target).

@@ -13,7 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from .untrusted import decode, one_line
+from isoverify.untrusted import decode, one_line
 
 OUTPUT_LIMIT = 40 * 1024 * 1024
 MARK = "@@isoverify"

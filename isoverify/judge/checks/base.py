@@ -13,9 +13,8 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from ..facts import Mount, Reading, root_mount
-from ..model import ContainerFacts, HostFacts
-from ..untrusted import bounded, one_line
+from isoverify.model import ContainerFacts, HostFacts, Mount, Reading, root_mount
+from isoverify.untrusted import bounded, one_line
 
 
 class Unobservable(Exception):

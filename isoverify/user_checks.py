@@ -26,20 +26,21 @@ from importlib import resources
 import testinfra.host
 from testinfra.backend.base import BaseBackend, CommandResult
 
-from .facts import Fact
-from .model import ContainerFacts, HostFacts
-from .observe import OWN  # the prefix of every fact of the user's own, apart from the suite's
-from .properties import SUMMARY_CHARS, Evidence, Property, Verdict
-from .run import Judge
-from .targets import POD, ContainerTarget, HostTarget, TargetError
-from .untrusted import bounded, decode, one_line
-from .verdicts import ADVISORY, FAIL, PASS
+from isoverify.collect.facts import Fact
+from isoverify.collect.observe import OWN  # the prefix of every fact of the user's own, apart from the suite's
+from isoverify.collect.targets import POD, ContainerTarget, HostTarget
+from isoverify.errors import TargetError
+from isoverify.judge.checks.base import Evidence, Property
+from isoverify.judge.verdict import SUMMARY_CHARS, Judge, Verdict
+from isoverify.judge.words import ADVISORY, FAIL, PASS
+from isoverify.model import ContainerFacts, HostFacts
+from isoverify.untrusted import bounded, decode, one_line
 
 OUTPUT_LIMIT = 1024 * 1024  # bytes kept of each stream of one command run inside a container
 # How an engine says it could not start the command (no /bin/sh), with exec's own statuses.
 EXEC_FAILED = ("OCI runtime exec failed", "Error: ")
 TIMED_OUT = (124, 137)  # `timeout`'s own status, and its KILL after the grace period
-INSIDE = resources.files("isoverify").joinpath("shell", "inside.sh").read_text()
+INSIDE = resources.files("isoverify.collect").joinpath("shell", "inside.sh").read_text()
 
 
 INSIDE_VIEW = "inside, through the engine's exec"  # a container's command: its own view, confined as it is

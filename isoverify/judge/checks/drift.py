@@ -5,11 +5,11 @@ daemon added, and what a runtime silently could not apply. Each compared
 field is one row, declared beside observed; every disagreement is a finding.
 """
 
-from .. import linux
-from ..model import ContainerFacts, HostFacts
-from . import filesystem
-from .base import Finding, Unobservable, kernel, status, value
-from .privileges import capability_sets
+from isoverify.judge.checks import filesystem
+from isoverify.judge.checks.base import Finding, Unobservable, kernel, status, value
+from isoverify.judge.checks.privileges import capability_sets
+from isoverify.kernel import linux
+from isoverify.model import ContainerFacts, HostFacts
 
 NAMESPACE_MODES = (("pid", "PidMode"), ("net", "NetworkMode"), ("uts", "UTSMode"),
                    ("ipc", "IpcMode"), ("cgroup", "CgroupnsMode"), ("user", "UsernsMode"))

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import testinfra
 import testinfra.backend
 
+from isoverify.errors import TargetError, UsageError
+
 LABEL = "io.isoverify.suite"
 SESSION_LABEL = "io.isoverify.session"
 ENGINES = ("docker", "podman")
@@ -31,10 +33,6 @@ PROCESS = "pid"  # pid://PID: any process as a container, entered with nsenter
 POD = "kubectl"  # kubectl://POD: a pod's container, seen from inside only
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}=[A-Za-z0-9_.:/@-]{0,128}")
 _LABEL_FILTER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}(=[A-Za-z0-9_.:/@-]{0,128})?")
-
-
-class UsageError(ValueError):
-    """A target named in a way the suite cannot use; the message says how to name it."""
 
 
 # -- what a URL or an option may carry -----------------------------------------------
@@ -182,10 +180,6 @@ def check_host_url(url: str) -> None:
 
 def check_image(image: str) -> str:
     return IMAGE.check(image, "--iso-image")
-
-
-class TargetError(Exception):
-    """A target that cannot be reached or observed; the message names the fix."""
 
 
 class HostTarget:

@@ -1,8 +1,8 @@
 """A namespace of its own, by /proc/<pid>/ns/* inode: the check of the namespaces the
 lesson does not show, and of every other process's for those it does."""
 
-from ..model import ContainerFacts, HostFacts
-from .base import Finding, namespaces
+from isoverify.judge.checks.base import Finding, namespaces
+from isoverify.model import ContainerFacts, HostFacts
 
 WHAT_IT_ISOLATES = {
     "pid": "the processes it can see and signal",

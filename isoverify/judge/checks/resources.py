@@ -9,9 +9,9 @@ all its CPUs or more, a pids limit at or above its pid_max limit nothing, and th
 summary says what the host has.
 """
 
-from .. import linux
-from ..model import ContainerFacts, HostFacts
-from .base import Evidence, Finding, Unobservable, shown, value
+from isoverify.judge.checks.base import Evidence, Finding, Unobservable, shown, value
+from isoverify.kernel import linux
+from isoverify.model import ContainerFacts, HostFacts
 
 
 def _chain(ctr: ContainerFacts, *names: str) -> tuple[str, list[tuple[str, str]]] | None:

@@ -12,7 +12,7 @@ this run did not is listed as removed. The gate does not look at any of this.
 import json
 from pathlib import Path
 
-from .verdicts import PASS, VERDICTS
+from isoverify.judge.words import PASS, VERDICTS
 
 NEW, FIXED, UNCHANGED = "new", "fixed", "unchanged"
 CHANGES = (NEW, FIXED, UNCHANGED)  # in the order reports show them

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from .waivers import WaiverError
+from isoverify.errors import WaiverError
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -31,11 +31,12 @@ import shlex
 from dataclasses import replace
 from importlib import resources
 
-from . import facts, linux, probe
-from .facts import Reading
-from .model import ContainerFacts, HostFacts
-from .targets import ContainerTarget, HostTarget, TargetError, explain_engine_failure
-from .untrusted import decode, one_line
+from isoverify.collect import facts, probe
+from isoverify.collect.targets import ContainerTarget, HostTarget, explain_engine_failure
+from isoverify.errors import TargetError
+from isoverify.kernel import linux
+from isoverify.model import ContainerFacts, HostFacts, Reading
+from isoverify.untrusted import decode, one_line
 
 DEFAULT_TIMEOUT = 60
 INSIDE_PATHS = ("host", "exec")  # how the lesson's commands are read: by the host, or the engine's exec
@@ -44,7 +45,7 @@ INSIDE_LIMIT = 512 * 1024  # bytes of one container's own view through exec; a f
 
 
 def _shell(name: str) -> str:
-    return resources.files("isoverify").joinpath("shell", name).read_text()
+    return resources.files("isoverify.collect").joinpath("shell", name).read_text()
 
 
 def host_facts(engines: tuple[str, ...], refs: dict[str, list[str]], timeout: int) -> dict[str, facts.Fact]:
@@ -59,11 +60,11 @@ def host_facts(engines: tuple[str, ...], refs: dict[str, list[str]], timeout: in
         "kthread": facts.KernelThread(),
         "ns": facts.Namespaces("/proc/2"),
         "own_ns": facts.Namespaces("/proc/self"),
-        "same_net": facts.Sameness("stat -L -c %i /proc/2/net/dev /proc/self/net/dev",
+        "same_net": facts.SameObject("stat -L -c %i /proc/2/net/dev /proc/self/net/dev",
                                    "stat -L -c %i /proc/2/net/dev /proc/self/net/dev"),
-        "same_mnt": facts.Sameness("awk 'FNR == 1 { print $1 }' /proc/2/mountinfo /proc/self/mountinfo",
+        "same_mnt": facts.SameObject("awk 'FNR == 1 { print $1 }' /proc/2/mountinfo /proc/self/mountinfo",
                                    "the first mount ID in /proc/2/mountinfo and /proc/self/mountinfo"),
-        "same_root": facts.Sameness("stat -L -c %d:%i / /proc/2/root/", "stat -L -c %d:%i / /proc/2/root/"),
+        "same_root": facts.SameObject("stat -L -c %d:%i / /proc/2/root/", "stat -L -c %d:%i / /proc/2/root/"),
         "root_id": facts.FileIdentity("/"),
         "ls": facts.Listing(),
         "df": facts.DiskFree("df -h /", "df -h /"),
@@ -107,7 +108,7 @@ def kernel_view(inside: str, own_facts: dict[str, facts.Fact]) -> dict[str, fact
         "ls": facts.Listing().shown_as("ls -1b /proc/$root_pid/root/  (listed by the host)"),
         "devices": facts.Devices(),
         "members": facts.Members(),
-        "held": facts.Held(),
+        "held": facts.HeldOutsideMounts(),
         "filters": facts.Filters(),
         "device_programs": facts.DevicePrograms(),
         "settled": facts.Fact("settled", "its other processes the same at the end of its readings"),

@@ -5,10 +5,10 @@ the kernel hands to root (run by isoverify.seccomp); which capabilities exist co
 the host's /proc/sys/kernel/cap_last_cap.
 """
 
-from .. import linux, seccomp
-from ..model import ContainerFacts, HostFacts
-from . import filesystem
-from .base import Evidence, Finding, Unobservable, kernel, shown, status, value
+from isoverify.judge.checks import filesystem
+from isoverify.judge.checks.base import Evidence, Finding, Unobservable, kernel, shown, status, value
+from isoverify.kernel import linux, seccomp
+from isoverify.model import ContainerFacts, HostFacts
 
 CAP_SETS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")
 
