@@ -8,7 +8,7 @@ the host's /proc/sys/kernel/cap_last_cap.
 from .. import linux, seccomp
 from ..model import ContainerFacts, HostFacts
 from . import filesystem
-from .base import Evidence, Finding, Unobservable, kernel, shown, status, value
+from .base import Evidence, Finding, Unobservable, kernel, shown, status, task, value
 
 CAP_SETS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")
 
@@ -71,7 +71,7 @@ def let_through(ctr: ContainerFacts, own_capabilities: bool = True) -> list[str]
     filters = value(ctr.outside["filters"], "its seccomp filters").get(str(ctr.pid))
     if not isinstance(filters, list):
         why = (filters or "not read").removeprefix("unreadable").strip(" :")
-        raise Unobservable(f"could not read the seccomp filters of process {ctr.pid}: {why}")
+        raise Unobservable(f"could not read the seccomp filters of {task(ctr)}: {why}")
     if not own_capabilities:
         return seccomp.let_through(filters)
     sets = capability_sets(ctr)
