@@ -50,8 +50,9 @@ CLONE_NEWUSER = 0x10000000
 GUARDED = {
     "mount": ("SYS_ADMIN", 165, 21), "umount2": ("SYS_ADMIN", 166, 52), "unshare": ("SYS_ADMIN", 272, 310),
     "setns": ("SYS_ADMIN", 308, 346), "pivot_root": ("SYS_ADMIN", 155, 217),
-    "clone(CLONE_NEWUSER)": ("SYS_ADMIN", 56, 120), "clone3": ("SYS_ADMIN", 435, 435), "fsopen": ("SYS_ADMIN", 430, 430),
-    "fsmount": ("SYS_ADMIN", 432, 432), "move_mount": ("SYS_ADMIN", 429, 429), "open_tree": ("SYS_ADMIN", 428, 428),
+    "clone(CLONE_NEWUSER)": ("SYS_ADMIN", 56, 120), "clone3": ("SYS_ADMIN", 435, 435),
+    "fsopen": ("SYS_ADMIN", 430, 430), "fsmount": ("SYS_ADMIN", 432, 432), "move_mount": ("SYS_ADMIN", 429, 429),
+    "open_tree": ("SYS_ADMIN", 428, 428),
     "lookup_dcookie": ("SYS_ADMIN", 212, 253), "quotactl": ("SYS_ADMIN", 179, 131),
     "keyctl": (None, 250, 288), "add_key": (None, 248, 286), "request_key": (None, 249, 287),
     "bpf": ("SYS_ADMIN", 321, 357), "perf_event_open": ("SYS_ADMIN", 298, 336), "userfaultfd": (None, 323, 374),
