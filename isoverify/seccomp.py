@@ -433,8 +433,10 @@ def _solved(conditions: tuple) -> dict[int, int] | None:
     looks at the number)."""
     if _bits_contradict(conditions):
         return None
-    import z3  # loaded only when a filter's conditions need the solver
-
+    try:
+        import z3  # loaded only when a filter's conditions need the solver
+    except ImportError:
+        raise Undecided("the Z3 solver, which its conditions need, is not installed: pip install z3-solver") from None
     variables = {index: z3.BitVec(WORDS[index], 32) for index in FREE}
     solver = z3.SolverFor("QF_BV")
     solver.set(timeout=SOLVER_MILLISECONDS)

@@ -4,6 +4,7 @@ recorded from real containers, and written by hand to refuse only some inputs.""
 import base64
 import re
 import struct
+import sys
 
 import pytest
 from hypothesis import given, settings
@@ -274,6 +275,14 @@ def test_what_cannot_be_judged_exactly_is_an_error_never_a_pass(steps, why):
         with pytest.raises(seccomp.Undecided, match=why) as raised:
             seccomp.let_through([program(*steps)])
         assert issubclass(raised.type, ValueError) and "\n" not in str(raised.value)
+
+
+
+def test_without_the_solver_a_filter_that_needs_it_is_an_error_naming_the_fix(monkeypatch):
+    monkeypatch.setitem(sys.modules, "z3", None)  # import z3 fails
+    keyed = program(load("ip.high"), (0x15, 0, 1, 7), RET_ERRNO, RET_ALLOW)  # conditions no other test has
+    with pytest.raises(seccomp.Undecided, match="pip install z3-solver"):
+        seccomp.let_through([keyed])
 
 
 WORD = st.integers(0, 0xFFFFFFFF)
