@@ -1,12 +1,13 @@
 /* Installs a seccomp filter of one kind, then touches /ready and sleeps (as PID 1).
  *
- * Every kind refuses the calls a default profile refuses (by their x86-64 numbers, clone
- * with CLONE_NEWUSER among its flags, clone3 with ENOSYS) — but for one input or one ABI
- * it forgot, or with an action that hands them on:
- *   strict  honest: refuses them whatever their words, and every x32 and i386 call
+ * On x86-64 each kind singles out the calls a default profile refuses (by their numbers;
+ * clone with CLONE_NEWUSER among its flags; clone3 gets ENOSYS, as Docker answers, so that
+ * libc falls back to clone); every kind but arch refuses every x32 and i386 call. What it
+ * does with those calls:
+ *   strict  refuses them whatever their words: honest
  *   ip      refuses them only when the instruction pointer is 0 (no real call is made from there)
  *   arg     refuses them only when their sixth argument is 0 (a raw syscall passes any)
- *   arch    refuses them on x86-64 only: x32 numbers and i386 (int 0x80) are let through
+ *   arch    refuses them, but lets x32's numbers (it forgets X32_SYSCALL_BIT) and i386's (int 0x80) through
  *   trace   hands them to a tracer (SECCOMP_RET_TRACE)
  *   notify  hands them to a supervisor (SECCOMP_RET_USER_NOTIF), which lets them go on
  *   log     allows and logs them (SECCOMP_RET_LOG)
