@@ -83,7 +83,11 @@ def _filter_evidence(ctr: ContainerFacts, through: list[str]) -> Evidence:
     fields = status(ctr)
     text = (f"Seccomp: {fields.get('Seccomp', '?')}, Seccomp_filters: {fields.get('Seccomp_filters', '?')}\n"
             f"let through, on x86-64, x32 or i386: {', '.join(through) or 'none of ' + str(len(seccomp.GUARDED))}")
-    return kernel(ctr, f"the filters of process {ctr.pid}, run on the calls a default profile refuses", text)
+    if through and fields.get("Seccomp") == "2":  # how, for which inputs
+        text += "\n" + "\n".join(seccomp.explained(value(ctr.outside["filters"], "its seccomp filters")[str(ctr.pid)],
+                                                     through))
+    return kernel(ctr, f"the filters of process {ctr.pid}, judged on every input of the calls a default profile "
+                       "refuses", text)
 
 
 def writable_disks(host: HostFacts, ctr: ContainerFacts, cgroup: "filesystem.DeviceCgroup") -> list[str]:
@@ -153,10 +157,12 @@ def check_seccomp(host: HostFacts, ctr: ContainerFacts) -> Finding:
         summary = (f"seccomp in {name} mode ({mode}): the filter in force refuses the calls a default profile "
                    f"refuses" + (f", but {opened} its capabilities open by design" if opened else
                                  f", all {len(seccomp.GUARDED)}"))
-    elif len(through) == len(seccomp.GUARDED):
-        summary = f"seccomp in {name} mode, but the filter lets every call a default profile refuses through"
-    else:
-        summary = f"the seccomp filter in force lets through calls a default profile refuses: {', '.join(through)}"
+    else:  # which calls, where and for which inputs
+        filters = value(ctr.outside["filters"], "its seccomp filters")[str(ctr.pid)]
+        summary = (f"seccomp in {name} mode, but the filter lets every call a default profile refuses through: "
+                   if len(through) == len(seccomp.GUARDED) else
+                   "the seccomp filter in force lets through calls a default profile refuses: ")
+        summary += seccomp.described(filters, through)
     return Finding(not through, summary, (), (_filter_evidence(ctr, through),), tuple(through))
 
 
