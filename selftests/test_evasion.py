@@ -29,7 +29,7 @@ def helpers(tmp_path_factory) -> dict[str, Path]:
     if shutil.which("gcc") is None:
         pytest.fail("gcc is missing: `sudo ci/setup.sh --selftest` installs it", pytrace=False)
     built = {}
-    for name in ("silent-fuse", "confine-after-fork", "thread-keeps", "vfork-park"):
+    for name in ("silent-fuse", "confine-after-fork", "thread-keeps", "thread-holds", "vfork-park"):
         built[name] = tmp_path_factory.mktemp("helpers") / name
         subprocess.run(["gcc", "-static", "-O", "-pthread", "-o", str(built[name]),
                         str(REPO / f"selftests/helpers/{name}.c")], check=True)
@@ -63,6 +63,10 @@ def evasive(helpers):
                               "--security-opt=apparmor=unconfined",
                               f"--volume={helpers['thread-keeps']}:/thread-keeps:ro",
                               command=("/thread-keeps",), tty=False),
+        # a thread with a working directory of its own stands in the host's / as it is unmounted
+        "thread holds the host": canary(*host_root, "--security-opt=apparmor=unconfined",
+                                        f"--volume={helpers['thread-holds']}:/thread-holds:ro",
+                                        command=("/thread-holds",), tty=False),
         # a process that never returns from vfork() cannot stop to hand its filters over
         "parked in vfork": settled("{ /vfork-park & }", f"--volume={helpers['vfork-park']}:/vfork-park:ro",
                                    *((f"--device={host_disk()}",) if host_disk() else ())),
@@ -224,3 +228,10 @@ def test_a_root_process_beside_a_non_root_main_one_is_the_one_named(judged):
     assert nonroot["verdict"] == "advisory", nonroot
     assert nonroot["summary"].startswith("its process ") and "has host uid 0" in nonroot["summary"], nonroot
     assert "main process has" not in nonroot["summary"]
+
+
+def test_a_thread_standing_in_an_unmounted_host_root_is_seen(judged):
+    run, targets, _ = judged
+    held = record(run, targets["thread holds the host"], "host-mounts")
+    assert held["verdict"] == "fail" and "holds cwd on the host's filesystem" in held["summary"], held
+    assert held["summary"].startswith("thread "), held

@@ -114,9 +114,12 @@ ENGINE_STATE = (
 VOLUME_DATA = re.compile(r"/volumes/[^/]+/_data(/|$)")
 OWN_ENGINE_FILES = ("hosts", "hostname", "resolv.conf", ".containerenv", "shm", "secrets")
 # The init an engine binds into a container that asks for one (`--init`): where it puts it,
-# and the host directories its one binary comes from (tini, catatonit).
+# and the host files it may be (the host's names: no container chooses them).
 ENGINE_INIT_AT = {"docker": "/sbin/docker-init", "podman": "/run/podman-init"}
-ENGINE_INIT_FROM = ("/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/libexec/docker", "/usr/libexec/podman")
+ENGINE_INITS = tuple(f"{directory}/{name}"
+                     for directory in ("/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/libexec/docker",
+                                       "/usr/libexec/podman")
+                     for name in ("docker-init", "tini", "tini-static", "catatonit", "dumb-init"))
 
 # The processes that speak for an engine or runtime: a unix socket one of them listens on,
 # reachable from a container, hands it the host (ss shows each listener's command, cut at

@@ -648,11 +648,11 @@ def held(c):
     "unread PID N" for a process with more descriptors than are looked at."""
     shown = []
     for process, anchor in c.anchors.items():
-        if shares_descriptors(process):
-            continue  # a thread holds what its process holds: read once, there
         try:
             namespace_mounts = {line.split()[0] for line in dump("/proc/%s/mountinfo" % anchor).splitlines()}
-            descriptors = os.listdir("/proc/%s/fd" % process)
+            # a thread's working directory and root are its own (unshare(CLONE_FS)); its
+            # descriptors are its process's, read there, unless it unshared them too
+            descriptors = [] if shares_descriptors(process) else os.listdir("/proc/%s/fd" % process)
             if len(descriptors) > DESCRIPTORS_SHOWN:
                 shown.append("unread %s %d descriptors, more than are looked at\n" % (process, len(descriptors)))
                 continue

@@ -149,6 +149,12 @@ def status(ctr: ContainerFacts) -> dict[str, str]:
     return value(ctr.outside["status"], "the container's process status")
 
 
+def task(ctr: ContainerFacts) -> str:
+    """The task judged, as "process PID" or "thread TID of process PID"."""
+    process = str((ctr.outside["status"].value or {}).get("Tgid", ctr.pid))
+    return f"process {ctr.pid}" if process == str(ctr.pid) else f"thread {ctr.pid} of process {process}"
+
+
 def mounts(ctr: ContainerFacts) -> list[Mount]:
     """Every mount of every view of it: what any of its processes can reach."""
     return [mount for _, table in mount_views(ctr) for mount in table]

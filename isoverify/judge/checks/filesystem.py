@@ -220,10 +220,10 @@ def _classify(mount: Mount, path: str, ctr: ContainerFacts, sockets: list[str]) 
 
 
 def _engine_init(mount: Mount, path: str, ctr: ContainerFacts) -> bool:
-    """Whether the mount is its engine's own init: one file straight from the host's binary
-    directories, read-only, where the engine binds it. It hands over nothing but that binary."""
+    """Whether the mount is its engine's own init: the host's init binary (tini, catatonit),
+    read-only, where the engine binds it. It hands over nothing but that binary."""
     return (mount.mount_point == linux.ENGINE_INIT_AT.get(ctr.target.engine) and _read_only(mount)
-            and posixpath.dirname(path) in linux.ENGINE_INIT_FROM)
+            and path in linux.ENGINE_INITS)
 
 
 def exposures(host: HostFacts, ctr: ContainerFacts) -> list[Exposure]:
@@ -238,10 +238,14 @@ def held_host_files(host: HostFacts, ctr: ContainerFacts) -> list[str]:
     host's filesystems, after the mount it came through left their namespace: `exec 3</host;
     umount -l /host` keeps the host's / at hand."""
     own_root = root_mount(mount_views(ctr)[0][1]).major_minor
-    host_filesystems = {m.major_minor: m.mount_point for m in value(host["mounts"], "the host's mounts")}
-    return [f"process {process} holds {what} on the host's filesystem {device} (mounted on the host at "
+    mounted = list(reversed(value(host["mounts"], "the host's mounts")))
+    host_filesystems = {m.major_minor: m.mount_point for m in mounted}  # where each is first mounted,
+    host_filesystems.update({m.major_minor: m.mount_point for m in mounted if m.root == "/"})  # whole if it is
+    threads = {m.pid: m.process for m in (ctr.outside["members"].value or ()) if m.process != m.pid}
+    return [f"{'thread %s of process %s' % (task, threads[task]) if task in threads else 'process ' + task} "
+            f"holds {what} on the host's filesystem {device} (mounted on the host at "
             f"{host_filesystems[device]}), outside every mount of its namespace"
-            for process, what, device in value(ctr.outside["held"], "what its processes hold outside their mounts")
+            for task, what, device in value(ctr.outside["held"], "what its processes hold outside their mounts")
             if device in host_filesystems and device != own_root]
 
 

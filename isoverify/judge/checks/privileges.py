@@ -1,12 +1,12 @@
 """What the container's processes may do: capabilities, seccomp, no_new_privs, LSM, uid.
 
 From /proc/<pid>/status and /proc/<pid>/attr read on the host, and the seccomp filters
-the kernel hands to root (run by isoverify.seccomp); which capabilities exist comes from
+the kernel hands to root (run by isoverify.kernel.seccomp); which capabilities exist comes from
 the host's /proc/sys/kernel/cap_last_cap.
 """
 
 from isoverify.judge.checks import filesystem
-from isoverify.judge.checks.base import Evidence, Finding, Unobservable, kernel, shown, status, value
+from isoverify.judge.checks.base import Evidence, Finding, Unobservable, kernel, shown, status, task, value
 from isoverify.kernel import linux, seccomp
 from isoverify.model import ContainerFacts, HostFacts
 
@@ -71,7 +71,7 @@ def let_through(ctr: ContainerFacts, own_capabilities: bool = True) -> list[str]
     filters = value(ctr.outside["filters"], "its seccomp filters").get(str(ctr.pid))
     if not isinstance(filters, list):
         why = (filters or "not read").removeprefix("unreadable").strip(" :")
-        raise Unobservable(f"could not read the seccomp filters of process {ctr.pid}: {why}")
+        raise Unobservable(f"could not read the seccomp filters of {task(ctr)}: {why}")
     if not own_capabilities:
         return seccomp.let_through(filters)
     sets = capability_sets(ctr)
@@ -83,7 +83,11 @@ def _filter_evidence(ctr: ContainerFacts, through: list[str]) -> Evidence:
     fields = status(ctr)
     text = (f"Seccomp: {fields.get('Seccomp', '?')}, Seccomp_filters: {fields.get('Seccomp_filters', '?')}\n"
             f"let through, on x86-64, x32 or i386: {', '.join(through) or 'none of ' + str(len(seccomp.GUARDED))}")
-    return kernel(ctr, f"the filters of process {ctr.pid}, run on the calls a default profile refuses", text)
+    if through and fields.get("Seccomp") == "2":  # how, for which inputs
+        text += "\n" + "\n".join(seccomp.explained(value(ctr.outside["filters"], "its seccomp filters")[str(ctr.pid)],
+                                                     through))
+    return kernel(ctr, f"the filters of process {ctr.pid}, judged on every input of the calls a default profile "
+                       "refuses", text)
 
 
 def writable_disks(host: HostFacts, ctr: ContainerFacts, cgroup: "filesystem.DeviceCgroup") -> list[str]:
@@ -153,10 +157,12 @@ def check_seccomp(host: HostFacts, ctr: ContainerFacts) -> Finding:
         summary = (f"seccomp in {name} mode ({mode}): the filter in force refuses the calls a default profile "
                    f"refuses" + (f", but {opened} its capabilities open by design" if opened else
                                  f", all {len(seccomp.GUARDED)}"))
-    elif len(through) == len(seccomp.GUARDED):
-        summary = f"seccomp in {name} mode, but the filter lets every call a default profile refuses through"
-    else:
-        summary = f"the seccomp filter in force lets through calls a default profile refuses: {', '.join(through)}"
+    else:  # which calls, where and for which inputs
+        filters = value(ctr.outside["filters"], "its seccomp filters")[str(ctr.pid)]
+        summary = (f"seccomp in {name} mode, but the filter lets every call a default profile refuses through: "
+                   if len(through) == len(seccomp.GUARDED) else
+                   "the seccomp filter in force lets through calls a default profile refuses: ")
+        summary += seccomp.described(filters, through)
     return Finding(not through, summary, (), (_filter_evidence(ctr, through),), tuple(through))
 
 
