@@ -82,7 +82,7 @@ def verify(directory: Path, label: str, *args: str) -> dict:
             "round_trips": document["hosts"][0]["round_trips"], "execs": engine_execs(since, until) / REPEAT}
 
 
-# Twelve canaries of the selftests' matrix (selftests/matrix.py): the default and eleven
+# Twelve canaries of the selftests' matrix (tests/e2e/matrix.py): the default and eleven
 # weakened or hardened ones, each judged by both tools.
 CANARY_SET = ("default", "pid=host", "net=host", "ipc=host", "cap-add SYS_PTRACE", "seccomp=unconfined",
               "systempaths=unconfined", "read-only root", "limits", "host / mounted", "docker socket mounted",
@@ -91,7 +91,7 @@ CANARY_SET = ("default", "pid=host", "net=host", "ipc=host", "cap-add SYS_PTRACE
 
 def start_canaries(label: str, directory: Path) -> list[str]:
     """The canary set, labelled `label`; returns their names."""
-    sys.path.insert(0, str(REPO / "selftests"))
+    sys.path.insert(0, str(REPO / "tests" / "e2e"))
     import matrix  # noqa: PLC0415 - the selftests' one definition of the canaries
 
     place = matrix.this_host(directory / "shared")

@@ -35,7 +35,7 @@ from isoverify.report.html import (
     unmatched_waivers,
     write_json,
 )
-from isoverify.run import DEFAULT_IMAGE, Run, PlannedContainer
+from isoverify.run import DEFAULT_IMAGE, PlannedContainer, Run
 
 EXIT_UNOBSERVABLE = 6  # the run could not observe what it was asked to verify
 

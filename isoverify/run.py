@@ -95,7 +95,8 @@ class Plan:
         slots = []
         for spec in (spec for spec in self.specs if spec.engine != POD):
             if not spec.selects:
-                slots.append(PlannedContainer(prefix + _safe_id(spec.url), shown + spec.url, host, spec, spec.target(host)))
+                slots.append(PlannedContainer(prefix + _safe_id(spec.url), shown + spec.url, host, spec,
+                                              spec.target(host)))
                 continue
             try:
                 selected = select_containers(host, spec)

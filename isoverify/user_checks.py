@@ -194,7 +194,8 @@ class IsoContainer(testinfra.host.Host):
             raise TargetError(f"no fact {name!r} was read of {self.label}: declare it with "
                               "pytest_isoverify_container_facts")
         if key in self._host_views:
-            shown = Command("host", reading.label, reading.rc, reading.output, HOST_VIEW.format(target=self.label), True)
+            shown = Command("host", reading.label, reading.rc, reading.output,
+                            HOST_VIEW.format(target=self.label), True)
         else:
             shown = Command("container", reading.label, reading.rc, reading.output, ON_HOST, True)
         self._transcript.commands.append(shown)

@@ -345,7 +345,7 @@ def _container(target: ContainerTarget, output: str, script: Script, own: dict[s
     mine.pop("end")
     mine.pop("settled")
     by_host = through_exec is None or not target.has_engine
-    if not by_host:
+    if through_exec is not None and not by_host:
         seen, error = _inside(through_exec, script.inside_nonce, inside_facts())
     else:
         seen = _read_by_host(mine)

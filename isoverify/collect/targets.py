@@ -201,7 +201,7 @@ class HostTarget:
                         for key, value in (("ssh_config", ssh_config), ("ssh_identity_file", ssh_identity_file))
                         if value}
         self.round_trips = 0  # commands run on the host: what batching keeps small
-        self._testinfra = None
+        self._testinfra: testinfra.host.Host | None = None
         self._private_dir: str | None = None
 
     def __repr__(self):

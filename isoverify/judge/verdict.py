@@ -3,6 +3,7 @@ a verdict with its evidence — and the judge that applies a run's profile and w
 
 import datetime
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from isoverify.errors import UsageError
@@ -89,7 +90,7 @@ def declared(prop: Property, ctr: ContainerFacts) -> tuple[Evidence, ...]:
         return ()
     lines = []
     for path in ("Id", "Name", "Image") + prop.declared + ("Config.Labels",):
-        node = inspect
+        node: object = inspect
         for key in path.split("."):
             node = node.get(key) if isinstance(node, dict) else None
         lines.append(f"{path}: {node if node not in (None, '', [], {}) else '(not set)'}")
@@ -98,7 +99,8 @@ def declared(prop: Property, ctr: ContainerFacts) -> tuple[Evidence, ...]:
     return (Evidence(f"declared ({ctr.target.engine} inspect)", bounded("\n".join(lines))),)
 
 
-def _every_process(prop: Property, host: HostFacts, ctr: ContainerFacts, main: Finding) -> Finding:
+def _every_process(each_process: Callable[[HostFacts, ContainerFacts], Finding], host: HostFacts,
+                   ctr: ContainerFacts, main: Finding) -> Finding:
     """The main thread's finding, unless another thread or process of the container breaks it."""
     others = ctr.others()
     if others is None:
@@ -109,7 +111,7 @@ def _every_process(prop: Property, host: HostFacts, ctr: ContainerFacts, main: F
         raise Unobservable("could not find the container's other processes: " + one_line(said))
     value(ctr.outside["members"], "its other processes")  # noted where they may not be all of them
     for other in others:
-        found = prop.each_process(host, other)
+        found = each_process(host, other)
         if not found.holds:
             return Finding(False, f"{_task(ctr, other)}, not its main one: {found.summary}",
                            found.host, found.container, found.items)
@@ -141,6 +143,9 @@ def _task(ctr: ContainerFacts, other: ContainerFacts) -> str:
 
 
 def judge(prop: Property, target: str, enforced: bool, host: HostFacts, ctr: ContainerFacts) -> Verdict:
+    """A property of the catalogue (one with a check) on one container."""
+    if prop.check is None:
+        raise ValueError(f"{prop.id} is decided by a test of the user's own, not judged from facts")
     if not ctr.outside:
         inside_view = tuple(shown(r) for r in (ctr.inside or {}).values())
         return Verdict(prop, target, ERROR, enforced,
@@ -151,7 +156,7 @@ def judge(prop: Property, target: str, enforced: bool, host: HostFacts, ctr: Con
     try:
         finding = prop.check(host, ctr)
         if finding.holds and prop.each_process is not None:
-            finding = _every_process(prop, host, ctr, finding)
+            finding = _every_process(prop.each_process, host, ctr, finding)
     except (Unobservable, ValueError) as exc:
         return Verdict(prop, target, ERROR, enforced, str(exc), (), declared(prop, ctr))
     finally:

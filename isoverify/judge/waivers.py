@@ -33,7 +33,7 @@ from isoverify.model import cut
 try:
     import tomllib
 except ModuleNotFoundError:  # Python < 3.11
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[no-redef]
 
 REQUIRED = ("property", "reason", "owner", "expires")
 PINS = ("container", "image", "label")  # what the engine, the image's content or the operator decides
@@ -176,7 +176,8 @@ def _waiver(entry, line: int, path: Path, known: set[str] | None) -> Waiver:
     unknown = sorted(str(name) for name in entry if name not in FIELDS)
     if missing or unknown:
         raise WaiverError(f"{where}: " + "; ".join(
-            ([f"missing {', '.join(missing)}"] if missing else []) + ([f"unknown {', '.join(unknown)}"] if unknown else [])))
+            ([f"missing {', '.join(missing)}"] if missing else [])
+            + ([f"unknown {', '.join(unknown)}"] if unknown else [])))
     for name in TEXT_FIELDS:
         if name in entry and not (isinstance(entry[name], str) and entry[name]):
             raise WaiverError(f"{where}: {name} must be a non-empty string, not {entry[name]!r}")

@@ -41,5 +41,5 @@ def entries(text: str, path: Path) -> list[tuple[dict, int]]:
         return []
     if not isinstance(document, dict) or set(document) != {"waivers"} or not isinstance(document["waivers"], list):
         raise WaiverError(f"{path}:1: expected a top-level `waivers:` list")
-    nodes = next(value for key, value in root.value if key.value == "waivers").value
+    nodes = next(value for key, value in root.value if key.value == "waivers").value if root else []
     return [(entry, node.start_mark.line + 1) for entry, node in zip(document["waivers"], nodes)]

@@ -27,6 +27,7 @@ import itertools
 import math
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 # SECCOMP_RET_* (include/uapi/linux/seccomp.h): the action is in the high bits, and when
 # several filters run, the one with the lowest value (as a signed number) wins.
@@ -170,7 +171,7 @@ class Program:
     def landing(self, pc: int, value: int) -> int:
         """Where a run of tests entered at `pc` sends `value`: the first test from there on
         that matches it, or the run's end."""
-        table, end = self.runs[pc]
+        table, end = self.runs[pc] or ({}, pc)  # a test outside any run: called only inside one
         return next((target for test, target in table.get(value, ()) if test >= pc), end)
 
 
@@ -302,7 +303,7 @@ def paths(program: Program, call: Call) -> list[tuple[tuple, int]]:
     The paths part the inputs: each input takes exactly one."""
     words = (call.nr & MASK, call.arch, *(("word", index) for index in FREE))
     done: list[tuple[tuple, int]] = []
-    pending = [(0, 0, 0, (0,) * 16, ())]
+    pending: list[tuple[int, Any, Any, tuple[Any, ...], tuple[tuple, ...]]] = [(0, 0, 0, (0,) * 16, ())]
     steps = program.steps
     while pending:
         if len(done) + len(pending) > MAX_PATHS:
@@ -312,12 +313,13 @@ def paths(program: Program, call: Call) -> list[tuple[tuple, int]]:
             if pc >= len(steps):
                 done.append((conditions, KILL_THREAD))
                 break
-            if program.runs[pc] is not None:
+            run = program.runs[pc]
+            if run is not None:
                 if isinstance(a, int):
                     pc = program.landing(pc, a)
                     continue
                 # a free value entering a run of tests: one path for each value tested from here on, one for none
-                table, end = program.runs[pc]
+                table, end = run
                 tested = {}
                 for value, entries in table.items():
                     target = next((target for test, target in entries if test >= pc), None)
@@ -341,7 +343,7 @@ def paths(program: Program, call: Call) -> list[tuple[tuple, int]]:
                 value = memory[_slot(k)]
                 a, x = (a, value) if code & 0x01 else (value, x)
             elif code in (0x02, 0x03):  # ST, STX
-                memory = memory[:_slot(k)] + ((x if code & 0x01 else a),) + memory[k + 1:]
+                memory = memory[:_slot(k)] + ((x if code & 0x01 else a),) + memory[_slot(k) + 1:]
             elif code == 0x07:  # TAX
                 x = a
             elif code == 0x87:  # TXA

@@ -101,11 +101,11 @@ def controls(records: list[dict]) -> str:
             f'items evidenced</h3><table class="iso-table iso-framework" data-framework="{escape(framework.name)}">'
             f"<tr><th>item</th><th>what it asks</th>{head}</tr>{''.join(rows)}</table>")
     if by_control:  # cited, but not an item of a framework above: a check of the user's own, say
-        rows = "".join(f'<tr data-control="{escape(c)}"><th colspan="2">{escape(c)}</th>'
+        cited = "".join(f'<tr data-control="{escape(c)}"><th colspan="2">{escape(c)}</th>'
                        + "".join(_control_cell([r for r in found if r["target"] == t]) for t in targets) + "</tr>"
                        for c, found in by_control.items())
         sections.append(f'<h3>Other controls cited</h3><table class="iso-table iso-framework" data-framework="">'
-                        f"<tr><th colspan=\"2\">control</th>{head}</tr>{rows}</table>")
+                        f"<tr><th colspan=\"2\">control</th>{head}</tr>{cited}</table>")
     return f'<h2>By control</h2><div id="iso-controls">{"".join(sections)}</div>'
 
 

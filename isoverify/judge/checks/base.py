@@ -13,6 +13,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from isoverify.judge.guidance import Guidance
 from isoverify.model import ContainerFacts, HostFacts, Mount, Reading, root_mount
 from isoverify.untrusted import bounded, one_line
 
@@ -83,7 +84,7 @@ class Property:
     each_process: Callable[[HostFacts, ContainerFacts], Finding] | None = None
     # The profiles that enforce a property of the user's own; the catalogue's are in PROFILES.
     enforced_in: tuple[str, ...] | None = None
-    guidance: object = None  # a property of the user's own may bring its Guidance; the catalogue's is in guidance.py
+    guidance: Guidance | None = None  # a property of the user's own may bring one; the catalogue's are in guidance.py
 
 
 # -- reading facts into evidence ----------------------------------------------

@@ -37,15 +37,20 @@ def _security_opt(config: dict, *names: str) -> bool:
     return any(opt.replace(":", "=") in names for opt in config.get("SecurityOpt") or [])
 
 
+def _first(files: dict[str, list[str]], *names: str) -> str | None:
+    """The first line of the first of `names` the cgroup has."""
+    return next((files[name][0] for name in names if files.get(name)), None)
+
+
 def _limit_rows(config: dict, files: dict[str, list[str]]) -> list[tuple[str, str, str, bool]]:
     rows = []
-    memory = (files.get("memory.limit_in_bytes") or files.get("memory.max") or [None])[0]
+    memory = _first(files, "memory.limit_in_bytes", "memory.max")
     if memory is not None:
         declared = config.get("Memory") or 0
         observed = 0 if memory == "max" or int(memory) >= linux.UNLIMITED_MEMORY_V1 else int(memory)
         rows.append(("HostConfig.Memory", str(declared or "unlimited"), str(observed or "unlimited"),
                      declared == observed))
-    pids = (files.get("pids.max") or [None])[0]
+    pids = _first(files, "pids.max")
     if pids is not None:
         declared = config.get("PidsLimit") or 0
         declared = 0 if declared < 0 else declared
@@ -56,7 +61,7 @@ def _limit_rows(config: dict, files: dict[str, list[str]]) -> list[tuple[str, st
                      str(observed or "unlimited") + (" (not the engine's: set by the host)"
                                                      if observed and not declared else ""),
                      declared in (observed, 0)))
-    quota = (files.get("cpu.cfs_quota_us") or [None])[0]
+    quota = _first(files, "cpu.cfs_quota_us")
     if quota is not None:
         period = int((files.get("cpu.cfs_period_us") or ["100000"])[0])
         declared = config.get("CpuQuota") or (config.get("NanoCpus") or 0) * period // 10 ** 9

@@ -100,7 +100,8 @@ def _unprotected(host: HostFacts, ctr: ContainerFacts, paths: tuple[str, ...], p
                 cover = nearest_mount(table, place)
                 safe = cover is not None and protects(cover)
                 shown_as = place if place == path else f"{place} (the kernel's {path})"
-                lines.append(f"{view}{shown_as}: {how if safe else 'EXPOSED'} ({mount_line(cover)})")
+                covered = mount_line(cover) if cover else "no mount covers it"
+                lines.append(f"{view}{shown_as}: {how if safe else 'EXPOSED'} ({covered})")
                 if not safe and shown_as not in failing:
                     failing.append(shown_as)
     return (failing, len(expected), shown(host["kernel_paths"]),
@@ -274,12 +275,13 @@ def _engine_sockets(host: HostFacts) -> tuple[list[str], list[str], Evidence]:
     """The host's sockets that speak for an engine or runtime: those an engine's process
     listens on (ss), and the well-known paths that exist; abstract ones apart."""
     listeners = host["listeners"].value or []
-    speaking = [l for l in listeners if any(l.process.startswith(p) for p in linux.ENGINE_PROCESSES)]
+    speaking = [listener for listener in listeners
+                if any(listener.process.startswith(p) for p in linux.ENGINE_PROCESSES)]
     known = value(host["sockets"], "the host's runtime sockets")
     paths = sorted({re.sub(r"^/var/run/", "/run/", p) for p in
-                    [l.path for l in speaking if not l.path.startswith("@")] + list(known)})
-    abstract = sorted({l.path for l in speaking if l.path.startswith("@")})
-    shown_text = "\n".join(f"{l.path}  ({l.process})" for l in speaking) or "(ss showed none)"
+                    [listener.path for listener in speaking if not listener.path.startswith("@")] + list(known)})
+    abstract = sorted({listener.path for listener in speaking if listener.path.startswith("@")})
+    shown_text = "\n".join(f"{listener.path}  ({listener.process})" for listener in speaking) or "(ss showed none)"
     return paths, abstract, Evidence(f"$ {host['listeners'].label}: the engines' listening sockets", shown_text)
 
 
@@ -481,5 +483,6 @@ def check_devices(host: HostFacts, ctr: ContainerFacts) -> Finding:
         found += (f"{listed.more} device nodes not listed",)
     return Finding(not problems, summary, (),
                    (kernel(ctr, "device nodes under its /dev and every mount of the host's devtmpfs", node_text),
-                    kernel(ctr, "its device cgroup: devices.list (v1), the device programs in effect (v2)", rules_text)),
+                    kernel(ctr, "its device cgroup: devices.list (v1), the device programs in effect (v2)",
+                           rules_text)),
                    found)

@@ -92,7 +92,8 @@ def check_pid(host: HostFacts, ctr: ContainerFacts) -> Finding:
     named = "\n".join(f"{pid} {comm}" for pid, comm in members["named"])
     return Finding(
         holds, summary,
-        (h_ev, Evidence("processes in the host's PID namespace", str(value(host["processes"], "the host's process count")))),
+        (h_ev, Evidence("processes in the host's PID namespace",
+                        str(value(host["processes"], "the host's process count")))),
         (inside(ctr, "ps"), c_ev, kernel(ctr, f"NSpid in /proc/{ctr.pid}/status", " ".join(nspid)),
          kernel(ctr, f"processes in the container's PID namespace ({members['total']})", named)),
     )

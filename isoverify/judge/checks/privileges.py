@@ -99,7 +99,8 @@ def writable_disks(host: HostFacts, ctr: ContainerFacts, cgroup: "filesystem.Dev
         value(ctr.outside["ns"], "the container's namespaces").get("user")
     makes_nodes = host_userns and "MKNOD" in capability_sets(ctr)["CapEff"]
     return [f"b {major}:{minor}" for kind, major, minor in sorted(registered)
-            if kind == "b" and cgroup.opens(kind, major, minor, "w") and (makes_nodes or (kind, major, minor) in listed)]
+            if kind == "b" and cgroup.opens(kind, major, minor, "w")
+            and (makes_nodes or (kind, major, minor) in listed)]
 
 
 def check_privileged(host: HostFacts, ctr: ContainerFacts) -> Finding:
