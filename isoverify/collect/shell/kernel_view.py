@@ -6,7 +6,7 @@
 
 For the Nth container (ENGINE and ID "-" for a bare process), the readings named in
 READINGS (comma-separated: the functions of READERS below, in that order), each
-framed as the probe frames a command (isoverify/probe.py) with the nonce, all of
+framed as the probe frames a command (isoverify/collect/probe.py) with the nonce, all of
 them base64-encoded into the line "N BASE64" of DIRECTORY/views. Each container is
 read by a process of its own under a deadline of CONTAINER_SECONDS and cut at LIMIT
 bytes: one whose readings hang or flood costs its own verdicts only. One more
@@ -15,36 +15,7 @@ environment, which the containers cannot read. SECONDS bound all of it (anything
 started here ends by then), TIMEOUT one engine exec, and INSIDE_LIMIT the bytes of
 what the container says through it.
 
-All of it is the host's: /proc and the host's cgroup filesystem read by this process,
-its links and hostname asked of the kernel in its namespaces, its names and device nodes
-listed through /proc/PID/root without following a link, one directory after another.
-Nothing of the container's is run, loaded or followed here. Its own processes run
-only the user's own facts' shell (ISOVERIFY_OWN, the host's sh, with $pid and $members)
-and, with --iso-inside=exec, the lesson's commands (ISOVERIFY_INSIDE) through the
-engine's exec, which keeps the container's confinement.
-
-A container is all its processes: those in its own cgroup or below it (a cgroup whose
-path names its ID: a process leaves it only with write access to the host's cgroup
-tree), or, for a bare process with a PID namespace of its own, those in that namespace
-(at most MEMBERS_SHOWN; beyond, the readings that need them all say "unread N"). And a
-process is all its threads: credentials, no_new_privs, seccomp mode and filters, the LSM
-label and even namespaces are each thread's own, so every thread is read as its own
-member (/proc/TID is that thread's view; at most THREADS_SHOWN besides the leaders).
-
-Any of them may chroot away from its mount namespace's root, and its own
-/proc/PID/mountinfo and /proc/PID/root then hide every mount outside its new root,
-which it can still reach. An anchor is a child of this process that joins one mount
-namespace (and first its user namespace, for an unprivileged prober) and does nothing
-else: it runs, loads and opens nothing of the container's. The host reads the whole
-namespace through /proc/ANCHOR. A process can also keep hold of a directory after its
-mount is gone from its namespace (an open descriptor, its working directory or root
-on a mount it unmounted lazily): the filesystem it is on decides what it exposes.
-
-The seccomp filters in force are handed over to root by the kernel
-(PTRACE_SECCOMP_GET_FILTER: the process is seized and stopped for a moment, then let
-go). On cgroup v2 the device rules are eBPF programs attached to the container's
-cgroup and its parents: the kernel hands over those in effect there (BPF_PROG_QUERY,
-effective) and their translated instructions.
+How it reads a container, and why so: README, "How it is built".
 
 Written for any python3 a host may have (3.6 on): no annotations.
 """
@@ -209,62 +180,63 @@ class Container:
 # -- the readings, in the order observe.py asks for them -------------------------------------
 
 
-def locate(c):
+def locate(container):
     """The PID, once the kernel shows it is the container's; then its other processes and the
     anchors at the roots of their mount namespaces. Prints "PID START ROOT_PID"."""
-    if not c.pid.isdigit():
+    if not container.pid.isdigit():
         raise Failed("no process")
     try:
-        c.started = start_time(c.pid)
+        container.started = start_time(container.pid)
     except (OSError, IndexError):
-        raise Failed("no process %s" % c.pid)
-    if c.id != "-" and not belongs(c):
-        raise Failed("process %s is not container %s's: neither its cgroup nor its parent names it" % (c.pid, c.id))
-    members = members_of(c)
-    threads = threads_of([c.pid] + members[:MEMBERS_SHOWN])
-    c.unread = max(0, len(members) - MEMBERS_SHOWN) + max(0, len(threads) - THREADS_SHOWN)
-    c.started_members = started_now(members[:MEMBERS_SHOWN] + threads[:THREADS_SHOWN])
-    c.members = list(c.started_members)
-    c.threads = set(threads[:THREADS_SHOWN])
+        raise Failed("no process %s" % container.pid)
+    if container.id != "-" and not belongs(container):
+        raise Failed("process %s is not container %s's: neither its cgroup nor its parent names it"
+                     % (container.pid, container.id))
+    members = members_of(container)
+    threads = threads_of([container.pid] + members[:MEMBERS_SHOWN])
+    container.unread = max(0, len(members) - MEMBERS_SHOWN) + max(0, len(threads) - THREADS_SHOWN)
+    container.started_members = started_now(members[:MEMBERS_SHOWN] + threads[:THREADS_SHOWN])
+    container.members = list(container.started_members)
+    container.threads = set(threads[:THREADS_SHOWN])
     by_namespace = {}
-    for pid in c.everyone():
+    for pid in container.everyone():
         try:
             mounts = namespace(pid, "mnt")
             if mounts not in by_namespace:
-                by_namespace[mounts], named = anchor_in(pid, c.settings["lifetime"], names=pid == c.pid)
-                c.names.update(named)
+                by_namespace[mounts], named = anchor_in(pid, container.settings["lifetime"], names=pid == container.pid)
+                container.names.update(named)
         except OSError:
             continue  # gone meanwhile, or not to be joined: it has no anchor, and its readings say so
-        c.anchors[pid] = by_namespace[mounts]
-    return "%s %s %s" % (c.pid, c.started, c.root_pid)
+        container.anchors[pid] = by_namespace[mounts]
+    return "%s %s %s" % (container.pid, container.started, container.root_pid)
 
 
-def belongs(c):
+def belongs(container):
     """The kernel names its ID in its process's cgroup path, or its parent is the engine's
     shim or conmon: a process rooted at the host's / (no container's) naming the ID."""
-    if c.id in dump("/proc/%s/cgroup" % c.pid):
+    if container.id in dump("/proc/%s/cgroup" % container.pid):
         return True
-    parent = next(line.split()[1] for line in dump("/proc/%s/status" % c.pid).splitlines()
+    parent = next(line.split()[1] for line in dump("/proc/%s/status" % container.pid).splitlines()
                   if line.startswith("PPid:"))
     if not same_file("/proc/%s/root" % parent, "/proc/self/root"):
         return False
-    return c.id in dump("/proc/%s/cmdline" % parent).replace("\0", " ")
+    return container.id in dump("/proc/%s/cmdline" % parent).replace("\0", " ")
 
 
-def members_of(c):
+def members_of(container):
     """Its other processes as the kernel lists them now: those of its cgroup and the cgroups
     below it, or of its PID namespace for a bare process."""
-    hierarchy, path = cgroup_of(c.pid)
-    root = c.settings["cgroups"].get(hierarchy)
-    if c.id != "-" and c.id in path and root:
+    hierarchy, path = cgroup_of(container.pid)
+    root = container.settings["cgroups"].get(hierarchy)
+    if container.id != "-" and container.id in path and root:
         found = []
         for directory, _, _ in os.walk(root + path):  # the host's cgroup filesystem: no links
             try:
                 found += dump(directory + "/cgroup.procs").split()
             except OSError:
                 continue  # removed meanwhile
-    elif namespace(c.pid, "pid") != namespace("self", "pid"):
-        own, found = namespace(c.pid, "pid"), []
+    elif namespace(container.pid, "pid") != namespace("self", "pid"):
+        own, found = namespace(container.pid, "pid"), []
         for pid in (name for name in os.listdir("/proc") if name.isdigit()):
             try:
                 if namespace(pid, "pid") == own:
@@ -273,7 +245,7 @@ def members_of(c):
                 continue
     else:
         found = []
-    return [pid for pid in dict.fromkeys(found) if pid != c.pid]
+    return [pid for pid in dict.fromkeys(found) if pid != container.pid]
 
 
 def threads_of(pids):
@@ -322,8 +294,8 @@ def anchor_in(target, lifetime, names=False):
             joined = True
         except OSError:
             joined = False
-        told = json.dumps(named_here(named) if joined else {})
-        os.write(ready_write, (b"1" if joined else b"0") + told.encode())
+        answer = json.dumps(named_here(named) if joined else {})
+        os.write(ready_write, (b"1" if joined else b"0") + answer.encode())
         os.close(ready_write)
         while joined:
             signal.pause()
@@ -341,18 +313,18 @@ def named_here(namespaces):
     """What the UTS and network namespaces open as `namespaces` are called, asked of the
     kernel from inside them: the hostname, and "link NAME TYPE ADDRESS" for each link
     (if_nameindex, SIOCGIFHWADDR); each [0, TEXT], or [1, WHY] where it could not be joined."""
-    told = {}
+    found = {}
     for kind, name, flag in (("uts", "hostname", CLONE_NEWUTS), ("net", "links", CLONE_NEWNET)):
         if kind not in namespaces:
             continue
         if libc.setns(namespaces[kind], flag) != 0:
-            told[name] = [1, "cannot join its %s namespace: %s" % (kind, os.strerror(ctypes.get_errno()))]
+            found[name] = [1, "cannot join its %s namespace: %s" % (kind, os.strerror(ctypes.get_errno()))]
         else:
             try:
-                told[name] = [0, hostname_here() if kind == "uts" else links_here()]
+                found[name] = [0, hostname_here() if kind == "uts" else links_here()]
             except Exception as exc:  # the anchor always answers, whatever the namespace holds
-                told[name] = [1, "%s: %s" % (type(exc).__name__, exc)]
-    return told
+                found[name] = [1, "%s: %s" % (type(exc).__name__, exc)]
+    return found
 
 
 def hostname_here():
@@ -375,76 +347,76 @@ def links_here():
     return "".join(shown)
 
 
-def ns(c):
+def ns(container):
     """readlink /proc/PID/ns/*: the kernel's name (type:[inode]) for each namespace."""
-    directory = "/proc/%s/ns" % c.pid
+    directory = "/proc/%s/ns" % container.pid
     return "".join("%s -> %s\n" % (name, os.readlink("%s/%s" % (directory, name)))
                    for name in sorted(os.listdir(directory)))
 
 
-def root_id(c):
-    found = os.stat("/proc/%s/root/" % c.pid)
+def root_id(container):
+    found = os.stat("/proc/%s/root/" % container.pid)
     return "%d:%d" % (found.st_dev, found.st_ino)
 
 
-def mounts(c):
+def mounts(container):
     """Every view of its mounts, each after a "view KIND PID" line: at the root of each of its
     mount namespaces (an anchor), and at the root of each of its processes that stands
     elsewhere."""
-    shown = ["unread %d\n" % c.unread] if c.unread else []
-    for anchor in dict.fromkeys(c.anchors.values()):
-        c.views.append(anchor)
+    shown = ["unread %d\n" % container.unread] if container.unread else []
+    for anchor in dict.fromkeys(container.anchors.values()):
+        container.views.append(anchor)
         shown += ["view anchor %s\n" % anchor, dump("/proc/%s/mountinfo" % anchor)]
-    for process in c.everyone():
-        anchor = c.anchors.get(process)
+    for process in container.everyone():
+        anchor = container.anchors.get(process)
         if anchor is None or same_file("/proc/%s/root" % process, "/proc/%s/root" % anchor):
             continue
-        if any(same_file("/proc/%s/root" % process, "/proc/%s/root" % view) for view in c.views):
+        if any(same_file("/proc/%s/root" % process, "/proc/%s/root" % view) for view in container.views):
             continue
-        c.views.append(process)
+        container.views.append(process)
         shown += ["view process %s\n" % process, dump("/proc/%s/mountinfo" % process)]
     return "".join(shown)
 
 
-def process_mounts(c):
-    return dump("/proc/%s/mountinfo" % c.pid)
+def process_mounts(container):
+    return dump("/proc/%s/mountinfo" % container.pid)
 
 
-def status(c):
-    return dump("/proc/%s/status" % c.pid)
+def status(container):
+    return dump("/proc/%s/status" % container.pid)
 
 
-def cmdline(c):
-    return dump("/proc/%s/cmdline" % c.pid).replace("\0", " ")
+def cmdline(container):
+    return dump("/proc/%s/cmdline" % container.pid).replace("\0", " ")
 
 
-def uid_map(c):
-    return dump("/proc/%s/uid_map" % c.pid)
+def uid_map(container):
+    return dump("/proc/%s/uid_map" % container.pid)
 
 
-def gid_map(c):
-    return dump("/proc/%s/gid_map" % c.pid)
+def gid_map(container):
+    return dump("/proc/%s/gid_map" % container.pid)
 
 
-def label(c):
+def label(container):
     try:
-        return dump("/proc/%s/attr/apparmor/current" % c.pid)
+        return dump("/proc/%s/attr/apparmor/current" % container.pid)
     except OSError:
-        return dump("/proc/%s/attr/current" % c.pid)
+        return dump("/proc/%s/attr/current" % container.pid)
 
 
-def cgroup(c):
-    return dump("/proc/%s/cgroup" % c.pid)
+def cgroup(container):
+    return dump("/proc/%s/cgroup" % container.pid)
 
 
-def cgroups(c):
+def cgroups(container):
     """The limit files of each of its cgroups and of every cgroup above it up to the
     hierarchy's root (a limit set higher up bounds it too), in the host's cgroup
     filesystem: "own DIR" or "parent DIR", then "FILE VALUE" lines; a limit file a cgroup
     lacks limits nothing."""
     shown = []
-    roots = c.settings["cgroups"]
-    for line in dump("/proc/%s/cgroup" % c.pid).splitlines():
+    roots = container.settings["cgroups"]
+    for line in dump("/proc/%s/cgroup" % container.pid).splitlines():
         _, controllers, path = line.split(":", 2)
         named = controllers.split(",")
         if "memory" in named:
@@ -489,34 +461,34 @@ def limits_up(root, path, files):
     return shown
 
 
-def links(c):
+def links(container):
     """The links of its network namespace, as the anchor at its root was told (named_here)."""
-    return told(c, "links")
+    return said_by_anchor(container, "links")
 
 
-def hostname(c):
+def hostname(container):
     """The name of its UTS namespace, as the anchor at its root was told (named_here)."""
-    return told(c, "hostname")
+    return said_by_anchor(container, "hostname")
 
 
-def told(c, name):
-    if name not in c.names:
+def said_by_anchor(container, name):
+    if name not in container.names:
         raise Failed("no anchor joined its namespaces")
-    code, text = c.names[name]
+    code, text = container.names[name]
     if code != 0:
         raise Failed(text)
     return text
 
 
-def ls(c):
+def ls(container):
     """The names at the root of its mount namespace, as `ls -1b` shows them (no hidden ones)."""
-    if c.root_pid == "-":
+    if container.root_pid == "-":
         raise Failed("no anchor at the root of its mount namespace")
-    names = sorted(os.listdir(("/proc/%s/root/" % c.root_pid).encode()))
+    names = sorted(os.listdir(("/proc/%s/root/" % container.root_pid).encode()))
     return "".join(escaped(name) + "\n" for name in names if not name.startswith(b"."))
 
 
-def devices(c):
+def devices(container):
     """The device nodes under its /dev, and under every other mount of the host's devtmpfs,
     at the root of each of its views (see mounts): "FS UID GID MAJOR MINOR MODE PATH", the
     numbers and the mode in hex, as the host's lstat gives them (FS is the filesystem the
@@ -524,7 +496,7 @@ def devices(c):
     counts the rest. No link is followed on the way, nor any directory entered but
     through the one above it; "unlisted PATH WHY" where a part could not be listed whole."""
     unlisted, lines, more = [], [], 0
-    for view in c.views:
+    for view in container.views:
         tops, fuse = ["/dev"], set()
         for line in dump("/proc/%s/mountinfo" % view, "surrogateescape").splitlines():
             fields = line.split()
@@ -623,11 +595,11 @@ def node_line(found, path):
                                      os.minor(found.st_rdev), found.st_mode, path)
 
 
-def members(c):
+def members(container):
     """What the kernel says of each of its other processes: status, namespaces, root, uid
     map and security label, each line led by the file it came from."""
-    shown = ["unread %d\n" % c.unread] if c.unread else []
-    for member in c.members:
+    shown = ["unread %d\n" % container.unread] if container.unread else []
+    for member in container.members:
         proc = "/proc/%s" % member
         try:
             shown += ["%s/status:%s\n" % (proc, line) for line in dump(proc + "/status").splitlines()
@@ -643,11 +615,11 @@ def members(c):
     return "".join(shown)
 
 
-def held(c):
+def held(container):
     """What its processes hold outside the mounts of their namespace: "PID WHAT MAJOR:MINOR";
     "unread PID N" for a process with more descriptors than are looked at."""
     shown = []
-    for process, anchor in c.anchors.items():
+    for process, anchor in container.anchors.items():
         try:
             namespace_mounts = {line.split()[0] for line in dump("/proc/%s/mountinfo" % anchor).splitlines()}
             # a thread's working directory and root are its own (unshare(CLONE_FS)); its
@@ -703,14 +675,14 @@ def held_outside(pid, descriptors, mount_ids):
     return found
 
 
-def filters(c):
+def filters(container):
     """The seccomp filters in force in each of its threads: "TID BASE64,..." (most recent
     first; "none"), "TID same OTHER" for the same filters as a thread before it, or
     "TID unreadable WHY". A paused container's are unreadable at once: a frozen thread
     cannot stop to hand them over."""
     shown, seen = [], {}
-    paused = frozen(c)
-    for pid in c.everyone():
+    paused = frozen(container)
+    for pid in container.everyone():
         if paused:
             shown.append("%s unreadable %s\n" % (pid, paused))
             continue
@@ -768,10 +740,10 @@ def stops(target):
     return True
 
 
-def frozen(c):
+def frozen(container):
     """Why its cgroup is frozen (a paused container), or "" when it is not."""
-    roots = c.settings["cgroups"]
-    for line in dump("/proc/%s/cgroup" % c.pid).splitlines():
+    roots = container.settings["cgroups"]
+    for line in dump("/proc/%s/cgroup" % container.pid).splitlines():
         _, controllers, path = line.split(":", 2)
         try:
             if "freezer" in controllers.split(",") and roots.get("freezer"):
@@ -785,15 +757,16 @@ def frozen(c):
     return ""
 
 
-def device_programs(c):
+def device_programs(container):
     """The cgroup v2 device programs in effect in its cgroup: "program ID BASE64" for each,
     then "in-effect ID,..." ("none"); "absent" on a host with no cgroup v2 hierarchy."""
-    root = c.settings["cgroups"].get("")
+    root = container.settings["cgroups"].get("")
     if root is None:
         return "absent\n"
     if BPF_SYSCALL is None:
         raise Failed("no bpf system call known for %s" % os.uname().machine)
-    path = next((line[3:] for line in dump("/proc/%s/cgroup" % c.pid).splitlines() if line.startswith("0::")), None)
+    path = next((line[3:] for line in dump("/proc/%s/cgroup" % container.pid).splitlines()
+                 if line.startswith("0::")), None)
     if path is None:
         raise Failed("no cgroup v2 path")
     try:
@@ -852,14 +825,14 @@ def programs_in_effect(directory_path):
     return list(ids[:count])
 
 
-def inside(c):
+def inside(container):
     """The lesson's commands run by the container's own shell through the engine's exec,
     which keeps its capabilities, seccomp filter, LSM label and cgroup; cut and
     base64-encoded, so nothing it prints can pass for a marker."""
-    if c.engine == "-":
+    if container.engine == "-":
         return ""
-    limit, deadline = c.settings["inside_limit"], time.monotonic() + c.settings["timeout"]
-    process = subprocess.Popen([c.engine, "exec", "-i", c.id, "sh", "-s"], stdin=subprocess.PIPE,
+    limit, deadline = container.settings["inside_limit"], time.monotonic() + container.settings["timeout"]
+    process = subprocess.Popen([container.engine, "exec", "-i", container.id, "sh", "-s"], stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         process.stdin.write(os.environ["ISOVERIFY_INSIDE"].encode())  # a few KiB: the pipe takes them
@@ -887,15 +860,15 @@ def bounded(fd, limit, deadline):
     return b"".join(chunks)
 
 
-def settled(c):
+def settled(container):
     """Whether its other processes are those read: none started or replaced meanwhile (one
     that was not read could be anything). Taken before the engine's exec starts one."""
-    if c.unread:
+    if container.unread:
         return "same"
-    processes = list(dict.fromkeys(members_of(c) + members_of(c)))  # twice: one listing can miss a fork
-    listed = dict.fromkeys(processes + threads_of([c.pid] + processes))
+    processes = list(dict.fromkeys(members_of(container) + members_of(container)))  # twice: one listing can miss a fork
+    listed = dict.fromkeys(processes + threads_of([container.pid] + processes))
     now = started_now(listed)  # one listed but gone before it is asked is new too: it was not read
-    new = sorted(pid for pid in listed if pid not in now or c.started_members.get(pid) != now[pid])
+    new = sorted(pid for pid in listed if pid not in now or container.started_members.get(pid) != now[pid])
     if new:
         raise Unsettled("%d of its processes or threads started or were replaced (%s), each of the %d times it "
                         "was read"
@@ -903,15 +876,15 @@ def settled(c):
     return "same"
 
 
-def end(c):
+def end(container):
     """Whether its main process is still the one located; its anchors are let go."""
-    for anchor in c.anchors.values():
+    for anchor in container.anchors.values():
         try:
             os.kill(int(anchor), signal.SIGKILL)
             os.waitpid(int(anchor), 0)
         except OSError:
             pass
-    if started_now([c.pid]).get(c.pid) != c.started:
+    if started_now([container.pid]).get(container.pid) != container.started:
         raise Failed("its process exited or was replaced")
     return "same"
 
@@ -930,20 +903,20 @@ def frame(name, output, code):
         "utf-8", "replace")
 
 
-def read_container(c, readings, out, last):
-    """Each reading of `c`, framed, written to `out` as it is taken (the last attempt is the
+def read_container(container, readings, out, last):
+    """Each reading of `container`, framed, written to `out` as it is taken (the last attempt is the
     one judged); the user's own facts ("own") in the host's shell, which frames them itself.
     Each reading has its own time and size: one that hangs or floods is lost alone.
     Returns whether its processes held still while it was read; unless this is the `last`
     attempt, it stops as soon as they did not."""
     for name in readings:
         if name == "own":
-            own_facts(c, out)
+            own_facts(container, out)
             continue
         try:
-            signal.setitimer(signal.ITIMER_REAL, c.settings["timeout"] + 2)
+            signal.setitimer(signal.ITIMER_REAL, container.settings["timeout"] + 2)
             try:
-                output, code = READERS[name](c), 0
+                output, code = READERS[name](container), 0
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
             if len(output) > READING_LIMIT:
@@ -953,7 +926,7 @@ def read_container(c, readings, out, last):
             if last:
                 continue
             try:
-                end(c)  # its anchors are let go before it is read again
+                end(container)  # its anchors are let go before it is read again
             except Failed:
                 pass  # the next attempt finds out
             return False
@@ -967,9 +940,10 @@ def read_container(c, readings, out, last):
     return True
 
 
-def own_facts(c, out):
-    environment = dict(os.environ, pid=c.pid, members=" ".join(m for m in c.members if m not in c.threads),
-                       unread=str(c.unread) if c.unread else "", root_pid=c.root_pid)
+def own_facts(container, out):
+    processes = " ".join(m for m in container.members if m not in container.threads)
+    environment = dict(os.environ, pid=container.pid, members=processes,
+                       unread=str(container.unread) if container.unread else "", root_pid=container.root_pid)
     subprocess.run(["sh", "-c", os.environ["ISOVERIFY_OWN"]], stdin=subprocess.DEVNULL, stdout=out,
                    stderr=subprocess.STDOUT, env=environment)
 
