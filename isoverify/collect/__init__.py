@@ -1,0 +1,1 @@
+"""Reaching hosts and containers, and reading what their kernels show."""
