@@ -131,8 +131,9 @@ if $SELFTEST; then
     # pdftotext reads what it prints), sshd serves
     # a remote test host in a network namespace, podman runs the podman targets (rootless
     # ones through uidmap, for a user the tests reach with sudo), gcc builds the trap
-    # containers' static helper, shellcheck reads the probe's shell.
+    # containers' static helper, shellcheck reads the probe's shell, containerd and
+    # containernetworking-plugins run pods through a private containerd's CRI (tests/e2e).
     apt_install vagrant chromium chromium-driver poppler-utils openssh-server podman uidmap sudo gcc libc6-dev \
-        shellcheck
+        shellcheck containerd containernetworking-plugins
 fi
 say "ready: engine $(docker version -f '{{.Server.Version}}'), image $IMAGE, venv $VENV"
