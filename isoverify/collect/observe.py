@@ -356,10 +356,10 @@ def _container(target: ContainerTarget, output: str, script: Script, own: dict[s
 
 def _named(reading: Reading, pid: str, root_pid: str) -> Reading:
     """The reading, its label naming the container's process by its number, and the anchor
-    standing at its namespace's root, where that is another process."""
+    standing at its namespace's root (a process of the host's, never the container's own)."""
     label = reading.label
-    if "$root_pid" in label and root_pid != pid:
-        label += "  (an anchor at the root of its mount namespace: its main process stands elsewhere)"
+    if "$root_pid" in label:
+        label += "  (an anchor of the host's at the root of its mount namespace)"
     return replace(reading, label=label.replace("$root_pid", root_pid).replace("$pid", pid))
 
 
