@@ -1,4 +1,5 @@
-"""The pytest plugin: options, fixtures and hooks; the work is done in plain modules."""
+"""The pytest front end: options, fixtures and hooks. It plans a run (run.py), which
+collects (isoverify.collect) and judges (isoverify.judge); it reports (isoverify.report)."""
 
 import contextlib
 import datetime

@@ -1,7 +1,9 @@
-"""What a batched probe reads, each fact's command next to the parser of its output.
+"""What a batched probe reads, and the parser of each reading.
 
-A `Fact` is one thing to read: the shell that reads it, the label a person
-would recognise (the lesson's `ps aux`, `ip link`, …) and a parser. Parsers
+A `Fact` is one thing to read: the command that reads it (a line of the host's shell,
+or the name of a reading of shell/kernel_view.py, which reads every container's kernel
+view in one python3), the label a person would recognise (the lesson's `ps aux`,
+`ip link`, …) and a parser. Parsers
 take text that may come from an untrusted container: they raise ValueError
 on anything they do not understand, and a fact that cannot be parsed is
 recorded as unreadable, never guessed.

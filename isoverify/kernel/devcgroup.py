@@ -69,7 +69,7 @@ def _scalar(value) -> int:
     return value
 
 
-def run(program: bytes, kind: str, major: int, minor: int, access: int) -> bool:
+def evaluate(program: bytes, kind: str, major: int, minor: int, access: int) -> bool:
     """Whether `program` lets a process make `access` (MKNOD, READ, WRITE, or'ed) to the
     device `kind` ("b" or "c") major:minor."""
     if len(program) % 8 or not 0 < len(program) // 8 <= MAX_INSNS:
@@ -127,4 +127,4 @@ def allows(programs: Sequence[bytes], kind: str, major: int, minor: int, access:
     """Every program in effect must let it through; with none attached, the kernel lets all."""
     if len(programs) > MAX_PROGRAMS:
         raise Unknown(f"{len(programs)} programs")
-    return all(run(program, kind, major, minor, access) for program in programs)
+    return all(evaluate(program, kind, major, minor, access) for program in programs)

@@ -175,7 +175,7 @@ class Program:
         return next((target for test, target in table.get(value, ()) if test >= pc), end)
 
 
-def run(program: Program, call: Call) -> int:
+def evaluate(program: Program, call: Call) -> int:
     """The value a classic BPF program returns for `call` (the kernel's checker rejects
     jumps backwards and out of range, so this always ends)."""
     data = call.data()
@@ -577,7 +577,7 @@ def _ways(programs: list[Program], call: Call, needs: tuple) -> tuple[list[Way],
             continue
         if len(ways) == MAX_WAYS:
             return ways, True
-        if _strictest([run(program, taken) for program in programs]) != action:
+        if _strictest([evaluate(program, taken) for program in programs]) != action:
             raise Undecided(f"{taken} does not get through the filters as the paths it takes say")
         told = [condition for condition in conditions if not _implied(condition, needs)]
         ways.append(Way(call.abi, tuple(_phrase(condition) for condition in told), action, taken))

@@ -36,7 +36,7 @@ VM_DEVICES = frozenset({("b", 254, 0), ("b", 7, 0), ("c", 1, 1), ("c", 1, 3), ("
     (DISK, ("c", 1, 1, READ), False),
 ])
 def test_recorded_programs_answer_as_the_kernel_did(program, question, allowed):
-    assert devcgroup.run(program, *question) is allowed
+    assert devcgroup.evaluate(program, *question) is allowed
 
 
 def test_every_program_in_effect_must_allow():
@@ -61,7 +61,7 @@ def insn(code, dst=0, src=0, offset=0, imm=0) -> bytes:
 ])
 def test_what_it_cannot_run_is_unknown_never_an_answer(program):
     with pytest.raises(devcgroup.Unknown):
-        devcgroup.run(program, "c", 1, 3, READ)
+        devcgroup.evaluate(program, "c", 1, 3, READ)
 
 
 @pytest.mark.parametrize("programs, beyond, every", [

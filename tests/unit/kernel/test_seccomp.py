@@ -48,8 +48,8 @@ def test_dockers_default_profile_allows_a_clone_without_a_new_user_namespace():
     """The flags clone's danger depends on decide: its other uses (fork, threads) get through."""
     default = seccomp.Program(recorded("default")[0])
     for call in seccomp.calls("clone(CLONE_NEWUSER)"):
-        assert seccomp.run(default, seccomp.Call(call.nr, call.arch)) == seccomp.ALLOW, call
-        assert seccomp.run(default, call) & seccomp.ACTION_MASK == seccomp.ERRNO, call
+        assert seccomp.evaluate(default, seccomp.Call(call.nr, call.arch)) == seccomp.ALLOW, call
+        assert seccomp.evaluate(default, call) & seccomp.ACTION_MASK == seccomp.ERRNO, call
 
 
 def test_a_filter_that_refuses_only_the_inputs_one_would_sample_refuses_nothing():
@@ -66,7 +66,7 @@ def test_a_filter_that_refuses_only_the_inputs_one_would_sample_refuses_nothing(
                       RET_ERRNO, RET_ALLOW)
     for name in seccomp.GUARDED:
         for call in seccomp.calls(name):
-            assert seccomp.run(seccomp.Program(sampled), call) & seccomp.ACTION_MASK == seccomp.ERRNO, call
+            assert seccomp.evaluate(seccomp.Program(sampled), call) & seccomp.ACTION_MASK == seccomp.ERRNO, call
     assert seccomp.let_through([sampled]) == list(seccomp.GUARDED)
 
 
@@ -108,7 +108,7 @@ def test_what_is_not_a_program_is_refused(garbage):
 def test_any_program_runs_to_an_end(garbage):
     """Jumps go forward only: whatever the bytes, a run ends with some action."""
     for call in seccomp.calls("mount"):
-        assert isinstance(seccomp.run(seccomp.Program(garbage), call), int)
+        assert isinstance(seccomp.evaluate(seccomp.Program(garbage), call), int)
 
 
 def test_a_run_of_tests_entered_in_its_middle_matches_from_there_on():
@@ -127,7 +127,7 @@ def test_a_run_of_tests_entered_in_its_middle_matches_from_there_on():
         RET_ERRNO,  # 9
     ))
     assert tests.runs[3] is not None and tests.runs[1] is None
-    outcome = {nr: seccomp.run(tests, seccomp.Call(nr, seccomp.AUDIT_ARCH_X86_64)) for nr in (7, 165, 5)}
+    outcome = {nr: seccomp.evaluate(tests, seccomp.Call(nr, seccomp.AUDIT_ARCH_X86_64)) for nr in (7, 165, 5)}
     assert outcome == {7: seccomp.ALLOW, 165: seccomp.ALLOW, 5: seccomp.TRAP}
 
 
@@ -149,7 +149,7 @@ def test_runs_crossed_by_table_land_where_each_test_in_turn_would(steps, nr, fir
     one_by_one = seccomp.Program(program(*steps))
     one_by_one.runs = [None] * len(one_by_one.steps)
     call = seccomp.Call(nr, seccomp.AUDIT_ARCH_X86_64, (first_argument, 0, 0, 0, 0, 0))
-    assert seccomp.run(tabled, call) == seccomp.run(one_by_one, call)
+    assert seccomp.evaluate(tabled, call) == seccomp.evaluate(one_by_one, call)
 
 
 def test_guarded_capabilities_are_real_capability_names():
@@ -248,7 +248,7 @@ def test_a_division_by_an_argument_that_is_0_ends_the_filter_refusing():
     divided = program(load("arg3.low"), (0x07, 0, 0, 0), (0x00, 0, 0, 1), (0x3C, 0, 0, 0), (0x15, 0, 1, 0),
                       RET_ALLOW, RET_ERRNO)
     assert seccomp.described([divided], ["mount"]) == f"mount {EVERY_ABI} when arg3.low != 0 and (1 / arg3.low) == 0"
-    assert seccomp.run(seccomp.Program(divided), seccomp.calls("mount")[0]) == seccomp.KILL_THREAD
+    assert seccomp.evaluate(seccomp.Program(divided), seccomp.calls("mount")[0]) == seccomp.KILL_THREAD
 
 
 def test_two_filters_that_each_let_every_call_through_can_refuse_them_all_together():
@@ -313,8 +313,8 @@ def test_the_paths_part_every_input_exactly(steps, words, name, abi):
     found = seccomp.paths(judged, call)
     for conditions, value in found:
         taken = seccomp.witness(conditions, call)
-        assert taken is None or seccomp.run(judged, taken) == value, (conditions, taken)
+        assert taken is None or seccomp.evaluate(judged, taken) == value, (conditions, taken)
     pinned = tuple(("==", ("word", index), word, True) for index, word in zip(seccomp.FREE, words))
     concrete = seccomp.witness(pinned, call)
     met = [value for conditions, value in found if seccomp.witness(conditions + pinned, call)]
-    assert met == [seccomp.run(judged, concrete)], (found, concrete)
+    assert met == [seccomp.evaluate(judged, concrete)], (found, concrete)
