@@ -153,7 +153,7 @@ def pytest_sessionfinish(session):
 
 
 def left_anchors() -> list[int]:
-    """This session's anchors (isoverify/shell/kernel_view.py) still alive: every run lets its own go."""
+    """This session's anchors (isoverify/collect/shell/kernel_view.py) still alive: every run lets its own go."""
     found, mine = [], f"ISOVERIFY_SELFTEST_SESSION={os.environ['ISOVERIFY_SELFTEST_SESSION']}".encode()
     for process in Path("/proc").iterdir():
         try:
