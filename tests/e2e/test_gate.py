@@ -1,5 +1,5 @@
-"""The CI gate: exit codes, waivers, the JSON schema and the CI templates."""
-
+"""The CI gate: exit codes, waivers and the JSON schema, on real runs (the CI templates:
+tests/unit/test_ci_templates.py)."""
 
 import datetime
 import json
@@ -202,4 +202,3 @@ def test_a_pinned_waiver_for_the_vpn_does_not_waive_a_container_named_like_it(ca
     assert run.document()["unmatched_waivers"] == []
 
 
-REPORTS = {"reports/isolation.html", "reports/isolation.xml", "reports/isolation.json"}

@@ -1,7 +1,6 @@
 """kubectl://: a pod seen from inside only. No cluster runs here: a stand-in kubectl maps
 `kubectl exec POD` onto `docker exec` of a real container, so the probe really runs."""
 
-
 import os
 
 from conftest import REPO

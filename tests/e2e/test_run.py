@@ -1,6 +1,5 @@
 """A run used directly, without pytest: one probe per target, however many properties."""
 
-
 from isoverify.judge.catalogue import CATALOGUE
 from isoverify.run import Run
 

@@ -1,5 +1,4 @@
-"""Waiver files: what they select, what they accept, and how a malformed one is refused."""
-
+"""Waivers on real containers: what an image pin accepts, a label baked into an image, a huge label."""
 
 import datetime
 import json
@@ -9,54 +8,6 @@ import subprocess
 import pytest
 
 from conftest import LABEL
-from isoverify.judge.catalogue import BY_ID
-from isoverify.judge.verdict import Verdict
-from isoverify.judge.waivers import Identity, Waiver, load
-
-KNOWN = set(BY_ID)
-
-
-TODAY = datetime.date(2026, 6, 1)
-
-
-ID = "3f2a9c81d0e4" + "7" * 52
-
-
-OTHER_ID = "3f2a9c81d0e5" + "7" * 52
-
-
-IMAGE = "sha256:" + "ab" * 32
-
-
-def read(tmp_path, name: str, text: str) -> list[Waiver]:
-    path = tmp_path / name
-    path.write_text(text)
-    return load(path, KNOWN)
-
-
-def toml(**fields) -> str:
-    fields = {"property": "caps", "reason": "r", "owner": "o", **fields}
-    lines = [f"{key} = {value if key in ('expires', 'accept') else repr(value)}" for key, value in fields.items()]
-    return "[[waiver]]\n" + "\n".join(lines) + "\nexpires = 2030-01-01\n"
-
-
-def waiver(**fields) -> Waiver:
-    return Waiver(**{"property": "caps", "reason": "r", "owner": "o", "expires": datetime.date(2030, 1, 1),
-                     "line": 3, **fields})
-
-
-def vpn(name: str = "docker://vpn-1", container: str = ID, labels=None) -> Identity:
-    return Identity(name, container, IMAGE, labels or {"team": "net"})
-
-
-def caps_verdict(status: str, items: tuple[str, ...]) -> Verdict:
-    return Verdict(BY_ID["caps"], "docker://vpn-1", status, True, "beyond docker's default", items=items)
-
-
-IMAGE_IN_README = "sha256:4c5ea8f6a8b4c5a8d1a1f4e0e5e3c2b1a0f9e8d7c6b5a4938271605f4e3d2c1b"
-
-
-YAML_HEAD = "waivers:\n  - property: caps\n    reason: r\n    owner: o\n    expires: 2030-01-01\n"
 
 
 def waiver_file(tmp_path, **selectors) -> str:

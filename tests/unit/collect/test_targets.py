@@ -7,9 +7,6 @@ from isoverify.collect.targets import HostTarget, check_host_url, parse_containe
 from isoverify.errors import UsageError
 from isoverify.run import Run
 
-USAGE_ERROR = 4  # pytest's own
-
-
 # Each field of each scheme, as (option, URL with {} in that field, a value it accepts there).
 FIELDS = [
     *[("--iso-host", url, valid) for scheme in ("ssh", "safe-ssh", "paramiko") for url, valid in [

@@ -271,9 +271,3 @@ def test_a_malformed_file_is_refused_naming_the_line(tmp_path, name, text, messa
     assert message in str(refused.value)
 
 
-def waiver_file(tmp_path, **selectors) -> str:
-    fields = "".join(f"{name} = {json.dumps(value)}\n" for name, value in selectors.items())
-    path = tmp_path / "waivers.toml"
-    path.write_text(f'[[waiver]]\nproperty = "caps"\n{fields}reason = "the tunnel"\nowner = "net@example.com"\n'
-                    f"expires = {datetime.date.today() + datetime.timedelta(days=365)}\n")
-    return f"--iso-waivers={path}"
