@@ -38,7 +38,7 @@ POD = "kubectl"  # kubectl://POD: a pod's container, seen from inside only
 CRI = "cri"  # cri://*: the pod containers of the node's CRI runtime, read from the node's kernel
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}=[A-Za-z0-9_.:/@-]{0,128}")
 RUNTIME_ID = re.compile(r"[0-9a-f]{12,64}")  # a CRI runtime's container or sandbox ID
-_LABEL_FILTER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}(=[A-Za-z0-9_.:/@-]{0,128})?")
+_LABEL_FILTER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]{0,252}(=[A-Za-z0-9_.:/@-]{0,128})?")
 
 
 # -- what a URL or an option may carry -----------------------------------------------
