@@ -256,6 +256,9 @@ def _not_running(target: ContainerTarget) -> TargetError:
         return TargetError(f"{where}: the CRI runtime names no process of it "
                            f"({pod.info_error if pod and pod.info_error else 'no PID in its verbose info'})")
     exited = f", exit code {pod.exit_code}" if pod.state == EXITED else ""
+    if pod.init:
+        return TargetError(f"{where}: an init container that ran to completion{exited}: no process of it is "
+                           "left to read")
     return TargetError(f"{where}: it is {pod.state}{exited}, not running: a pod's container that is not an "
                        f"init container that ran must run to be judged (see `crictl ps -a --id {pod.short_id}`)")
 
