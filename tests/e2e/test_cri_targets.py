@@ -32,6 +32,17 @@ PODS = {
     image: busybox:latest
     command: [sleep, '3600']
     securityContext: {capabilities: {add: [SYS_ADMIN]}}""",
+    # the same container confined, its pod's sandbox not (a kubelet confines it for the pod's own profile)
+    "confined": """spec:
+  containers:
+  - name: app
+    image: busybox:latest
+    command: [sleep, '3600']
+    securityContext: {seccompProfile: {type: RuntimeDefault}}""",
+    "pod-confined": """spec:
+  securityContext: {seccompProfile: {type: RuntimeDefault}}
+  containers:
+  - {name: app, image: busybox:latest, command: [sleep, '3600']}""",
     # a regular container that ran to its end with 0 is no init container: it must run
     "done": "spec: {containers: [{name: app, image: busybox:latest, command: [sh, -c, 'exit 0']}]}",
 }
@@ -67,7 +78,7 @@ def test_every_pod_container_is_a_target_named_by_pod_and_ids(pods, suite):
 def test_a_default_pod_is_judged_as_a_pod(pods, suite):
     plain = label(pods, "plain")
     verdicts = suite.verdicts(plain)
-    for prop in ("pid", "net", "uts", "ipc", "mntns", "drift"):
+    for prop in ("pid", "net", "uts", "ipc", "mntns", "host-mounts", "drift"):
         assert verdicts[prop] == "pass", (prop, _summary(suite, plain, prop))
 
 
@@ -81,8 +92,10 @@ def test_host_pid_fails_pid_and_nothing_else_newly(pods, suite):
 def test_host_network_fails_net(pods, suite):
     plain, host_net = label(pods, "plain"), label(pods, "host-net")
     assert suite.verdicts(host_net)["net"] == "fail", _summary(suite, host_net, "net")
-    # a hostNetwork sandbox has the node's UTS namespace too (the runtime gives it), and nothing else
-    assert suite.broken(host_net) - suite.broken(plain) <= {"net", "uts"}, _summaries(suite, host_net)
+    # the runtime gives a hostNetwork pod the node's UTS namespace too, and a sysfs mounted in the node's
+    # network namespace: the host's sysfs, which host-mounts names
+    assert suite.broken(host_net) - suite.broken(plain) == {"net", "uts", "host-mounts"}, _summaries(suite, host_net)
+    assert "/sys at /sys" in _summary(suite, host_net, "host-mounts")
 
 
 def test_a_shared_pid_namespace_is_the_pods_not_a_failure(pods, suite):
@@ -90,6 +103,16 @@ def test_a_shared_pid_namespace_is_the_pods_not_a_failure(pods, suite):
         target = label(pods, "shared", container)
         assert suite.verdicts(target)["pid"] == "pass", _summary(suite, target, "pid")
         assert "PID 1 is its pod's sandbox" in _summary(suite, target, "pid")
+
+
+def test_the_pods_sandbox_is_judged_and_named_as_the_pods(pods, suite):
+    confined, pod_confined = label(pods, "confined"), label(pods, "pod-confined")
+    assert suite.verdicts(pod_confined)["seccomp"] == "pass", _summary(suite, pod_confined, "seccomp")
+    assert suite.verdicts(confined)["seccomp"] == "fail"
+    sandbox = pods["confined"]
+    assert _summary(suite, confined, "seccomp").startswith("the pod's sandbox (process "), \
+        _summary(suite, confined, "seccomp")
+    assert sandbox.sandbox_id  # the process named is the one whose cgroup names the sandbox (kernel_view.locate)
 
 
 def test_an_init_container_that_ran_is_reported_from_its_spec(pods, suite):

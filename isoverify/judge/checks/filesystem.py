@@ -204,7 +204,8 @@ def _classify(mount: Mount, path: str, ctr: ContainerFacts, sockets: list[str]) 
         return "kernel", f"the host's {mount.fstype}"
     engines = _engine_roots(ctr)
     in_engine = any(_is_below(path, root) for root in engines)
-    if in_engine and any(f"/{own}/" in path for own in _own_ids(ctr)) \
+    # A CRI runtime's IDs are drawn when it creates the pod: no hostPath can name one beforehand.
+    if (in_engine or ctr.target.pod is not None) and any(f"/{own}/" in path for own in _own_ids(ctr)) \
             and posixpath.basename(path) in linux.OWN_ENGINE_FILES:
         return "own", "made by its engine for it"
     if in_engine and linux.VOLUME_DATA.search(path):

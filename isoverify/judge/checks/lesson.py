@@ -95,11 +95,11 @@ def check_pid(host: HostFacts, ctr: ContainerFacts) -> Finding:
                             f"not the container's entrypoint {one_line(entry, 60)}")
     holds = not problems
     if sandbox_pid1:
-        pid1 = f"PID 1 is its pod's sandbox (process {sandbox_pid}), whose PID namespace its pod shares"
+        pid1 = (f"PID 1 is its pod's sandbox (process {sandbox_pid}) in the PID namespace its pod shares, "
+                "not the node's")
     else:
-        pid1 = f"PID 1 is the container's own entrypoint ({one_line(entry, 60)})"
-    summary = (f"{pid1} in a PID namespace of its own, where the host sees {members['total']} process(es)"
-               if holds else "; ".join(problems))
+        pid1 = f"PID 1 is the container's own entrypoint ({one_line(entry, 60)}) in a PID namespace of its own"
+    summary = f"{pid1}, where the host sees {members['total']} process(es)" if holds else "; ".join(problems)
     named = "\n".join(f"{pid} {comm}" for pid, comm in members["named"])
     return Finding(
         holds, summary,
