@@ -9,6 +9,9 @@ import yaml
 from cri_rig import cri_runtime  # noqa: F401 - the session's private containerd, a fixture
 
 from conftest import run_suite
+from isoverify.plugin import EXIT_UNOBSERVABLE
+
+USAGE_ERROR = 4  # pytest's own
 
 NAMESPACE = "targets"  # the rig's runtime may run other modules' pods: only these are selected
 
@@ -145,3 +148,16 @@ def _summary(suite, target: str, prop: str) -> str:
 
 def _summaries(suite, target: str) -> dict[str, str]:
     return {r["property"]: r["summary"] for r in suite.results if r["target"] == target and r["verdict"] != "pass"}
+
+
+def test_no_runtime_at_the_socket_ends_the_run_in_one_line(tmp_path):
+    run = run_suite(tmp_path, f"--iso-container=cri://*?socket={tmp_path}/none.sock")
+    assert run.exit_code == EXIT_UNOBSERVABLE and not run.results, run.output
+    said = [line for line in run.output.splitlines() if "no CRI runtime socket" in line]
+    assert len(said) == 1 and "?socket=PATH" in said[0] and "Traceback" not in run.output, run.output
+
+
+def test_cri_through_a_remote_host_is_a_usage_error(tmp_path):
+    run = run_suite(tmp_path, "--iso-host=ssh://node1", "--iso-container=cri://*")
+    assert run.exit_code == USAGE_ERROR, run.output
+    assert "cri:// reaches the CRI runtime of the machine the suite runs on only" in run.output
