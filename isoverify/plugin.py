@@ -143,6 +143,15 @@ def _planned(run: Run) -> list[PlannedContainer]:
     return _or_end_run(run.plan.containers)
 
 
+def pytest_collection(session):
+    """The plan's selections (`docker://*`, `cri://*`) are made before any module is collected: an
+    engine or a runtime that cannot be asked ends the run in one line, not as a module's collection
+    error. An xdist controller collects nothing itself: its workers plan."""
+    if getattr(session.config.option, "numprocesses", None) and not hasattr(session.config, "workerinput"):
+        return
+    _planned(session.config.stash[RUN])
+
+
 def pytest_generate_tests(metafunc):
     """The catalogue, and any test taking `iso_container` or `iso_host`, once per target of
     the run; ids are built from what the user typed, never from what a target said."""

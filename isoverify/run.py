@@ -13,14 +13,17 @@ import secrets
 from dataclasses import dataclass
 
 from isoverify.collect import observe
+from isoverify.collect.cri import CriError, PodContainer
 from isoverify.collect.facts import Fact
 from isoverify.collect.targets import (
+    CRI,
     POD,
     PROCESS,
     ContainerSpec,
     ContainerTarget,
     HostTarget,
     ManagedContainer,
+    check_cri_host,
     check_host_url,
     check_image,
     check_label,
@@ -28,12 +31,16 @@ from isoverify.collect.targets import (
     explain_engine_failure,
     parse_container_url,
     select_containers,
+    select_pod_containers,
 )
 from isoverify.errors import SetupError, TargetError, UsageError
 from isoverify.judge.catalogue import BY_ID, DEFAULT_PROFILE
+from isoverify.judge.checks.base import Evidence, Property
 from isoverify.judge.verdict import Judge, Verdict
 from isoverify.judge.waivers import Waivers
+from isoverify.judge.words import ADVISORY
 from isoverify.model import ContainerFacts, HostFacts
+from isoverify.untrusted import one_line
 
 DEFAULT_IMAGE = "busybox:latest"
 DEFAULT_ENGINE = "docker"
@@ -68,6 +75,10 @@ class Plan:
         self.specs = [parse_container_url(url) for url in dict.fromkeys(containers)]
         self.image = check_image(image)
         self.hosts = [HostTarget(url, ssh_config, ssh_identity_file) for url in dict.fromkeys(expand_host_urls(hosts))]
+        for spec in self.specs:
+            if spec.engine == CRI:
+                for host in self.hosts:
+                    check_cri_host(spec, host)
         self._containers: list[PlannedContainer] | None = None
 
     def host_label(self, host: HostTarget) -> str:
@@ -94,6 +105,9 @@ class Plan:
             return [PlannedContainer(f"{prefix}managed", f"{shown}{self.image} (managed)", host, None)]
         slots = []
         for spec in (spec for spec in self.specs if spec.engine != POD):
+            if spec.engine == CRI:
+                slots += self._pod_containers(host, spec, prefix, shown)
+                continue
             if not spec.selects:
                 slots.append(PlannedContainer(prefix + _safe_id(spec.url), shown + spec.url, host, spec,
                                               spec.target(host)))
@@ -109,10 +123,42 @@ class Plan:
                                   host, spec, target))
         return slots
 
+    @staticmethod
+    def _pod_containers(host: HostTarget, spec: ContainerSpec, prefix: str, shown: str) -> list[PlannedContainer]:
+        """A slot for each pod container `spec` selects, numbered in the runtime's answer: a test id
+        is never made of what a pod author named."""
+        try:
+            selected = select_pod_containers(spec)
+        except CriError as exc:
+            raise SetupError(str(exc)) from exc
+        return [PlannedContainer(f"{prefix}{_safe_id(spec.url)}#{number}", shown + pod_label(container), host, spec,
+                                 ContainerTarget(host, CRI, container.container_id, pod_label(container), container))
+                for number, container in enumerate(selected, 1)]
+
     def engines(self, host: HostTarget) -> tuple[str, ...]:
         """The engines whose containers this run verifies on `host`."""
         used = {slot.spec.engine if slot.spec else DEFAULT_ENGINE for slot in self.containers() if slot.host is host}
-        return tuple(sorted(used - {PROCESS, POD}))
+        return tuple(sorted(used - {PROCESS, POD, CRI}))
+
+
+def ran_before(prop: Property, target: str, pod: PodContainer) -> Verdict:
+    """An init container that ran to completion: part of a healthy pod, with no process left for the
+    kernel to show. Not a pass (nothing was observed) and not an error for that alone: an advisory,
+    never enforced, saying so, with the runtime spec it still holds."""
+    declared = pod.spec.describe() if pod.spec is not None else f"(not read: {pod.info_error})"
+    return Verdict(prop, target, ADVISORY, False,
+                   f"an init container that ran to completion (exit code {pod.exit_code}): no process of it is "
+                   "left for the kernel to show, so this is not judged of it; what its CRI runtime still holds "
+                   "of it is shown",
+                   (), (Evidence("declared (the CRI runtime spec)",
+                                 f"container ID: {pod.container_id}\nstate: {pod.state}, exit code {pod.exit_code}\n"
+                                 + declared),))
+
+
+def pod_label(container: PodContainer) -> str:
+    """namespace/pod/container, its pod's UID and its own short ID: the names its pod's author chose,
+    the IDs the runtime's."""
+    return f"cri://{container.shown} (pod {one_line(container.pod_uid, 40)}, {container.short_id})"
 
 
 class ManagedContainers:
@@ -246,6 +292,9 @@ class Run:
     def verdict(self, property_id: str, slot: PlannedContainer) -> Verdict:
         """The verdict on one property of the catalogue on one container."""
         prop = BY_ID[property_id]
+        pod = slot.target.pod if slot.target is not None else None
+        if pod is not None and pod.init:
+            return self.judge.waived(ran_before(prop, slot.label, pod), None)
         try:
             host, ctr = self.facts(slot)
         except SetupError:

@@ -32,6 +32,7 @@ from dataclasses import replace
 from importlib import resources
 
 from isoverify.collect import facts, probe
+from isoverify.collect.cri.client import EXITED, RUNNING
 from isoverify.collect.targets import ContainerTarget, HostTarget, explain_engine_failure
 from isoverify.errors import TargetError
 from isoverify.kernel import linux
@@ -164,7 +165,7 @@ class Script:
             # whichever way the probe ends, its kept readings go with it
             "trap 'release >/dev/null 2>&1' EXIT\ntrap 'exit 143' TERM INT HUP\n",
         ]
-        every = " ".join(f"{t.engine if t.has_engine else '-'} {shlex.quote(t.ref)}" for t in self.targets)
+        every = " ".join(t.probe_words for t in self.targets)
         # the containers are read while the host's own facts are, once the engines have named them
         named, rest = self._host_sections()
         calls = {"read": "containers_read", "views": "show_containers"}
@@ -219,6 +220,8 @@ def observe(host: HostTarget, engines: tuple[str, ...], targets: list[ContainerT
             ) -> tuple[HostFacts, dict[ContainerTarget, ContainerFacts | TargetError]]:
     """The host and all of `targets` on it, in one round trip; `own_facts` are the user's
     facts of each container, read beside the suite's."""
+    stopped = [target for target in targets if target.pod is not None and not target.pod.pid]
+    targets = [target for target in targets if target not in stopped]
     script = Script(engines, targets, timeout, inside, own_facts)
     sections = _run(host, script.text(), script.nonce, script.names, script.probe_timeout, script.limit)
     own = {name.removeprefix("host."): fact.read(sections[name].output, sections[name].rc)
@@ -241,7 +244,23 @@ def observe(host: HostTarget, engines: tuple[str, ...], targets: list[ContainerT
             observed[target] = _container(target, views[str(number)], script, own, table)
         except TargetError as exc:
             observed[target] = exc
+    observed.update((target, _not_running(target)) for target in stopped)
     return HostFacts(host, own), observed
+
+
+def _not_running(target: ContainerTarget) -> TargetError:
+    """A pod's container with no process to read: never a pass."""
+    pod = target.pod
+    where = f"{target.label} on {target.host.label}"
+    if pod is None or pod.state == RUNNING:
+        return TargetError(f"{where}: the CRI runtime names no process of it "
+                           f"({pod.info_error if pod and pod.info_error else 'no PID in its verbose info'})")
+    exited = f", exit code {pod.exit_code}" if pod.state == EXITED else ""
+    if pod.init:
+        return TargetError(f"{where}: an init container that ran to completion{exited}: no process of it is "
+                           "left to read")
+    return TargetError(f"{where}: it is {pod.state}{exited}, not running: a pod's container that is not an "
+                       f"init container that ran must run to be judged (see `crictl ps -a --id {pod.short_id}`)")
 
 
 def _run(host: HostTarget, text: str, nonce: str, names: list[str], timeout: int,
@@ -350,7 +369,8 @@ def _container(target: ContainerTarget, output: str, script: Script, own: dict[s
     else:
         seen = _read_by_host(mine)
         error = ("read by the host's own tools, nothing run inside: --iso-inside=exec is not available "
-                 "for a bare process, which no engine confines" if script.inside == "exec" else "")
+                 "for a bare process or a pod's container, which no engine's CLI here enters"
+                 if script.inside == "exec" else "")
     return ContainerFacts(target, mine, seen, error, declared, by_host)
 
 
@@ -378,6 +398,9 @@ def _located(raw: bytes, nonce: str) -> probe.Section | None:
 
 def _not_located(target: ContainerTarget, said: str) -> TargetError:
     where = target.host.label
+    if target.pod is not None:
+        return TargetError(f"{target.label} on {where}: the process its CRI runtime named is not its own, or gone "
+                           f"({one_line(said, 160)}): it exited or restarted since the run was planned?")
     if not target.has_engine:
         return TargetError(f"process {target.ref} does not exist on {where}")
     if "is not container" in said:

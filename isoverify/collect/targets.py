@@ -7,6 +7,7 @@ host itself, and no engine is ever asked from the machine running pytest.
 """
 
 import contextlib
+import dataclasses
 import glob
 import os
 import re
@@ -24,15 +25,20 @@ from dataclasses import dataclass
 import testinfra
 import testinfra.backend
 
+from isoverify.collect.cri import CriClient, CriError, PodContainer, find_socket
+from isoverify.collect.cri.client import RUNNING
 from isoverify.errors import TargetError, UsageError
+from isoverify.untrusted import one_line
 
 LABEL = "io.isoverify.suite"
 SESSION_LABEL = "io.isoverify.session"
 ENGINES = ("docker", "podman")
 PROCESS = "pid"  # pid://PID: any process as a container, entered with nsenter
 POD = "kubectl"  # kubectl://POD: a pod's container, seen from inside only
+CRI = "cri"  # cri://*: the pod containers of the node's CRI runtime, read from the node's kernel
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}=[A-Za-z0-9_.:/@-]{0,128}")
-_LABEL_FILTER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}(=[A-Za-z0-9_.:/@-]{0,128})?")
+RUNTIME_ID = re.compile(r"[0-9a-f]{12,64}")  # a CRI runtime's container or sandbox ID
+_LABEL_FILTER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]{0,252}(=[A-Za-z0-9_.:/@-]{0,128})?")
 
 
 # -- what a URL or an option may carry -----------------------------------------------
@@ -101,6 +107,9 @@ FIELDS = {
     "context": Field("a kubeconfig context", "use letters, digits and . _ : / @ -, starting with a letter or digit",
                      _REFERENCE),
     "label": Field("a label filter", "use KEY or KEY=VALUE (letters, digits, . _ - : / @)", _LABEL_FILTER.fullmatch),
+    "socket": Field("a socket path", "use a full path of letters, digits and . _ / + -",
+                    lambda value: _FILE(value) and value.startswith("/")),
+    "pod": Field("a pod name", _KUBERNETES_FIX, _KUBERNETES_NAME),
 }
 
 
@@ -130,9 +139,11 @@ CONTAINER_URLS = {
     PROCESS: Scheme(f"{PROCESS}://PID", "(?P<PID>.*)"),
     POD: Scheme(f"{POD}://POD?namespace=NS&container=C", "(?P<POD>.*)",
                 ("namespace", "container", "kubeconfig", "context")),
+    CRI: Scheme(f"{CRI}://*?socket=PATH&namespace=NS&pod=NAME&label=KEY=VALUE&container=NAME", r"\*",
+                ("socket", "namespace", "pod", "label", "container")),
 }
 # A container's URL given as a host: what it names, and the machine to name instead.
-NOT_HOSTS = {POD: ("pod", "node"), PROCESS: ("process", "machine"),
+NOT_HOSTS = {POD: ("pod", "node"), PROCESS: ("process", "machine"), CRI: ("pod", "node"),
              **{engine: ("container", "machine") for engine in ENGINES}}
 
 
@@ -302,13 +313,26 @@ class ContainerTarget:
     """A container of `host`, named to its engine by `ref` (name or ID)."""
 
     host: HostTarget
-    engine: str  # docker, podman, or "pid" for a bare process
+    engine: str  # docker, podman, "pid" for a bare process, "cri" for a pod's container
     ref: str
     label: str
+    # A pod's container (cri://): what its node's CRI runtime said of it when the run was planned.
+    pod: PodContainer | None = dataclasses.field(default=None, compare=False)
 
     @property
     def has_engine(self) -> bool:
-        return self.engine not in (PROCESS, POD)
+        """Whether an engine's CLI on the host names it (inspect, exec)."""
+        return self.engine not in (PROCESS, POD, CRI)
+
+    @property
+    def probe_words(self) -> str:
+        """How the host's probe is told of it (host.sh, start_reading): ENGINE REF, or for what
+        no engine's CLI names, "-" and the PID, or "cri" and ID:PID:SANDBOX_ID:SANDBOX_PID as the
+        runtime gave them (its IDs hex, as select_pod_containers checked)."""
+        if self.pod is not None:
+            pod = self.pod
+            return f"{CRI} {pod.container_id}:{pod.pid or '-'}:{pod.sandbox_id}:{pod.sandbox_pid or '-'}"
+        return f"{self.engine if self.has_engine else '-'} {shlex.quote(self.ref)}"
 
 
 @dataclass(frozen=True)
@@ -319,6 +343,10 @@ class ContainerSpec:
     engine: str
     ref: str  # a name, an ID, a PID, or "*": every running container of the engine
     label_filter: str | None = None  # with "*": only those carrying this label (KEY or KEY=VALUE)
+    options: tuple[tuple[str, str], ...] = ()  # its other ?KEY=VALUE options, each allow-listed
+
+    def option(self, key: str) -> str | None:
+        return dict(self.options).get(key)
 
     @property
     def selects(self) -> bool:
@@ -333,7 +361,51 @@ def parse_container_url(url: str) -> ContainerSpec:
     scheme, ref, options = _parse_url(url, "container", CONTAINER_URLS)
     if "label" in options and ref != "*":
         raise UsageError(f"--iso-container {url!r}: only {scheme}://* takes ?label=KEY=VALUE")
-    return ContainerSpec(url, scheme, ref, options.get("label"))
+    return ContainerSpec(url, scheme, ref, options.pop("label", None), tuple(sorted(options.items())))
+
+
+def check_cri_host(spec: ContainerSpec, host: HostTarget) -> None:
+    """cri:// asks the runtime's socket from the machine running the suite: only its own host."""
+    if host.scheme != "local":
+        raise UsageError(f"--iso-container {spec.url!r}: cri:// reaches the CRI runtime of the machine the "
+                         f"suite runs on only, not {host.label}: run the suite on the node with --iso-host=local://")
+
+
+def select_pod_containers(spec: ContainerSpec) -> list[PodContainer]:
+    """The pod containers `spec` selects, from one query of the local CRI runtime (CriError if none
+    answers). Selection is by the runtime's records, matched against what the URL names; names and
+    labels only narrow what is shown, and each container stays identified by the runtime's ID."""
+    socket = spec.option("socket") or find_socket()
+    with CriClient(socket) as client:
+        found = client.pod_containers()
+    for container in found:
+        for what, runtime_id in (("container", container.container_id), ("sandbox", container.sandbox_id)):
+            if not RUNTIME_ID.fullmatch(runtime_id):
+                raise CriError(f"the CRI runtime at {socket} gave a {what} ID {one_line(runtime_id, 80)!r} that is "
+                               "not hex: it is not containerd or CRI-O, or it lies; name the runtime's socket")
+    return choose_pod_containers(spec, found)
+
+
+def choose_pod_containers(spec: ContainerSpec, found: list[PodContainer]) -> list[PodContainer]:
+    """Of `found`, those `spec`'s ?namespace=, ?pod=, ?container= and ?label= (a pod label, KEY or
+    KEY=VALUE) select, ordered by namespace, pod and container. A container that stopped and was
+    started again by its pod leaves its earlier attempt behind: one that is not running is left out
+    where its pod has a later one of the same name."""
+    namespace, pod, container = spec.option("namespace"), spec.option("pod"), spec.option("container")
+    key, has_value, wanted = (spec.label_filter or "").partition("=")
+
+    def selected(one: PodContainer) -> bool:
+        labels = one.pod_labels
+        return ((namespace is None or one.pod_namespace == namespace) and (pod is None or one.pod_name == pod)
+                and (container is None or one.container_name == container)
+                and (not key or key in labels and (not has_value or labels[key] == wanted)))
+
+    chosen = [one for one in found if selected(one)]
+    replaced = {(one.sandbox_id, one.container_name, one.container_id) for one in chosen for later in chosen
+                if one.state != RUNNING and later.sandbox_id == one.sandbox_id
+                and later.container_name == one.container_name and later.created_at > one.created_at}
+    return sorted((one for one in chosen if (one.sandbox_id, one.container_name, one.container_id) not in replaced),
+                  key=lambda c: (c.pod_namespace, c.pod_name, c.pod_uid, c.container_name, c.container_id))
 
 
 def select_containers(host: HostTarget, spec: ContainerSpec) -> list[tuple[str, str]]:

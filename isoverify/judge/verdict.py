@@ -85,6 +85,11 @@ def declared(prop: Property, ctr: ContainerFacts) -> tuple[Evidence, ...]:
     """Which container was judged (its full ID: a name or a short ID may mean another to a
     reader), the declared values of the property's fields, shown beside the kernel's, and
     its labels as read (a cut one marked so)."""
+    pod = ctr.target.pod
+    if pod is not None:
+        identity = f"container ID: {pod.container_id}\npod sandbox ID: {pod.sandbox_id}"
+        spec = pod.spec.describe() if pod.spec is not None else f"(not read: {pod.info_error})"
+        return (Evidence("declared (the CRI runtime spec)", bounded(f"{identity}\n{spec}")),)
     inspect = ctr.declared
     if not inspect:
         return ()
@@ -128,10 +133,15 @@ def _status(ctr: ContainerFacts) -> dict:
 
 def _task(ctr: ContainerFacts, other: ContainerFacts) -> str:
     """The task that breaks a property, by number and name: "its process 42 (sh)", or
-    "its thread 43 (worker) of process 42 (app)" — each thread has credentials of its own."""
+    "its thread 43 (worker) of process 42 (app)" — each thread has credentials of its own —,
+    or for a pod's container, "the pod's sandbox (process 40, pause)": the pod's, not its own."""
     tid, status = str(other.pid), _status(other)
     name = one_line(status.get("Name", "?"), 40)
     process = status.get("Tgid", tid)
+    sandbox = str(ctr.target.pod.sandbox_pid) if ctr.target.pod is not None else None
+    if process == sandbox:
+        return (f"the pod's sandbox (process {tid}, {name})" if process == tid else
+                f"thread {tid} ({name}) of the pod's sandbox (process {process})")
     if process == tid:
         return f"its process {tid} ({name})"
     if process == str(ctr.pid):

@@ -71,6 +71,23 @@ class DeclaredSpec:
     readonly_paths: tuple[str, ...]
     raw: dict = field(repr=False, compare=False)
 
+    def describe(self) -> str:
+        """What it asks for that a verdict weighs, a line each, for evidence."""
+        seccomp = (f"filtered (default {self.seccomp['defaultAction']}, {self.seccomp['syscall_rules']} rules)"
+                   if self.seccomp else "none (unconfined)")
+        joined = ", ".join(f"{kind} {'new' if not path else 'joins ' + path}" for kind, path in
+                           sorted(self.namespaces.items()))
+        return "\n".join(one_line(line, 2000) for line in (
+            f"process.capabilities.bounding: {' '.join(sorted(self.capabilities['bounding'])) or '(none)'}",
+            f"linux.seccomp: {seccomp}",
+            f"process.noNewPrivileges: {str(self.no_new_privileges).lower()}",
+            f"linux.namespaces: {joined} (any other: the runtime's own, the node's)",
+            f"process.user: uid {_or_unknown(self.uid)} gid {_or_unknown(self.gid)}",
+            f"root.readonly: {str(self.readonly_rootfs).lower()}",
+            f"process.apparmorProfile: {self.apparmor_profile or '(not set)'}",
+            f"process.selinuxLabel: {self.selinux_label or '(not set)'}",
+        ))
+
 
 @dataclass(frozen=True)
 class PodContainer:
@@ -83,6 +100,7 @@ class PodContainer:
     pod_uid: str
     pod_namespace: str
     pod_name: str
+    pod_labels: dict[str, str]
     container_id: str
     container_name: str
     state: str
@@ -278,6 +296,7 @@ def _pod_container(version, sandbox, sandbox_pid: int, answer, init: bool) -> Po
         runtime_name=version.runtime_name, runtime_version=version.runtime_version,
         sandbox_id=sandbox.id, sandbox_pid=sandbox_pid,
         pod_uid=sandbox.metadata.uid, pod_namespace=sandbox.metadata.namespace, pod_name=sandbox.metadata.name,
+        pod_labels=dict(sandbox.labels),
         container_id=status.id, container_name=status.metadata.name,
         state=_STATES.get(status.state, "unknown"), attempt=status.metadata.attempt,
         exit_code=status.exit_code, created_at=status.created_at, finished_at=status.finished_at,
@@ -311,6 +330,10 @@ def declared_spec(spec: dict) -> DeclaredSpec:
         masked_paths=tuple(_strings(linux.get("maskedPaths"))),
         readonly_paths=tuple(_strings(linux.get("readonlyPaths"))),
         raw=spec)
+
+
+def _or_unknown(number: int | None) -> str:
+    return "?" if number is None else str(number)
 
 
 def _mapping(value) -> dict:

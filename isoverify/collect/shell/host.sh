@@ -161,6 +161,7 @@ find_container() {
 }
 
 # start_reading ENGINE REF ...: every container's readings, taken by the host's python3
+# ("-" PID for a bare process, "cri" ID:PID:SANDBOX_ID:SANDBOX_PID for a pod's container)
 # (kernel_view.py) in the background while the host's own are read, into a file of their
 # own under $iso_views, a line per container (show_containers): a container whose
 # readings hang or flood costs only its own. What it says itself goes to
@@ -170,8 +171,11 @@ start_reading() {
     iso_views=$(mktemp -d) || return 1
     targets=
     while [ $# -ge 2 ]; do
-        if [ "$1" = - ]; then id=- pid=$2 engine=-; else find_container "$1" "$2"; engine=$1; fi
-        targets="$targets $engine:$id:$pid"
+        case $1 in
+            -) targets="$targets -:-:$2" ;;
+            cri) targets="$targets cri:$2" ;;  # its ID:PID:SANDBOX_ID:SANDBOX_PID, as the CRI runtime gave them
+            *) find_container "$1" "$2"; targets="$targets $1:$id:$pid" ;;
+        esac
         shift 2
     done
     # shellcheck disable=SC2086 # one word per container

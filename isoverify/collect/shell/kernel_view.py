@@ -2,9 +2,10 @@
 
     ISOVERIFY_NONCE=N ISOVERIFY_OWN=SCRIPT ISOVERIFY_INSIDE=SCRIPT \\
     python3 -I -S -c PROGRAM SECONDS TIMEOUT CONTAINER_SECONDS LIMIT INSIDE_LIMIT DIRECTORY READINGS \
-        ENGINE:ID:PID...
+        ENGINE:ID:PID[:SANDBOX_ID:SANDBOX_PID]...
 
-For the Nth container (ENGINE and ID "-" for a bare process), the readings named in
+For the Nth container (ENGINE and ID "-" for a bare process; "cri" and the pod's sandbox for a
+pod's container), the readings named in
 READINGS (comma-separated: the functions of READERS below, in that order), each
 framed as the probe frames a command (isoverify/collect/probe.py) with the nonce, all of
 them base64-encoded into the line "N BASE64" of DIRECTORY/views. Each container is
@@ -158,8 +159,10 @@ def enter(pid, kind, flag):
 class Container:
     """One container as it is read: what each reading leaves for the next."""
 
-    def __init__(self, engine, container_id, pid, settings):
+    def __init__(self, engine, container_id, pid, settings, sandbox=("-", "-")):
         self.engine, self.id, self.pid, self.settings = engine, container_id, pid, settings
+        # A pod's container: its pod's sandbox (ID, PID), whose process is judged with its own.
+        self.sandbox_id, self.sandbox_pid = sandbox
         self.started = None
         self.members, self.unread = [], 0  # its other tasks: processes, then threads
         self.threads = set()  # those of its members that are threads, not processes
@@ -192,6 +195,9 @@ def locate(container):
     if container.id != "-" and not belongs(container):
         raise Failed("process %s is not container %s's: neither its cgroup nor its parent names it"
                      % (container.pid, container.id))
+    if container.sandbox_pid != "-" and not in_cgroup_of(container.sandbox_pid, container.sandbox_id):
+        raise Failed("process %s is not the pod's sandbox %s's: its cgroup does not name it"
+                     % (container.sandbox_pid, container.sandbox_id))
     members = members_of(container)
     threads = threads_of([container.pid] + members[:MEMBERS_SHOWN])
     container.unread = max(0, len(members) - MEMBERS_SHOWN) + max(0, len(threads) - THREADS_SHOWN)
@@ -211,11 +217,19 @@ def locate(container):
     return "%s %s %s" % (container.pid, container.started, container.root_pid)
 
 
+def in_cgroup_of(pid, container_id):
+    """The kernel names the ID (a runtime's, 12 hex digits or more) in the process's cgroup path."""
+    return re.match("[0-9a-f]{12,}$", container_id) is not None and container_id in dump("/proc/%s/cgroup" % pid)
+
+
 def belongs(container):
     """The kernel names its ID in its process's cgroup path, or its parent is the engine's
-    shim or conmon: a process rooted at the host's / (no container's) naming the ID."""
-    if container.id in dump("/proc/%s/cgroup" % container.pid):
+    shim or conmon: a process rooted at the host's / (no container's) naming the ID. A pod's
+    container has its cgroup only: its shim is its pod's, and names the sandbox."""
+    if in_cgroup_of(container.pid, container.id):
         return True
+    if container.engine == "cri":
+        return False
     parent = next(line.split()[1] for line in dump("/proc/%s/status" % container.pid).splitlines()
                   if line.startswith("PPid:"))
     if not same_file("/proc/%s/root" % parent, "/proc/self/root"):
@@ -245,6 +259,8 @@ def members_of(container):
                 continue
     else:
         found = []
+    if container.sandbox_pid != "-":
+        found.append(container.sandbox_pid)
     return [pid for pid in dict.fromkeys(found) if pid != container.pid]
 
 
@@ -829,7 +845,7 @@ def inside(container):
     """The lesson's commands run by the container's own shell through the engine's exec,
     which keeps its capabilities, seccomp filter, LSM label and cgroup; cut and
     base64-encoded, so nothing it prints can pass for a marker."""
-    if container.engine == "-":
+    if container.engine in ("-", "cri"):
         return ""
     limit, deadline = container.settings["inside_limit"], time.monotonic() + container.settings["timeout"]
     process = subprocess.Popen([container.engine, "exec", "-i", container.id, "sh", "-s"], stdin=subprocess.PIPE,
@@ -950,7 +966,7 @@ def own_facts(container, out):
 
 def start(number, target, readings, settings):
     """A process reading one container into a pipe; returns (its PID, the pipe's end to read)."""
-    engine, container_id, pid = target.split(":", 2)
+    engine, container_id, pid, sandbox_id, sandbox_pid = (target.split(":") + ["-", "-"])[:5]
     reader, writer = os.pipe()
     child = os.fork()
     if child == 0:
@@ -961,8 +977,8 @@ def start(number, target, readings, settings):
         try:
             for attempt in range(1, ATTEMPTS + 1):
                 os.write(writer, frame("attempt", str(attempt), 0))
-                if read_container(Container(engine, container_id, pid, settings), readings, writer,
-                                  attempt == ATTEMPTS):
+                container = Container(engine, container_id, pid, settings, (sandbox_id, sandbox_pid))
+                if read_container(container, readings, writer, attempt == ATTEMPTS):
                     break
         finally:
             os._exit(0)

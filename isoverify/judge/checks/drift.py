@@ -1,15 +1,21 @@
-"""Drift: where the declared configuration (`<engine> inspect`) and the kernel disagree.
+"""Drift: where the declared configuration (`<engine> inspect`, or for a pod's container the
+OCI runtime spec its CRI runtime holds) and the kernel disagree.
 
 Tools that read only the declaration miss what changed after start, what the
 daemon added, and what a runtime silently could not apply. Each compared
 field is one row, declared beside observed; every disagreement is a finding.
 """
 
+from typing import TYPE_CHECKING
+
 from isoverify.judge.checks import filesystem
 from isoverify.judge.checks.base import Finding, Unobservable, kernel, status, value
 from isoverify.judge.checks.privileges import capability_sets
 from isoverify.kernel import linux
 from isoverify.model import ContainerFacts, HostFacts
+
+if TYPE_CHECKING:  # what a pod's CRI runtime said of it: only named here
+    from isoverify.collect.cri import PodContainer
 
 NAMESPACE_MODES = (("pid", "PidMode"), ("net", "NetworkMode"), ("uts", "UTSMode"),
                    ("ipc", "IpcMode"), ("cgroup", "CgroupnsMode"), ("user", "UsernsMode"))
@@ -71,7 +77,53 @@ def _limit_rows(config: dict, files: dict[str, list[str]]) -> list[tuple[str, st
     return rows
 
 
+# The OCI spec's name of each namespace the kernel shows.
+OCI_NAMESPACES = (("pid", "pid"), ("net", "network"), ("uts", "uts"), ("ipc", "ipc"), ("cgroup", "cgroup"),
+                  ("user", "user"))
+
+
+def _pod_drift(host: HostFacts, ctr: ContainerFacts, pod: "PodContainer") -> Finding:
+    """A pod's container: its runtime spec (what the kubelet asked for) against the kernel."""
+    spec = pod.spec
+    if spec is None:
+        raise Unobservable(f"the CRI runtime holds no runtime spec for it to compare with: {pod.info_error}")
+    host_ns = value(host["ns"], "the host's namespaces")
+    ctr_ns = value(ctr.outside["ns"], "the container's namespaces")
+    rows: list[tuple[str, str, str, bool]] = []
+    for kind, oci in OCI_NAMESPACES:
+        asked = spec.namespaces.get(oci)
+        if asked or kind not in host_ns or kind not in ctr_ns:
+            continue  # one it joins is its pod's sandbox's: the namespace properties judge where that stands
+        shared = host_ns[kind] == ctr_ns[kind]
+        rows.append((f"linux.namespaces {oci}", "its own" if asked == "" else "none (the node's)",
+                     "the host's" if shared else "its own", (asked is None) == shared))
+
+    wanted = frozenset(_cap(c) for c in spec.capabilities["bounding"])
+    bounding = capability_sets(ctr)["CapBnd"]
+    differences = [f"+{c}" for c in sorted(bounding - wanted)] + [f"-{c}" for c in sorted(wanted - bounding)]
+    rows.append(("process.capabilities.bounding", f"{len(wanted)} capabilities",
+                 f"{len(bounding)} capabilities" + (f" ({' '.join(differences)})" if differences else ""),
+                 not differences))
+
+    proc = status(ctr)
+    mode = proc.get("Seccomp", "?")
+    rows.append(("linux.seccomp", "filtered" if spec.seccomp else "none (unconfined)",
+                 {"0": "unconfined"}.get(mode, f"mode {mode}"), (mode == "0") == (spec.seccomp is None)))
+    nnp = proc.get("NoNewPrivs") == "1"
+    rows.append(("process.noNewPrivileges", "on" if spec.no_new_privileges else "off", "on" if nnp else "off",
+                 nnp == spec.no_new_privileges))
+    read_only = all("ro" in root.options.split(",") for _, root in filesystem.root_filesystems(ctr))
+    rows.append(("root.readonly", str(spec.readonly_rootfs).lower(), str(read_only).lower(),
+                 spec.readonly_rootfs == read_only))
+    if spec.uid is not None and host_ns.get("user") == ctr_ns.get("user"):
+        uid = (proc.get("Uid", "?").split()[1:2] or ["?"])[0]
+        rows.append(("process.user.uid", str(spec.uid), uid, str(spec.uid) == uid))
+    return _drift_finding(ctr, rows, "the CRI runtime spec")
+
+
 def check_drift(host: HostFacts, ctr: ContainerFacts) -> Finding:
+    if ctr.target.pod is not None:
+        return _pod_drift(host, ctr, ctr.target.pod)
     inspect = ctr.declared
     if inspect is None:
         return Finding(False, "not available: a bare process has no declared configuration to "
@@ -130,9 +182,13 @@ def check_drift(host: HostFacts, ctr: ContainerFacts) -> Finding:
         rows.append(("Config.Hostname", declared_config["Hostname"], observed_name,
                      declared_config["Hostname"] == observed_name))
 
+    return _drift_finding(ctr, rows, f"{engine} inspect")
+
+
+def _drift_finding(ctr: ContainerFacts, rows: list[tuple[str, str, str, bool]], declaration: str) -> Finding:
     drifted = [row for row in rows if not row[3]]
-    summary = (f"the kernel shows what the declaration says, on all {len(rows)} compared fields"
+    summary = (f"the kernel shows what the declaration ({declaration}) says, on all {len(rows)} compared fields"
                if not drifted else "; ".join(f"{field}: declared {d}, observed {o}" for field, d, o, _ in drifted))
     table = "\n".join(f"{'  ' if agree else '≠ '}{field}: declared {d} | observed {o}" for field, d, o, agree in rows)
     return Finding(not drifted, summary, (),
-                   (kernel(ctr, f"declared ({engine} inspect) against observed", table),))
+                   (kernel(ctr, f"declared ({declaration}) against observed", table),))

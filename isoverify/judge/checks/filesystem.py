@@ -204,8 +204,8 @@ def _classify(mount: Mount, path: str, ctr: ContainerFacts, sockets: list[str]) 
         return "kernel", f"the host's {mount.fstype}"
     engines = _engine_roots(ctr)
     in_engine = any(_is_below(path, root) for root in engines)
-    container_id = (ctr.declared or {}).get("Id", "")
-    if in_engine and container_id and f"/{container_id}/" in path \
+    # A CRI runtime's IDs are drawn when it creates the pod: no hostPath can name one beforehand.
+    if (in_engine or ctr.target.pod is not None) and any(f"/{own}/" in path for own in _own_ids(ctr)) \
             and posixpath.basename(path) in linux.OWN_ENGINE_FILES:
         return "own", "made by its engine for it"
     if in_engine and linux.VOLUME_DATA.search(path):
@@ -218,6 +218,16 @@ def _classify(mount: Mount, path: str, ctr: ContainerFacts, sockets: list[str]) 
                           for tree in linux.SYSTEM_TREES + engines if tree != "/"):
         return "system", "the system's own files, or a directory holding them"
     return "data", "host data"
+
+
+def _own_ids(ctr: ContainerFacts) -> tuple[str, ...]:
+    """The IDs under which its engine keeps files made for it: its own, and for a pod's
+    container its sandbox's too (the CRI runtime keeps a pod's hosts and resolv.conf there)."""
+    pod = ctr.target.pod
+    if pod is not None:
+        return (pod.container_id, pod.sandbox_id)
+    container_id = (ctr.declared or {}).get("Id", "")
+    return (container_id,) if container_id else ()
 
 
 def _engine_init(mount: Mount, path: str, ctr: ContainerFacts) -> bool:

@@ -68,6 +68,8 @@ def check_rootfs(host: HostFacts, ctr: ContainerFacts) -> Finding:
 
 
 def check_pid(host: HostFacts, ctr: ContainerFacts) -> Finding:
+    """The lesson's "PID 1 is sh": its entrypoint is PID 1 of a PID namespace of its own; for a pod's
+    container, its own or its pod's sandbox's (shareProcessNamespace), which is not the node's."""
     h, c, h_ev, c_ev = namespaces("pid", host, ctr)
     nspid = status(ctr).get("NSpid", "").split()
     own_pid1 = len(nspid) > 1 and nspid[-1] == "1"
@@ -76,8 +78,13 @@ def check_pid(host: HostFacts, ctr: ContainerFacts) -> Finding:
     problems = []
     if h == c:
         problems.append(f"it shares the host's PID namespace {h}")
-    if not own_pid1:
-        problems.append(f"its main process is not PID 1 of a namespace of its own (NSpid {' '.join(nspid) or '?'})")
+    pod = ctr.target.pod
+    sandbox_pid = pod.sandbox_pid if pod is not None else None
+    sandbox_pid1 = sandbox_pid is not None and h != c and any(
+        process.inner_pid == 1 and process.pid == sandbox_pid for process in members["processes"])
+    if not own_pid1 and not sandbox_pid1:
+        problems.append(f"its main process is not PID 1 of a namespace of its own (NSpid {' '.join(nspid) or '?'})"
+                        + (", nor is its pod's sandbox" if pod is not None else ""))
     # What the container's own ps says (through exec) must agree with the kernel; the
     # host's reading names PID 1 by its command name, which for a script is not argv[0].
     seen = None if ctr.inside_by_host else inside_value(ctr, "ps")
@@ -87,8 +94,12 @@ def check_pid(host: HostFacts, ctr: ContainerFacts) -> Finding:
             problems.append(f"inside, PID 1 is {one_line(first.command, 60) if first else 'missing'!s}, "
                             f"not the container's entrypoint {one_line(entry, 60)}")
     holds = not problems
-    summary = (f"PID 1 is the container's own entrypoint ({one_line(entry, 60)}) in a PID namespace of "
-               f"its own, where the host sees {members['total']} process(es)" if holds else "; ".join(problems))
+    if sandbox_pid1:
+        pid1 = (f"PID 1 is its pod's sandbox (process {sandbox_pid}) in the PID namespace its pod shares, "
+                "not the node's")
+    else:
+        pid1 = f"PID 1 is the container's own entrypoint ({one_line(entry, 60)}) in a PID namespace of its own"
+    summary = f"{pid1}, where the host sees {members['total']} process(es)" if holds else "; ".join(problems)
     named = "\n".join(f"{pid} {comm}" for pid, comm in members["named"])
     return Finding(
         holds, summary,

@@ -37,6 +37,11 @@ FIELDS = [
     ("--iso-container", "kubectl://api-0?container={}", "app"),
     ("--iso-container", "kubectl://api-0?kubeconfig={}", "/etc/kube/config"),
     ("--iso-container", "kubectl://api-0?context={}", "kubernetes-admin@kubernetes"),
+    ("--iso-container", "cri://*?socket={}", "/run/containerd/containerd.sock"),
+    ("--iso-container", "cri://*?namespace={}", "kube-system"),
+    ("--iso-container", "cri://*?pod={}", "coredns-5d78c9869d-x7k2p"),
+    ("--iso-container", "cri://*?container={}", "coredns"),
+    ("--iso-container", "cri://*?label={}", "app.kubernetes.io/name=web"),
 ]
 
 

@@ -1,0 +1,126 @@
+"""cri://* URLs and the selection of pod containers from what a CRI runtime answered (hand-made
+answers: the real runtime's are in tests/e2e/test_cri_targets.py)."""
+
+from dataclasses import replace
+
+import pytest
+
+from isoverify.collect.cri import PodContainer
+from isoverify.collect.targets import (
+    CRI,
+    ContainerTarget,
+    HostTarget,
+    choose_pod_containers,
+    parse_container_url,
+)
+from isoverify.errors import UsageError
+from isoverify.judge.catalogue import BY_ID
+from isoverify.judge.words import ADVISORY
+from isoverify.run import Plan, pod_label, ran_before
+
+SANDBOX_A, SANDBOX_B = "a" * 64, "b" * 64
+
+
+def container(name: str, sandbox: str = SANDBOX_A, pod: str = "web", namespace: str = "shop", number: int = 1,
+              **changes) -> PodContainer:
+    made = PodContainer(
+        runtime_name="containerd", runtime_version="1.7", sandbox_id=sandbox, sandbox_pid=100, pod_uid="uid-" + pod,
+        pod_namespace=namespace, pod_name=pod, pod_labels={"app": pod, "tier": "front"},
+        container_id=f"{number:064x}", container_name=name, state="running", attempt=0, exit_code=0,
+        created_at=number, finished_at=0, init=False, pid=1000 + number, spec=None, labels={}, annotations={})
+    return replace(made, **changes)
+
+
+FOUND = [
+    container("nginx", number=1),
+    container("sidecar", number=2),
+    container("agent", SANDBOX_B, pod="node-agent", namespace="monitoring", number=3,
+              pod_labels={"app": "agent"}),
+]
+
+
+def chosen(url: str, found=FOUND) -> list[str]:
+    return [c.container_name for c in choose_pod_containers(parse_container_url(url), found)]
+
+
+@pytest.mark.parametrize("url, names", [
+    ("cri://*", ["agent", "nginx", "sidecar"]),
+    ("cri://*?namespace=shop", ["nginx", "sidecar"]),
+    ("cri://*?pod=node-agent", ["agent"]),
+    ("cri://*?container=sidecar", ["sidecar"]),
+    ("cri://*?label=tier", ["nginx", "sidecar"]),
+    ("cri://*?label=app=agent", ["agent"]),
+    ("cri://*?label=app=", []),
+    ("cri://*?namespace=shop&pod=web&container=nginx&label=tier=front", ["nginx"]),
+    ("cri://*?namespace=monitoring&container=nginx", []),
+])
+def test_options_narrow_the_selection(url, names):
+    assert chosen(url) == names
+
+
+def test_a_restarted_container_is_its_running_attempt_only():
+    earlier = container("nginx", number=1, state="exited", exit_code=137, pid=0)
+    again = container("nginx", number=5, attempt=1)
+    assert [c.container_id for c in choose_pod_containers(parse_container_url("cri://*"), [earlier, again])] == \
+        [again.container_id]
+
+
+def test_an_exited_container_with_no_later_attempt_stays_selected():
+    """It is reported (an error of its own, observe._not_running), never silently left out."""
+    stopped = container("nginx", state="exited", exit_code=1, pid=0)
+    assert choose_pod_containers(parse_container_url("cri://*"), [stopped]) == [stopped]
+
+
+def test_two_running_containers_sharing_a_name_are_both_kept():
+    twins = [container("nginx", number=1), container("nginx", number=2)]
+    assert len(choose_pod_containers(parse_container_url("cri://*"), twins)) == 2
+
+
+@pytest.mark.parametrize("url, words", [
+    ("cri://web", "write cri://*"),
+    ("cri://*?socket=relative.sock", "is not a socket path"),
+    ("cri://*?kubeconfig=/k", "cri:// takes only socket, namespace, pod, label, container"),
+    ("cri://*?pod=Web", "is not a pod name"),
+    ("cri://*?namespace=shop&namespace=web", "give each option once"),
+])
+def test_malformed_cri_urls_are_one_line(url, words):
+    with pytest.raises(UsageError) as refused:
+        parse_container_url(url)
+    assert words in str(refused.value) and "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize("host", ["ssh://node1", "vagrant://default"])
+def test_cri_on_a_host_that_is_not_local_is_refused(host):
+    with pytest.raises(UsageError) as refused:
+        Plan(hosts=(host,), containers=("cri://*",))
+    message = str(refused.value)
+    assert "cri://" in message and "--iso-host=local://" in message and "\n" not in message
+
+
+def test_a_cri_url_is_not_a_host():
+    with pytest.raises(UsageError) as refused:
+        Plan(hosts=("cri://*",))
+    assert "a pod is not a host" in str(refused.value)
+
+
+def test_the_probe_is_told_the_runtimes_ids_never_a_name():
+    pod = container("nginx; rm -rf /", pod="web")
+    target = ContainerTarget(HostTarget("local://"), CRI, pod.container_id, pod_label(pod), pod)
+    assert target.probe_words == f"cri {pod.container_id}:1001:{SANDBOX_A}:100"
+    assert not target.has_engine
+    stopped = replace(pod, pid=0, state="exited")
+    assert ContainerTarget(HostTarget("local://"), CRI, pod.container_id, "x", stopped).probe_words == \
+        f"cri {pod.container_id}:-:{SANDBOX_A}:100"
+
+
+def test_label_shows_namespace_pod_container_pod_uid_and_short_id():
+    pod = container("nginx", pod_uid="0f1e2d3c-uid\nforged")
+    assert pod_label(pod) == f"cri://shop/web/nginx (pod 0f1e2d3c-uid forged, {pod.container_id[:12]})"
+
+
+def test_an_init_container_that_ran_is_an_advisory_saying_so():
+    init = container("migrate", state="exited", pid=0, init=True, finished_at=2)
+    found = ran_before(BY_ID["seccomp"], pod_label(init), init)
+    assert found.status == ADVISORY and not found.enforced
+    assert "init container that ran to completion" in found.summary
+    assert found.container[0].label == "declared (the CRI runtime spec)"
