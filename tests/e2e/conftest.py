@@ -410,3 +410,8 @@ def rootless(docker_client):
         finally:
             helper.remove(force=True)
     return run
+
+
+# The session's private containerd (cri_rig.py), one for every test of pods: imported last,
+# as it reads this session's label from here.
+from cri_rig import cri_runtime  # noqa: E402, F401

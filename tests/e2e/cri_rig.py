@@ -1,5 +1,5 @@
 """A private containerd with its CRI plugin, started for the session and removed after it
-(the fixture `cri_runtime`, which test modules of pods import from here).
+(the fixture `cri_runtime`, which conftest.py makes every e2e test's).
 
 It runs beside the machine's own engines and touches none of them: its own
 config, root, state, sockets, CNI config and bridge, all named after the

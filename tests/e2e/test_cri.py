@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-from cri_rig import cri_runtime  # noqa: F401 - the session's private containerd, a fixture
 
 from isoverify.collect.cri import CriClient, CriError
 

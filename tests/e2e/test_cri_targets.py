@@ -6,7 +6,6 @@ import time
 
 import pytest
 import yaml
-from cri_rig import cri_runtime  # noqa: F401 - the session's private containerd, a fixture
 
 from conftest import run_suite
 from isoverify.plugin import EXIT_UNOBSERVABLE
