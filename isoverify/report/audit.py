@@ -35,7 +35,7 @@ def since_baseline(records: list[dict], comparison: dict | None) -> str:
         f'</td><td>{escape(r["target"])}</td><td>{escape(r["property"])}</td>'
         f'<td>{_verdict(r["since_baseline"]["was"]) if r["since_baseline"]["was"] else "not verified"}</td>'
         f'<td>{_verdict(r["verdict"])}</td></tr>'
-        for r in records if r["since_baseline"]["change"] in (NEW, FIXED))
+        for r in sorted(records, key=lambda r: natural(r["target"])) if r["since_baseline"]["change"] in (NEW, FIXED))
     gone = "".join(f"<li>{escape(r['property'])} on {escape(r['target'])} (was {escape(r['verdict'].upper())})</li>"
                    for r in comparison["removed"])
     return (f'<h2>Since the last report</h2><div id="iso-changes"><p>Against {escape(comparison["path"])} '
