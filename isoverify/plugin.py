@@ -345,6 +345,7 @@ def pytest_runtest_protocol(item, nextitem):
                                    user_properties=item.user_properties)
         if when == "call" or outcome == "failed":
             report.iso_record = item.stash[RECORD]
+            report.iso_unjudged = found.status == ERROR
         else:
             report.iso_bookkeeping = True  # a phase that passed: no row of the HTML report shows it
         hooks.pytest_runtest_logreport(report=report)
@@ -360,6 +361,9 @@ def pytest_runtest_makereport(item, call):
     decisive = call.when == "call" or (call.when == "setup" and test_report.failed)
     if found is not None and decisive:
         test_report.iso_record = found
+        # a target the suite could not observe, not an exception of a check's own code
+        test_report.iso_unjudged = (found["verdict"] == ERROR and test_report.failed and call.excinfo is not None
+                                    and isinstance(call.excinfo.value, (TargetError, pytest.fail.Exception)))
     return test_report
 
 
@@ -413,8 +417,7 @@ def pytest_report_teststatus(report, config):
     """A property that could not be judged for want of its target is one line of the summary
     per target and reason (a missing container: one line, not a block per property); pytest's
     error blocks stay for what went wrong in a test's own code."""
-    record = getattr(report, "iso_record", None)
-    if record is not None and record["verdict"] == ERROR and report.when == "setup" and report.failed:
+    if getattr(report, "iso_unjudged", False):
         return NOT_JUDGED, "E", "ERROR"
     return None
 
