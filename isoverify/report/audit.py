@@ -51,13 +51,17 @@ def _held(group: list[dict]) -> tuple[int, int]:
     return sum(r["verdict"] == PASS for r in enforced), len(enforced)
 
 
-def worst_first(records: list[dict]) -> list[str]:
+def by_target(records: list[dict]) -> dict[str, list[dict]]:
+    """Each target's records, the targets in natural order."""
+    grouped: dict[str, list[dict]] = {t: [] for t in targets_of(records)}
+    for record in records:
+        grouped[record["target"]].append(record)
+    return grouped
+
+
+def worst_first(by_target: dict[str, list[dict]]) -> list[str]:
     """The targets, worst first: by their worst verdict (a failure first), then the lowest
     share of enforced properties held, then the most failures; ties in natural order."""
-    by_target: dict[str, list[dict]] = {t: [] for t in targets_of(records)}
-    for record in records:
-        by_target[record["target"]].append(record)
-
     def rank(target: str) -> tuple:
         group = by_target[target]
         held, enforced = _held(group)
@@ -76,7 +80,8 @@ def score(records: list[dict]) -> str:
         return (f'<tr data-target="{escape(name)}"><th>{escape(name)}</th><td><b>{held} of {enforced}</b></td>'
                 f"<td>{share}</td>" + "".join(f"<td>{counts[v]}</td>" for v in VERDICTS) + "</tr>")
     head = "".join(f'<th class="iso-{v}">{v.upper()}</th>' for v in VERDICTS)
-    rows = "".join(row(t, [r for r in records if r["target"] == t]) for t in worst_first(records))
+    grouped = by_target(records)
+    rows = "".join(row(target, grouped[target]) for target in worst_first(grouped))
     return (f'<h2>Score</h2><table id="iso-score" class="iso-table"><tr><th>target</th>'
             f"<th>enforced properties held</th><th>score</th>{head}</tr>{rows}"
             f'{row("overall", records)}</table>')
