@@ -48,8 +48,9 @@ def test_a_missing_container_is_one_line_and_an_error_verdict_of_each_property(s
     said = [line for line in lines if "isoverify-selftest-nope" in line]
     assert said == ["isoverify: docker://isoverify-selftest-nope: container isoverify-selftest-nope does not exist on "
                     f"local://: check `docker ps -a` there ({len(CATALOGUE)} properties not judged)"], run.output
-    # pytest's header (6 lines), the progress line, the reports written, the counts, that line, the last
-    assert len(lines) == 14, run.output
+    # pytest's header (7 lines, with the blank after), the progress line, a blank, the two reports written,
+    # the counts, that line, pytest's last
+    assert len(lines) == 15, run.output
     assert "ERROR at setup" not in run.output and "Traceback" not in run.output
     assert [r["verdict"] for r in run.results] == ["error"] * len(CATALOGUE)  # the reports keep each verdict
     assert not ours(docker_client)
