@@ -19,7 +19,7 @@ from isoverify.judge.catalogue import CATALOGUE
 from isoverify.judge.frameworks import FRAMEWORKS
 from isoverify.judge.guidance import GUIDANCE, RUNTIMES
 from isoverify.judge.words import SEVERITIES
-from isoverify.report.html import SCHEMA
+from isoverify.report.html import SCHEMA, natural
 
 # What pytest and pytest-html call outcomes, and the marks of a traceback: none may be read.
 PYTEST_WORDS = re.compile(r"XFail|XPass|Expected failures|Unexpected passes|Rerun|Retried|\bSkipped\b|"
@@ -87,7 +87,7 @@ def test_records_carry_guidance_in_json_and_junit(audited):
 
 def test_control_view_shows_each_cited_control_with_its_verdicts(audited, page):
     run, targets = audited
-    columns = list(dict.fromkeys(r["target"] for r in run.results))
+    columns = sorted({r["target"] for r in run.results}, key=natural)  # targets in natural order
     tables = {t.get_attribute("data-framework"): t for t in page.find_elements(By.CSS_SELECTOR, ".iso-framework")}
     for framework in FRAMEWORKS:
         head = tables[framework.name].find_elements(By.TAG_NAME, "tr")[0].text

@@ -23,7 +23,7 @@ USAGE_ERROR = 4  # pytest's own
     (["--iso-label=io.isoverify.suite=x"], "--iso-label"),
     (["--iso-profile=paranoid"], "invalid choice"),
     (["--iso-baseline=/nonexistent/isolation.json"], "--iso-baseline /nonexistent/isolation.json: cannot read"),
-    ([f"--iso-baseline={REPO / 'isoverify/results.schema.json'}"], "not isoverify's results"),
+    ([f"--iso-baseline={REPO / 'isoverify/report/results.schema.json'}"], "not isoverify's results"),
 ])
 def test_unusable_target_is_a_usage_error(suite, args, words):
     run = suite(*args)
