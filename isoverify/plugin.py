@@ -110,6 +110,7 @@ def pytest_configure(config):
     config.stash[RECORDS] = []
     config.stash[HOSTS_SEEN] = {}
     config.pluginmanager.register(Recorder(config.stash[RECORDS]), "isoverify-records")
+    config.pluginmanager.register(Stopped(config), "isoverify-stopped")
     config.stash[STARTED] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     config.addinivalue_line("markers", "iso_property(id, title, controls=(), profile='seed', advisory=False): "
                             "this test is an isolation property of the run (see README: Writing your own checks)")
@@ -353,6 +354,7 @@ def pytest_runtest_protocol(item, nextitem):
                                    user_properties=item.user_properties)
         if when == "call" or outcome == "failed":
             report.iso_record = item.stash[RECORD]
+            report.iso_unjudged = found.status == ERROR
         else:
             report.iso_bookkeeping = True  # a phase that passed: no row of the HTML report shows it
         hooks.pytest_runtest_logreport(report=report)
@@ -368,6 +370,9 @@ def pytest_runtest_makereport(item, call):
     decisive = call.when == "call" or (call.when == "setup" and test_report.failed)
     if found is not None and decisive:
         test_report.iso_record = found
+        # a target the suite could not observe, not an exception of a check's own code
+        test_report.iso_unjudged = (found["verdict"] == ERROR and test_report.failed and call.excinfo is not None
+                                    and isinstance(call.excinfo.value, (TargetError, pytest.fail.Exception)))
     return test_report
 
 
@@ -414,10 +419,31 @@ def pytest_sessionfinish(session):
         oscal.write(Path(oscal_path), records, meta)
 
 
+NOT_JUDGED = "not judged"  # the terminal's word for a verdict that could not be reached
+
+
+def pytest_report_teststatus(report, config):
+    """A property that could not be judged for want of its target is one line of the summary
+    per target and reason (a missing container: one line, not a block per property); pytest's
+    error blocks stay for what went wrong in a test's own code."""
+    if getattr(report, "iso_unjudged", False):
+        return NOT_JUDGED, "E", "ERROR"
+    return None
+
+
+def not_judged_lines(records: list[dict]) -> list[str]:
+    """One line per target and reason that left its properties unjudged, in the order met."""
+    reasons = Counter((r["target"], r["summary"]) for r in records if r["verdict"] == ERROR)
+    return [f"{target}: {reason}" + (f" ({count} properties not judged)" if count > 1 else "")
+            for (target, reason), count in reasons.items()]
+
+
 def pytest_terminal_summary(terminalreporter, config):
     counts = Counter(record["verdict"] for record in config.stash[RECORDS])
     if counts:
         terminalreporter.write_line("isoverify: " + ", ".join(f"{counts[word]} {word}" for word in VERDICTS))
+    for line in not_judged_lines(config.stash[RECORDS]):
+        terminalreporter.write_line(f"isoverify: {line}", red=True)
     base = config.stash.get(BASELINE, None)
     if base is not None:
         for line in baseline.terminal_lines(config.stash[RECORDS], base):
@@ -447,6 +473,26 @@ class Recorder:
             self.records.append(record)
         if report.failed and (record is None or record["verdict"] != ERROR):
             self.other_failures += 1
+
+
+class Stopped:
+    """A run that cannot go on ends with its one line naming the fix, not with pytest's
+    banner around the exception's type (`! _pytest.outcomes.Exit: … !`)."""
+
+    def __init__(self, config):
+        self.config = config
+
+    @pytest.hookimpl(trylast=True)  # after the terminal has kept the exception for its banner
+    def pytest_keyboard_interrupt(self, excinfo):
+        stopped = excinfo.value
+        if not (isinstance(stopped, pytest.exit.Exception) and stopped.returncode == EXIT_UNOBSERVABLE):
+            return
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is None:
+            sys.stderr.write(f"{stopped.msg}\n")
+            return
+        terminal.write_line(stopped.msg, red=True)
+        terminal._keyboardinterrupt_memo = None  # pytest 8's banner: said already, in one line
 
 
 class Workers:

@@ -16,9 +16,11 @@ round trip. Each reaches the container through its processes or says it reads th
 host's own view, and is shown as the host's then.
 """
 
+import dataclasses
 import json
 import re
 import shlex
+import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
@@ -81,6 +83,18 @@ class Transcript:
         return [command for command in self.commands if command.side == side]
 
 
+@dataclasses.dataclass(repr=False)
+class Answer(CommandResult):
+    """What a command a check ran answered, shown in plain words wherever a check quotes it."""
+
+    def __repr__(self) -> str:
+        said = one_line(self.stdout + self.stderr, 200)
+        return f"`{one_line(self.command.decode(errors='replace'), 200)}` (exit status {self.rc})" + (
+            f": {said}" if said else "")
+
+    __str__ = __repr__
+
+
 class ThroughHost(BaseBackend):
     """testinfra's backend over the run's connection to a host: a host's command runs
     there; a container's runs in it through its engine's exec (inside.sh) on that host."""
@@ -108,7 +122,7 @@ class ThroughHost(BaseBackend):
             rc, out, err = self._inside(line)
         out, err = decode(out).encode(), decode(err).encode()  # a check sees no terminal controls
         self.transcript.commands.append(Command(self.side, line, rc, out.decode() + err.decode(), self.view))
-        return self.result(rc, self.encode(line), out, err)
+        return Answer(self, rc, self.encode(line), out, err)
 
     def _inside(self, line: str) -> tuple[int, bytes, bytes]:
         """The command in the container; TargetError when its answer is not the command's
@@ -273,6 +287,32 @@ def recorded(host: testinfra.host.Host, where: str, transcript: Transcript):
         del host.run
 
 
+# Where pytest's rewrite of a failed `assert` begins, after the check's own message if it gave one.
+REWRITE = re.compile(r"^assert ", re.MULTILINE)
+
+
+def in_plain_words(raised: BaseException) -> str:
+    """Why a check failed as its author put it: its message, or else the assertion as written
+    and where, never pytest's rewrite of it (`assert not (420 & 4) + where 420 = <file …>.mode`)."""
+    message = str(raised)
+    if not isinstance(raised, AssertionError):
+        return message or "it failed"
+    message = REWRITE.split(message, maxsplit=1)[0].strip()
+    if message:
+        return message
+    frames = traceback.extract_tb(raised.__traceback__)
+    if not frames:
+        return "its assertion failed"
+    where = frames[-1]
+    return f"its assertion failed: `{(where.line or '').strip()}` ({where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
+
+
+def _undecided(raised: BaseException) -> str:
+    if isinstance(raised, TargetError):  # its message names the target and the fix
+        return f"the check could not decide: {raised}"
+    return f"the check could not decide: {type(raised).__name__}: {raised}"
+
+
 def verdict(judge: Judge, prop: Property, target: str, status: str, raised: BaseException | None,
             transcript: Transcript, facts: ContainerFacts | None, suite_machine: str = "") -> Verdict:
     """The verdict of a test of the user's own, from how it ended: a failure stays one
@@ -282,9 +322,9 @@ def verdict(judge: Judge, prop: Property, target: str, status: str, raised: Base
     if status == PASS:
         summary = "its test passed"
     elif status == FAIL:
-        summary = str(raised) or "its assertion failed"
+        summary = in_plain_words(raised)
     else:
-        summary = f"the check could not decide: {type(raised).__name__}: {raised}"
+        summary = _undecided(raised)
     summary = one_line(summary, SUMMARY_CHARS - len(used)) + used
     is_enforced = judge.enforced(prop)
     if status == FAIL and not is_enforced:

@@ -244,7 +244,8 @@ class HostTarget:
             detail = exc.args[0] if exc.args else exc
             if hasattr(detail, "stderr_bytes"):  # testinfra's ssh backend raises its failed result
                 detail = detail.stderr_bytes.decode("utf-8", "replace")
-            raise TargetError(f"cannot reach {self.label}: {' '.join(str(detail).split())[:200]}") from exc
+            raise TargetError(f"cannot reach {self.label}: {' '.join(str(detail).split())[:200]}; check that the "
+                              "host is up and that its URL's user, port and key reach it") from exc
         return result.rc, result.stdout_bytes, result.stderr_bytes
 
     def close(self) -> None:

@@ -10,18 +10,14 @@ from collections import Counter
 from html import escape
 
 from isoverify.judge.frameworks import FRAMEWORKS
-from isoverify.judge.words import ADVISORY, ERROR, FAIL, PASS, SEVERITIES, VERDICTS, WAIVED, worst
+from isoverify.judge.words import ADVISORY, ERROR, FAIL, PASS, SEVERITIES, VERDICTS, WAIVED, WORST_FIRST, worst
 from isoverify.report.baseline import CHANGES, FIXED, NEW
-from isoverify.report.html import change_html, evidence_html, guidance_html, waiver_html
+from isoverify.report.html import change_html, evidence_html, guidance_html, natural, targets_of, waiver_html
 
 # The heading over pytest-html's own table, below the auditor's view.
 ENGINEERS_TABLE = ('<h2 id="iso-all-results">Every result, with its evidence</h2>'
                    "<p>One row per property on one target; click a row to fold its details.</p>")
 TO_FIX = (FAIL, WAIVED, ADVISORY)  # what does not hold, in the order "What to fix" lists it
-
-
-def _targets(records: list[dict]) -> list[str]:
-    return list(dict.fromkeys(r["target"] for r in records))
 
 
 def _verdict(verdict: str) -> str:
@@ -39,7 +35,7 @@ def since_baseline(records: list[dict], comparison: dict | None) -> str:
         f'</td><td>{escape(r["target"])}</td><td>{escape(r["property"])}</td>'
         f'<td>{_verdict(r["since_baseline"]["was"]) if r["since_baseline"]["was"] else "not verified"}</td>'
         f'<td>{_verdict(r["verdict"])}</td></tr>'
-        for r in records if r["since_baseline"]["change"] in (NEW, FIXED))
+        for r in sorted(records, key=lambda r: natural(r["target"])) if r["since_baseline"]["change"] in (NEW, FIXED))
     gone = "".join(f"<li>{escape(r['property'])} on {escape(r['target'])} (was {escape(r['verdict'].upper())})</li>"
                    for r in comparison["removed"])
     return (f'<h2>Since the last report</h2><div id="iso-changes"><p>Against {escape(comparison["path"])} '
@@ -49,17 +45,43 @@ def since_baseline(records: list[dict], comparison: dict | None) -> str:
             + (f"<p>Verified then, not in this report:</p><ul>{gone}</ul>" if gone else "") + "</div>")
 
 
+def _held(group: list[dict]) -> tuple[int, int]:
+    """How many of the group's enforced properties hold, of how many."""
+    enforced = [r for r in group if r["enforced"]]
+    return sum(r["verdict"] == PASS for r in enforced), len(enforced)
+
+
+def by_target(records: list[dict]) -> dict[str, list[dict]]:
+    """Each target's records, the targets in natural order."""
+    grouped: dict[str, list[dict]] = {t: [] for t in targets_of(records)}
+    for record in records:
+        grouped[record["target"]].append(record)
+    return grouped
+
+
+def worst_first(by_target: dict[str, list[dict]]) -> list[str]:
+    """The targets, worst first: by their worst verdict (a failure first), then the lowest
+    share of enforced properties held, then the most failures; ties in natural order."""
+    def rank(target: str) -> tuple:
+        group = by_target[target]
+        held, enforced = _held(group)
+        return (WORST_FIRST.index(worst(r["verdict"] for r in group)), held / enforced if enforced else 1,
+                -sum(r["verdict"] == FAIL for r in group), natural(target))
+    return sorted(by_target, key=rank)
+
+
 def score(records: list[dict]) -> str:
-    """Enforced properties held, per target and overall: waived and advisory ones are not held."""
+    """Enforced properties held, per target, worst first, and overall: waived and advisory ones
+    are not held."""
     def row(name: str, group: list[dict]) -> str:
-        enforced = [r for r in group if r["enforced"]]
-        held = sum(r["verdict"] == PASS for r in enforced)
-        share = f"{100 * held // len(enforced)}%" if enforced else "nothing enforced"
+        held, enforced = _held(group)
+        share = f"{100 * held // enforced}%" if enforced else "nothing enforced"
         counts = Counter(r["verdict"] for r in group)
-        return (f"<tr><th>{escape(name)}</th><td><b>{held} of {len(enforced)}</b></td><td>{share}</td>"
-                + "".join(f"<td>{counts[v]}</td>" for v in VERDICTS) + "</tr>")
+        return (f'<tr data-target="{escape(name)}"><th>{escape(name)}</th><td><b>{held} of {enforced}</b></td>'
+                f"<td>{share}</td>" + "".join(f"<td>{counts[v]}</td>" for v in VERDICTS) + "</tr>")
     head = "".join(f'<th class="iso-{v}">{v.upper()}</th>' for v in VERDICTS)
-    rows = "".join(row(t, [r for r in records if r["target"] == t]) for t in _targets(records))
+    grouped = by_target(records)
+    rows = "".join(row(target, grouped[target]) for target in worst_first(grouped))
     return (f'<h2>Score</h2><table id="iso-score" class="iso-table"><tr><th>target</th>'
             f"<th>enforced properties held</th><th>score</th>{head}</tr>{rows}"
             f'{row("overall", records)}</table>')
@@ -76,7 +98,7 @@ def _control_cell(evidencing: list[dict]) -> str:
 def controls(records: list[dict]) -> str:
     """Each framework's items: per target, the properties evidencing it and their verdicts (the
     worst decides the item's), and the items this run does not evidence, named so."""
-    targets = _targets(records)
+    targets = targets_of(records)
     by_control: dict[str, list[dict]] = {}
     for record in records:
         for control in record["controls"]:
@@ -117,7 +139,7 @@ def to_fix(records: list[dict]) -> str:
     """Every verdict that does not hold — failures, then waived, then advisory, the most severe
     first — with why it matters, what to change, and its evidence; then what could not be judged."""
     broken = sorted((r for r in records if r["verdict"] in TO_FIX),
-                    key=lambda r: (TO_FIX.index(r["verdict"]), _severity_rank(r)))
+                    key=lambda r: (TO_FIX.index(r["verdict"]), _severity_rank(r), natural(r["target"])))
     blocks = "".join(
         f'<div class="iso-failure" data-target="{escape(r["target"])}" data-property="{escape(r["property"])}">'
         f'<h3>{_verdict(r["verdict"])} {escape(r["property"])} on {escape(r["target"])}: {escape(r["title"])}</h3>'
@@ -127,7 +149,7 @@ def to_fix(records: list[dict]) -> str:
         f'<div><b>The container</b>{evidence_html(r["evidence"]["container"])}</div></div></div>'
         for r in broken)
     errors = "".join(f"<li>{escape(r['property'])} on {escape(r['target'])}: {escape(r['summary'])}</li>"
-                     for r in records if r["verdict"] == ERROR)
+                     for r in sorted(records, key=lambda r: natural(r["target"])) if r["verdict"] == ERROR)
     return ('<h2>What to fix</h2><div id="iso-fix">'
             + (blocks or "<p>Every property holds on every target.</p>")
             + (f'<h3>Not judged (ERROR)</h3><ul id="iso-errors">{errors}</ul>' if errors else "") + "</div>")

@@ -30,6 +30,16 @@ HEADER_CELLS = (
 )
 
 
+def natural(text: str) -> tuple:
+    """A sort key that orders the numbers in names by value: sc2 before sc10."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
+
+
+def targets_of(records: list[dict]) -> list[str]:
+    """The run's targets, each once, in natural order."""
+    return sorted({r["target"] for r in records}, key=natural)
+
+
 def evidence_html(evidence: list[dict]) -> str:
     return "".join(
         f'<div class="iso-evidence"><div class="iso-command">{escape(e["label"])}</div>'
@@ -131,9 +141,9 @@ def hosts_table(hosts: list[dict]) -> str:
 
 def targets_summary(records: list[dict]) -> str:
     """Per target: how many properties passed, failed, are advisory, waived, or errors."""
-    counts: dict[str, Counter] = {}
+    counts: dict[str, Counter] = {target: Counter() for target in targets_of(records)}
     for record in records:
-        counts.setdefault(record["target"], Counter())[record["verdict"]] += 1
+        counts[record["target"]][record["verdict"]] += 1
     head = "".join(f'<th class="iso-{s}">{s}</th>' for s in STATUSES)
     rows = "".join(
         f"<tr><th>{escape(target)}</th>" + "".join(f"<td>{count[s]}</td>" for s in STATUSES) + "</tr>"
@@ -144,7 +154,7 @@ def targets_summary(records: list[dict]) -> str:
 
 def matrix(records: list[dict], property_ids: list[str]) -> str:
     """Properties × targets at a glance."""
-    targets = list(dict.fromkeys(r["target"] for r in records))
+    targets = targets_of(records)
     found = {(r["property"], r["target"]): r["verdict"] for r in records}
     head = "".join(f"<th>{escape(t)}</th>" for t in targets)
     rows = []

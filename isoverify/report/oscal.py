@@ -1,14 +1,20 @@
 """The run as an OSCAL assessment results document (JSON), for the tools that collect evidence.
 
 Built with compliance-trestle's models of NIST's OSCAL schema, which check every
-field as it is made, so that what is written validates. One observation per
-record (a property judged on a target, with its evidence), one risk per verdict
-that does not hold (its severity, rationale and remediation), and one finding per
-control and target, satisfied only when every property evidencing it there passes.
-Hosts and containers are the subjects, as inventory items.
+field as it is made, so that what is written validates. As a GRC tool reads it:
 
-OSCAL's text fields are Markdown: what a target said is escaped or fenced as code,
-so that no tool that renders them turns it into markup.
+- one observation per record (a property judged on a target, with its evidence),
+  advisories included: what the profile does not enforce is observed, nothing more;
+- one risk per enforced property that does not hold: open for a failure, and for a
+  waived one `deviation-approved`, the waiver in its log and its expiry the deadline;
+- one finding per control the profile enforces and target, from the enforced
+  properties evidencing it there alone: satisfied only when every one passes, so a
+  run that exits 0 without a waiver is satisfied for every one; a waived failure is
+  not satisfied, its deviation approved (the finding's remarks and its risk say so).
+
+Hosts and containers are the subjects, as inventory items. OSCAL's text fields are
+Markdown: what a target said is escaped or fenced as code, so that no tool that
+renders them turns it into markup.
 """
 
 import datetime
@@ -22,7 +28,7 @@ from trestle.oscal.assessment_results import AssessmentResults, ImportAp, LocalD
 
 from isoverify.judge.frameworks import CIS_DOCKER, NIST_800_190, POD_SECURITY
 from isoverify.judge.guidance import RUNTIMES
-from isoverify.judge.words import ERROR, PASS, WAIVED, worst
+from isoverify.judge.words import ERROR, FAIL, PASS, WAIVED, worst
 
 NS = "urn:isoverify:oscal"  # names the props isoverify defines
 # Stable UUIDs for what is the same across runs (a host, a container, a control's finding target).
@@ -91,25 +97,50 @@ def _observation(record: dict, collected: datetime.datetime) -> oscal.Observatio
         relevant_evidence=evidence or None)
 
 
-def _risk(record: dict, observation: str) -> oscal.Risk:
+def _waiver_words(waiver: dict) -> str:
+    state = "expired on" if waiver["expired"] else "until"
+    return (f"accepted by the waiver at line {waiver['line']} ({state} {waiver['expires']}): "
+            f"{waiver['reason']} ({waiver['owner']})")
+
+
+def _risk(record: dict, observation: str, logged: datetime.datetime) -> oscal.Risk:
+    """An enforced property that does not hold: open, or a deviation approved by its waiver."""
     remediation = record.get("remediation") or {}
     fixes = "\n".join(f"- {_md(RUNTIMES.get(runtime, runtime))}: {_md(how)}"
                       for runtime, how in remediation.items() if runtime != "action")
+    waiver = record.get("waiver") if record["verdict"] == WAIVED else None
+    approved = None
+    if waiver:
+        approved = oscal.RiskLog(entries=[oscal.Entry(
+            uuid=str(uuid.uuid4()), title="Deviation approved", start=logged, status_change="deviation-approved",
+            description=_md(f"The failure of {record['property']} on {record['target']} is "
+                            f"{_waiver_words(waiver)}."))])
     return oscal.Risk(
         uuid=str(uuid.uuid4()), title=_line(f"{record['property']} does not hold on {record['target']}"),
         description=_md(record.get("rationale") or "No rationale given."), statement=_md(record["summary"]),
-        status="deviation-approved" if record["verdict"] == WAIVED else "open",
+        status="deviation-approved" if waiver else "open",
         props=[_prop("verdict", record["verdict"]),
                *([_prop("severity", record["severity"])] if record.get("severity") else [])],
+        deadline=datetime.datetime.combine(datetime.date.fromisoformat(waiver["expires"]), datetime.time(),
+                                           datetime.timezone.utc) if waiver else None,
+        risk_log=approved,
         remediations=[oscal.Response(
             uuid=str(uuid.uuid4()), lifecycle="recommendation", title="What to change",
             description=_md(remediation.get("action") or "No remediation given.") + (f"\n\n{fixes}" if fixes else ""))],
         related_observations=[oscal.RelatedObservation(observation_uuid=observation)])
 
 
+REASONS = {PASS: "pass", ERROR: "other"}  # the rest: "fail"
+
+
 def _finding(control: str, target: str, judged: list[tuple[dict, str, str | None]]) -> oscal.Finding:
+    """A control the profile enforces, on one target, from the enforced properties evidencing it."""
     verdict = worst(record["verdict"] for record, _, _ in judged)
     listed = ", ".join(f"{record['property']} {record['verdict']}" for record, _, _ in judged)
+    waived = [f"{record['property']}: {_waiver_words(record['waiver'])}" for record, _, _ in judged
+              if record["verdict"] == WAIVED and record.get("waiver")]
+    remarks = ("Not satisfied; the deviation is approved: " + "; ".join(waived) + "." if verdict == WAIVED
+               else "Not judged: the target could not be observed." if verdict == ERROR else None)
     return oscal.Finding(
         uuid=str(uuid.uuid4()), title=_line(f"{control} on {target}"),
         description=_md(f"Evidenced by {listed}."),
@@ -117,10 +148,11 @@ def _finding(control: str, target: str, judged: list[tuple[dict, str, str | None
         target=oscal.FindingTarget(
             type="objective-id", target_id=control_id(control),
             status=oscal.ObjectiveStatus(state="satisfied" if verdict == PASS else "not-satisfied",
-                                         reason="pass" if verdict == PASS else "other" if verdict == ERROR
-                                         else "fail")),
+                                         reason=REASONS.get(verdict, "fail"),
+                                         remarks=_md(remarks) if remarks else None)),
         related_observations=[oscal.RelatedObservation(observation_uuid=o) for _, o, _ in judged],
-        related_risks=[oscal.AssociatedRisk(risk_uuid=r) for _, _, r in judged if r] or None)
+        related_risks=[oscal.AssociatedRisk(risk_uuid=r) for _, _, r in judged if r] or None,
+        remarks=_md(remarks) if remarks else None)
 
 
 def document(records: list[dict], meta: dict) -> AssessmentResults:
@@ -131,7 +163,9 @@ def document(records: list[dict], meta: dict) -> AssessmentResults:
     for record in records:
         observation = _observation(record, started)
         observations.append(observation)
-        risk = _risk(record, observation.uuid) if record["verdict"] not in (PASS, ERROR) else None
+        if not record["enforced"]:
+            continue  # an advisory, or a pass the profile does not ask for: observed, nothing more
+        risk = _risk(record, observation.uuid, started) if record["verdict"] in (FAIL, WAIVED) else None
         risks += [risk] if risk else []
         judged.append((record, observation.uuid, risk.uuid if risk else None))
     by_control: dict[tuple[str, str], list] = {}

@@ -19,7 +19,7 @@ from isoverify.judge.catalogue import CATALOGUE
 from isoverify.judge.frameworks import FRAMEWORKS
 from isoverify.judge.guidance import GUIDANCE, RUNTIMES
 from isoverify.judge.words import SEVERITIES
-from isoverify.report.html import SCHEMA
+from isoverify.report.html import SCHEMA, natural
 
 # What pytest and pytest-html call outcomes, and the marks of a traceback: none may be read.
 PYTEST_WORDS = re.compile(r"XFail|XPass|Expected failures|Unexpected passes|Rerun|Retried|\bSkipped\b|"
@@ -87,7 +87,7 @@ def test_records_carry_guidance_in_json_and_junit(audited):
 
 def test_control_view_shows_each_cited_control_with_its_verdicts(audited, page):
     run, targets = audited
-    columns = list(dict.fromkeys(r["target"] for r in run.results))
+    columns = sorted({r["target"] for r in run.results}, key=natural)  # targets in natural order
     tables = {t.get_attribute("data-framework"): t for t in page.find_elements(By.CSS_SELECTOR, ".iso-framework")}
     for framework in FRAMEWORKS:
         head = tables[framework.name].find_elements(By.TAG_NAME, "tr")[0].text
@@ -180,8 +180,8 @@ def test_oscal_validates_and_its_findings_match_the_json_verdicts(audited):
     observations = {o.uuid: oscal_props(o) for o in result.observations}
     assert sorted((o["target"], o["property"], o["verdict"]) for o in observations.values()) == \
         sorted((r["target"], r["property"], r["verdict"]) for r in run.results)
-    expected = {}
-    for record in run.results:
+    expected = {}  # the controls the profile enforces: advisories are observations, nothing more
+    for record in (r for r in run.results if r["enforced"]):
         for control in record["controls"]:
             expected.setdefault((control, record["target"]), []).append(record)
     found = {}
@@ -196,8 +196,11 @@ def test_oscal_validates_and_its_findings_match_the_json_verdicts(audited):
         assert finding.target.status.state.value == ("satisfied" if verdict == "pass" else "not-satisfied")
         related = [observations[o.observation_uuid] for o in finding.related_observations]
         assert sorted(o["property"] for o in related) == sorted(r["property"] for r in records)
-    risks = {oscal_props(r)["verdict"] for r in result.risks}
-    assert risks == {r["verdict"] for r in run.results} - {"pass", "error"}
+    written = json.loads((run.reports / "oscal.json").read_text())["assessment-results"]["results"][0]
+    risks = sorted(({p["name"]: p["value"] for p in r["props"]}["verdict"], r["status"]) for r in written["risks"])
+    assert [verdict for verdict, _ in risks] == sorted(r["verdict"] for r in run.results
+                                                       if r["enforced"] and r["verdict"] in ("fail", "waived"))
+    assert {status for verdict, status in risks if verdict == "waived"} == {"deviation-approved"}
     subjects = {p.value for item in result.local_definitions.inventory_items for p in item.props
                 if p.name == "target"}
     assert subjects == {r["target"] for r in run.results}

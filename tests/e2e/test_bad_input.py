@@ -9,6 +9,7 @@ import time
 import pytest
 
 from conftest import LABEL_ARG, REPO, ours
+from isoverify.judge.catalogue import CATALOGUE
 from isoverify.plugin import EXIT_UNOBSERVABLE
 
 USAGE_ERROR = 4  # pytest's own
@@ -38,6 +39,36 @@ def test_engine_down_is_one_line_naming_the_fix(suite, docker_client):
     assert len(lines) == 1 and "ci/setup.sh" in lines[0], run.output
     assert "Traceback" not in run.output
     assert not ours(docker_client)
+
+
+def test_a_missing_container_is_one_line_and_an_error_verdict_of_each_property(suite, docker_client):
+    run = suite("--iso-container=docker://isoverify-selftest-nope")
+    assert run.exit_code == EXIT_UNOBSERVABLE, run.output
+    lines = run.output.splitlines()
+    said = [line for line in lines if "isoverify-selftest-nope" in line]
+    assert said == ["isoverify: docker://isoverify-selftest-nope: container isoverify-selftest-nope does not exist on "
+                    f"local://: check `docker ps -a` there ({len(CATALOGUE)} properties not judged)"], run.output
+    # pytest's header (7 lines, with the blank after), the progress line, a blank, the two reports written,
+    # the counts, that line, pytest's last
+    assert len(lines) == 15, run.output
+    assert "ERROR at setup" not in run.output and "Traceback" not in run.output
+    assert [r["verdict"] for r in run.results] == ["error"] * len(CATALOGUE)  # the reports keep each verdict
+    assert not ours(docker_client)
+
+
+def test_an_unreachable_host_is_one_line_naming_the_fix(tmp_path):
+    """Through the `isoverify` command, as people run it: ssh to a closed port of the loopback."""
+    done = subprocess.run([sys.executable, "-m", "isoverify.cli", "--iso-host=ssh://root@127.0.0.1:1"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    output = done.stdout + done.stderr
+    assert done.returncode == EXIT_UNOBSERVABLE, output
+    lines = output.splitlines()
+    said = [line for line in lines if "cannot reach" in line]
+    assert len(said) == 1 and said[0].startswith("isoverify: cannot reach ssh://root@127.0.0.1:1: "), output
+    assert said[0].endswith("check that the host is up and that its URL's user, port and key reach it")
+    assert not [line for line in lines if line.startswith("!") or "_pytest" in line], output
+    assert len(lines) == 11, output  # pytest's header (6 lines), the progress line, that line, the last
+    assert "Traceback" not in output and "warning" not in output.lower()
 
 
 def test_missing_image_says_how_to_build_it_offline(suite, docker_client):

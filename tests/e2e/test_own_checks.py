@@ -60,6 +60,47 @@ def test_a_property_is_enforced_from_its_profile_up(tmp_path):
     assert command["text"] == "(exit status 0)"
 
 
+IN_PLAIN_WORDS = """
+    import pytest
+
+    @pytest.mark.iso_property("passwd-not-world-readable", "Nobody else reads /etc/passwd", controls=["CIS 5.7"])
+    def test_mode(iso_container):
+        assert not iso_container.file("/etc/passwd").mode & 0o004
+
+    @pytest.mark.iso_property("says-hello", "It answers")
+    def test_says(iso_container):
+        said = iso_container.run("echo hello; exit 3")
+        assert said.rc == 0, f"expected exit status 0, found {said}"
+
+    @pytest.mark.iso_property("exits-zero", "It exits 0")
+    def test_exits(iso_container):
+        assert iso_container.run("echo bye; exit 3").rc == 0
+"""
+# pytest's rewrite of an assertion, and the representation of an object: never a summary
+NOT_PLAIN = re.compile(r"\bwhere\b|object at 0x|CommandResult|<file |\+\s+where|^assert ", re.MULTILINE)
+
+
+def test_a_failed_check_says_why_in_plain_words(tmp_path):
+    code, output, results = run_checks(tmp_path, IN_PLAIN_WORDS)
+    assert code == 1, output
+    said = {r["property"]: r for r in results}
+    assert {p: r["verdict"] for p, r in said.items()} == dict.fromkeys(said, "fail")
+    for record in results:
+        assert not NOT_PLAIN.search(record["summary"]), record["summary"]
+    assert said["passwd-not-world-readable"]["summary"] == (
+        'its assertion failed: `assert not iso_container.file("/etc/passwd").mode & 0o004` (test_own.py:6)')
+    assert said["passwd-not-world-readable"]["controls"] == ["CIS Docker Benchmark v1.6.0 5.7"]
+    assert said["says-hello"]["summary"] == "expected exit status 0, found `echo hello; exit 3` (exit status 3): hello"
+    assert said["exits-zero"]["summary"] == (
+        'its assertion failed: `assert iso_container.run("echo bye; exit 3").rc == 0` (test_own.py:15)')
+    [command] = said["exits-zero"]["evidence"]["container"]  # the command, and what it printed
+    assert command["label"] == "$ echo bye; exit 3  (inside, through the engine's exec)"
+    assert command["text"] == "bye\n(exit status 3)"
+    [stat] = [c for c in said["passwd-not-world-readable"]["evidence"]["container"]
+              if c["label"].startswith("$ stat") and "/etc/passwd" in c["label"]]
+    assert stat["text"] == "644\n(exit status 0)"
+
+
 def test_waivers_name_a_property_of_your_own_by_its_id(tmp_path, canary):
     """It names no findings, so only a waiver pinned to the container itself waives it."""
     source = """

@@ -38,6 +38,7 @@ def test_the_catalogue_runs_anywhere(installed, canary, tmp_path):
     isolated, host_pid = canary(), canary(pid_mode="host")
     passing = run_in(tmp_path, [str(installed / "bin/isoverify"), LABEL_ARG, f"--iso-container=docker://{isolated.name}"])
     assert passing.returncode == 0, passing.stdout + passing.stderr
+    assert "warning" not in (passing.stdout + passing.stderr).lower(), passing.stdout  # none on a normal run
     assert (tmp_path / "reports/isolation.html").exists() and (tmp_path / "reports/isolation.json").exists()
     failing = run_in(tmp_path, [str(installed / "bin/isoverify"), LABEL_ARG,
                                 f"--iso-container=docker://{host_pid.name}", "-k", "pid and not limit"])
