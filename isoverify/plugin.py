@@ -376,6 +376,13 @@ def pytest_runtest_makereport(item, call):
     return test_report
 
 
+def command_as_typed(argv: list[str]) -> str:
+    """The command line as it was typed: `isoverify …` for the installed command (or its
+    module), else `pytest …`; what pytest adds itself (the defaults) is not shown."""
+    program = "isoverify" if Path(argv[0]).name in ("isoverify", "cli.py") else "pytest"
+    return shlex.join([program, *argv[1:]])
+
+
 def run_meta(config) -> dict:
     """When, by whom, where and how: the header of every report."""
     run = config.stash[RUN]
@@ -384,7 +391,7 @@ def run_meta(config) -> dict:
     return {
         "started": config.stash[STARTED],
         "by": f"{getpass.getuser()}@{socket.gethostname()}",
-        "command": shlex.join(["pytest", *sys.argv[1:]]),
+        "command": command_as_typed(sys.argv),
         "isoverify": __version__,
         "profile": run.judge.profile,
         "hosts": [{"host": run.plan.host_label(host), **hosts.get(run.plan.host_label(host), {})}

@@ -40,6 +40,8 @@ def test_the_catalogue_runs_anywhere(installed, canary, tmp_path):
     assert passing.returncode == 0, passing.stdout + passing.stderr
     assert "warning" not in (passing.stdout + passing.stderr).lower(), passing.stdout  # none on a normal run
     assert (tmp_path / "reports/isolation.html").exists() and (tmp_path / "reports/isolation.json").exists()
+    said = json.loads((tmp_path / "reports/isolation.json").read_text())["command"]  # as typed, not pytest's
+    assert said == f"isoverify {LABEL_ARG} --iso-container=docker://{isolated.name}", said
     failing = run_in(tmp_path, [str(installed / "bin/isoverify"), LABEL_ARG,
                                 f"--iso-container=docker://{host_pid.name}", "-k", "pid and not limit"])
     assert failing.returncode == 1, failing.stdout + failing.stderr
