@@ -35,10 +35,8 @@ from isoverify.collect.targets import (
 )
 from isoverify.errors import SetupError, TargetError, UsageError
 from isoverify.judge.catalogue import BY_ID, DEFAULT_PROFILE
-from isoverify.judge.checks.base import Evidence, Property
 from isoverify.judge.verdict import Judge, Verdict
 from isoverify.judge.waivers import Waivers
-from isoverify.judge.words import ADVISORY
 from isoverify.model import ContainerFacts, HostFacts
 from isoverify.untrusted import one_line
 
@@ -139,20 +137,6 @@ class Plan:
         """The engines whose containers this run verifies on `host`."""
         used = {slot.spec.engine if slot.spec else DEFAULT_ENGINE for slot in self.containers() if slot.host is host}
         return tuple(sorted(used - {PROCESS, POD, CRI}))
-
-
-def ran_before(prop: Property, target: str, pod: PodContainer) -> Verdict:
-    """An init container that ran to completion: part of a healthy pod, with no process left for the
-    kernel to show. Not a pass (nothing was observed) and not an error for that alone: an advisory,
-    never enforced, saying so, with the runtime spec it still holds."""
-    declared = pod.spec.describe() if pod.spec is not None else f"(not read: {pod.info_error})"
-    return Verdict(prop, target, ADVISORY, False,
-                   f"an init container that ran to completion (exit code {pod.exit_code}): no process of it is "
-                   "left for the kernel to show, so this is not judged of it; what its CRI runtime still holds "
-                   "of it is shown",
-                   (), (Evidence("declared (the CRI runtime spec)",
-                                 f"container ID: {pod.container_id}\nstate: {pod.state}, exit code {pod.exit_code}\n"
-                                 + declared),))
 
 
 def pod_label(container: PodContainer) -> str:
@@ -294,7 +278,7 @@ class Run:
         prop = BY_ID[property_id]
         pod = slot.target.pod if slot.target is not None else None
         if pod is not None and pod.init:
-            return self.judge.waived(ran_before(prop, slot.label, pod), None)
+            return self.judge.waived(self.judge.ran_before(prop, slot.label, pod), None)
         try:
             host, ctr = self.facts(slot)
         except SetupError:

@@ -5,6 +5,7 @@ import datetime
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from isoverify.errors import UsageError
 from isoverify.judge.catalogue import DEFAULT_PROFILE, PROFILES
@@ -14,6 +15,9 @@ from isoverify.judge.waivers import Identity, Waiver, Waivers
 from isoverify.judge.words import ADVISORY, ERROR, FAIL, PASS, WAIVED
 from isoverify.model import ContainerFacts, HostFacts
 from isoverify.untrusted import bounded, one_line
+
+if TYPE_CHECKING:  # what a pod's CRI runtime said of it: only named here
+    from isoverify.collect.cri import PodContainer
 
 
 def enforced(prop: Property, profile: str) -> bool:
@@ -118,7 +122,7 @@ def _every_process(each_process: Callable[[HostFacts, ContainerFacts], Finding],
     for other in others:
         found = each_process(host, other)
         if not found.holds:
-            return Finding(False, f"{_task(ctr, other)}, not its main one: {found.summary}",
+            return Finding(False, f"{_task(ctr, other, others)}, not its main one: {found.summary}",
                            found.host, found.container, found.items)
     threads = sum(1 for other in others if _status(other).get("Tgid", str(other.pid)) != str(other.pid))
     if others:
@@ -131,7 +135,7 @@ def _status(ctr: ContainerFacts) -> dict:
     return ctr.outside["status"].value or {}
 
 
-def _task(ctr: ContainerFacts, other: ContainerFacts) -> str:
+def _task(ctr: ContainerFacts, other: ContainerFacts, others: list[ContainerFacts]) -> str:
     """The task that breaks a property, by number and name: "its process 42 (sh)", or
     "its thread 43 (worker) of process 42 (app)" — each thread has credentials of its own —,
     or for a pod's container, "the pod's sandbox (process 40, pause)": the pod's, not its own."""
@@ -147,8 +151,7 @@ def _task(ctr: ContainerFacts, other: ContainerFacts) -> str:
     if process == str(ctr.pid):
         leader = one_line(_status(ctr).get("Name", "?"), 40)
     else:
-        leader = next((one_line(_status(o).get("Name", "?"), 40) for o in ctr.others() or ()
-                       if str(o.pid) == process), "?")
+        leader = next((one_line(_status(o).get("Name", "?"), 40) for o in others if str(o.pid) == process), "?")
     return f"its thread {tid} ({name}) of process {process} ({leader})"
 
 
@@ -206,3 +209,17 @@ class Judge:
         """The verdict under the waivers for its property and target."""
         identity = Identity.of(verdict.target, ctr.declared if ctr else None)
         return verdict.under(self.waivers.matching(verdict.property.id, identity), self.waivers.today)
+
+    @staticmethod
+    def ran_before(prop: Property, target: str, pod: "PodContainer") -> Verdict:
+        """An init container that ran to completion: part of a healthy pod, with no process left for the
+        kernel to show. Not a pass (nothing was observed) and not an error for that alone: an advisory,
+        never enforced, saying so, with the runtime spec it still holds."""
+        declared = pod.spec.describe() if pod.spec is not None else f"(not read: {pod.info_error})"
+        return Verdict(prop, target, ADVISORY, False,
+                       f"an init container that ran to completion (exit code {pod.exit_code}): no process of it is "
+                       "left for the kernel to show, so this is not judged of it; what its CRI runtime still holds "
+                       "of it is shown",
+                       (), (Evidence("declared (the CRI runtime spec)",
+                                     f"container ID: {pod.container_id}\n"
+                                     f"state: {pod.state}, exit code {pod.exit_code}\n" + declared),))

@@ -165,7 +165,7 @@ class Container:
         self.sandbox_id, self.sandbox_pid = sandbox
         self.started = None
         self.members, self.unread = [], 0  # its other tasks: processes, then threads
-        self.threads = set()  # those of its members that are threads, not processes
+        self.threads = {}  # those of its members that are threads, not processes: the process of each
         self.started_members = {}  # when each of its other processes started
         self.anchors = {}  # process: the anchor at the root of its mount namespace
         self.views = []  # the PIDs at whose roots its mounts and devices are read
@@ -201,9 +201,9 @@ def locate(container):
     members = members_of(container)
     threads = threads_of([container.pid] + members[:MEMBERS_SHOWN])
     container.unread = max(0, len(members) - MEMBERS_SHOWN) + max(0, len(threads) - THREADS_SHOWN)
-    container.started_members = started_now(members[:MEMBERS_SHOWN] + threads[:THREADS_SHOWN])
+    container.threads = dict(list(threads.items())[:THREADS_SHOWN])
+    container.started_members = started_now(members[:MEMBERS_SHOWN] + list(container.threads))
     container.members = list(container.started_members)
-    container.threads = set(threads[:THREADS_SHOWN])
     by_namespace = {}
     for pid in container.everyone():
         try:
@@ -265,11 +265,12 @@ def members_of(container):
 
 
 def threads_of(pids):
-    """The threads of each of `pids` but its leader (a process is all its threads)."""
-    found = []
+    """The threads of each of `pids` but its leader, each with its process (a process is all
+    its threads)."""
+    found = {}
     for pid in pids:
         try:
-            found += [tid for tid in os.listdir("/proc/%s/task" % pid) if tid != pid]
+            found.update((tid, pid) for tid in os.listdir("/proc/%s/task" % pid) if tid != pid)
         except OSError:
             continue  # gone meanwhile
     return found
@@ -640,7 +641,8 @@ def held(container):
             namespace_mounts = {line.split()[0] for line in dump("/proc/%s/mountinfo" % anchor).splitlines()}
             # a thread's working directory and root are its own (unshare(CLONE_FS)); its
             # descriptors are its process's, read there, unless it unshared them too
-            descriptors = [] if shares_descriptors(process) else os.listdir("/proc/%s/fd" % process)
+            descriptors = [] if shares_descriptors(process, container.threads.get(process)) \
+                else os.listdir("/proc/%s/fd" % process)
             if len(descriptors) > DESCRIPTORS_SHOWN:
                 shown.append("unread %s %d descriptors, more than are looked at\n" % (process, len(descriptors)))
                 continue
@@ -651,12 +653,10 @@ def held(container):
     return "".join(shown)
 
 
-def shares_descriptors(tid):
-    """Whether thread `tid` shares its process's table of descriptors (kcmp: the kernel's own
-    comparison); a thread that unshared it is read on its own."""
-    tgid = next((line.split()[1] for line in dump("/proc/%s/status" % tid).splitlines()
-                 if line.startswith("Tgid:")), tid)
-    if tgid == tid or KCMP is None:
+def shares_descriptors(tid, tgid):
+    """Whether thread `tid` shares the table of descriptors of its process `tgid` (None: it is
+    a process), by kcmp, the kernel's own comparison; a thread that unshared it is read on its own."""
+    if tgid is None or KCMP is None:
         return False
     return libc.syscall(ctypes.c_long(KCMP), ctypes.c_long(int(tgid)), ctypes.c_long(int(tid)),
                         ctypes.c_long(KCMP_FILES), ctypes.c_long(0), ctypes.c_long(0)) == 0
@@ -756,6 +756,9 @@ def stops(target):
     return True
 
 
+FROZEN = "its cgroup is frozen (a paused container): no filter is handed over until it resumes"
+
+
 def frozen(container):
     """Why its cgroup is frozen (a paused container), or "" when it is not."""
     roots = container.settings["cgroups"]
@@ -764,10 +767,10 @@ def frozen(container):
         try:
             if "freezer" in controllers.split(",") and roots.get("freezer"):
                 if dump("%s%s/freezer.state" % (roots["freezer"], path)).strip() != "THAWED":
-                    return "its cgroup is frozen (a paused container): no filter is handed over until it resumes"
+                    return FROZEN
             elif controllers == "" and roots.get(""):
                 if "frozen 1" in dump("%s%s/cgroup.events" % (roots[""], path)).splitlines():
-                    return "its cgroup is frozen (a paused container): no filter is handed over until it resumes"
+                    return FROZEN
         except OSError:
             continue  # no such file: that hierarchy cannot freeze it
     return ""
@@ -882,7 +885,7 @@ def settled(container):
     if container.unread:
         return "same"
     processes = list(dict.fromkeys(members_of(container) + members_of(container)))  # twice: one listing can miss a fork
-    listed = dict.fromkeys(processes + threads_of([container.pid] + processes))
+    listed = dict.fromkeys(processes + list(threads_of([container.pid] + processes)))
     now = started_now(listed)  # one listed but gone before it is asked is new too: it was not read
     new = sorted(pid for pid in listed if pid not in now or container.started_members.get(pid) != now[pid])
     if new:
