@@ -294,13 +294,17 @@ class Run:
             engines = {key.split(":", 1)[1]: r.value for key, r in facts.readings.items()
                        if key.startswith("engine:") and r.readable}
             parts = {name: version for engine in engines.values() for name, version in engine["components"].items()}
+            # a node's CRI runtime as it named itself when asked for its pods (one_line: its words)
+            cri = dict.fromkeys(f"{one_line(pod.runtime_name, 40)} {one_line(pod.runtime_version, 40)}"
+                                for slot in self.plan.containers() if slot.host is host
+                                for pod in [slot.target.pod if slot.target else None] if pod is not None)
             described[self.plan.host_label(host)] = {
                 "round_trips": host.round_trips,
                 "hostname": facts["hostname"].value or "?",
                 "kernel": facts["kernel"].value or "?",
                 "engine": ", ".join(f"{name} {engine['version']}" for name, engine in engines.items()) or "none used",
-                "runtime": ", ".join(f"{name} {parts[name]}" for name in ("runc", "crun", "containerd")
-                                     if name in parts) or "?",
+                "runtime": ", ".join([*(f"{name} {parts[name]}" for name in ("runc", "crun", "containerd")
+                                        if name in parts), *cri]) or "?",
             }
         return described
 

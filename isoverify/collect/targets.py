@@ -1,6 +1,7 @@
 """How a machine or a container is reached.
 
-Hosts are testinfra hosts (`local://`, `ssh://…`). Containers are reached
+Hosts are testinfra hosts (`local://`, `ssh://…`), and `node://`: the node a pod
+of the suite runs on, entered through kthreadd's namespaces. Containers are reached
 *through* their host: the host runs the engine's CLI (`docker exec …`), so
 the containers of a remote host are checked over the same connection as the
 host itself, and no engine is ever asked from the machine running pytest.
@@ -36,6 +37,10 @@ ENGINES = ("docker", "podman")
 PROCESS = "pid"  # pid://PID: any process as a container, entered with nsenter
 POD = "kubectl"  # kubectl://POD: a pod's container, seen from inside only
 CRI = "cri"  # cri://*: the pod containers of the node's CRI runtime, read from the node's kernel
+NODE = "node"  # node://: the node under a pod of the suite that shares its PID namespace (hostPID)
+# Every command on node:// runs in the node's initial namespaces, kthreadd's (PID 2: always
+# in them, where PID 1 may be closed), so the node's own shell and python3 read its kernel.
+ENTER_NODE = "nsenter --target 2 --mount --uts --ipc --net --cgroup -- /bin/sh -c %s"
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}=[A-Za-z0-9_.:/@-]{0,128}")
 RUNTIME_ID = re.compile(r"[0-9a-f]{12,64}")  # a CRI runtime's container or sandbox ID
 _LABEL_FILTER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]{0,252}(=[A-Za-z0-9_.:/@-]{0,128})?")
@@ -129,6 +134,7 @@ _SUDO = ("sudo", "sudo_user")
 _SSH = (*_SUDO, "ssh_config", "ssh_identity_file")
 HOST_URLS = {
     "local": Scheme("local://", "", _SUDO),
+    NODE: Scheme(f"{NODE}://", ""),
     **{name: Scheme(f"{name}://[USER@]HOST[:PORT]", _LOGIN, _SSH) for name in ("ssh", "safe-ssh", "paramiko")},
     "ansible": Scheme("ansible://GROUP?ansible_inventory=FILE", "(?P<GROUP>.*)", (*_SSH, "ansible_inventory")),
     "vagrant": Scheme("vagrant://NAME?root=DIR", "(?P<NAME>.+)?", (*_SUDO, "root")),
@@ -224,6 +230,8 @@ class HostTarget:
 
     def _connect(self):
         url, options = self.url, dict(self.options)
+        if self.scheme == NODE:
+            return testinfra.get_host("local://")
         if self.scheme in ("ssh", "vagrant"):
             self._private_dir = tempfile.mkdtemp(prefix="isoverify-ssh-")
             options["controlpath"] = os.path.join(self._private_dir, "control")
@@ -237,7 +245,8 @@ class HostTarget:
         try:
             if self._testinfra is None:
                 self._testinfra = self._connect()
-            result = self._testinfra.run(command)
+            result = (self._testinfra.run(ENTER_NODE, command) if self.scheme == NODE
+                      else self._testinfra.run(command))
         except TargetError:
             raise
         except Exception as exc:  # any backend's way of saying "unreachable"
@@ -366,8 +375,9 @@ def parse_container_url(url: str) -> ContainerSpec:
 
 
 def check_cri_host(spec: ContainerSpec, host: HostTarget) -> None:
-    """cri:// asks the runtime's socket from the machine running the suite: only its own host."""
-    if host.scheme != "local":
+    """cri:// asks the runtime's socket from the machine running the suite: only its own host,
+    or the node under the suite's pod, whose socket the pod mounts at the node's path."""
+    if host.scheme not in ("local", NODE):
         raise UsageError(f"--iso-container {spec.url!r}: cri:// reaches the CRI runtime of the machine the "
                          f"suite runs on only, not {host.label}: run the suite on the node with --iso-host=local://")
 

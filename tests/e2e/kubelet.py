@@ -10,6 +10,10 @@ Every pod carries the suite's labels, and `remove_pods` removes only pods
 that carry them.
 """
 
+import os
+import re
+import socket
+import stat
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -28,7 +32,9 @@ CONTAINER_NAME = "io.kubernetes.container.name"
 
 _POD_FIELDS = {"hostPID", "hostNetwork", "hostIPC", "shareProcessNamespace", "securityContext",
                "volumes", "containers", "initContainers"}
-_CONTAINER_FIELDS = {"name", "image", "command", "args", "volumeMounts", "ports", "securityContext"}
+# Said to the scheduler, the API server or the kubelet's own bookkeeping, never to the runtime.
+_NOT_THE_RUNTIMES = {"nodeName", "tolerations", "restartPolicy", "automountServiceAccountToken"}
+_CONTAINER_FIELDS = {"name", "image", "command", "args", "env", "volumeMounts", "ports", "securityContext"}
 _SECURITY_FIELDS = {"runAsUser", "runAsGroup", "runAsNonRoot", "privileged", "capabilities",
                     "allowPrivilegeEscalation", "readOnlyRootFilesystem", "seccompProfile",
                     "appArmorProfile", "procMount"}
@@ -53,7 +59,7 @@ def run_pod(client: CriClient, pod: dict | str, labels: dict[str, str], cgroup_p
     if isinstance(pod, str):
         pod = yaml.safe_load(pod)
     metadata, spec = pod["metadata"], pod["spec"]
-    _refuse_unknown("spec", spec, _POD_FIELDS)
+    _refuse_unknown("spec", spec, _POD_FIELDS | _NOT_THE_RUNTIMES)
     uid = str(uuid.uuid4())
     pod_labels = {**metadata.get("labels", {}), **labels, SUITE_LABEL[0]: SUITE_LABEL[1]}
     sandbox_config = _sandbox_config(metadata, spec, uid, pod_labels, cgroup_parent, log_directory)
@@ -172,19 +178,52 @@ def _container_config(spec: dict, container: dict, volumes: dict, labels: dict[s
         context.seccomp.CopyFrom(_profile(security["seccompProfile"]))
     if "appArmorProfile" in security:
         context.apparmor.CopyFrom(_profile(security["appArmorProfile"]))
-    mounts = []
-    for mount in container.get("volumeMounts", []):
-        volume = volumes[mount["name"]]
-        if "hostPath" not in volume:
-            raise ValueError(f"volume {volume['name']}: only hostPath volumes are translated")
-        mounts.append(api.Mount(container_path=mount["mountPath"], host_path=volume["hostPath"]["path"],
-                                readonly=mount.get("readOnly", False)))
+    mounts = [api.Mount(container_path=mount["mountPath"], host_path=_host_path(volumes[mount["name"]]),
+                        readonly=mount.get("readOnly", False))
+              for mount in container.get("volumeMounts", [])]
     name = container["name"]
+    env = _environment(container)
     return api.ContainerConfig(
         metadata=api.ContainerMetadata(name=name, attempt=0), image=api.ImageSpec(image=container["image"]),
-        command=container.get("command", []), args=container.get("args", []), mounts=mounts,
+        command=[_expand(word, env) for word in container.get("command", [])],
+        args=[_expand(word, env) for word in container.get("args", [])], mounts=mounts,
+        envs=[api.KeyValue(key=key, value=value) for key, value in env.items()],
         labels={**labels, CONTAINER_NAME: name}, log_path=f"{name}/0.log",
         linux=api.LinuxContainerConfig(security_context=context))
+
+
+def _host_path(volume: dict) -> str:
+    """A hostPath volume's path, checked or made as the kubelet does for its `type`."""
+    if "hostPath" not in volume:
+        raise ValueError(f"volume {volume['name']}: only hostPath volumes are translated")
+    path, kind = volume["hostPath"]["path"], volume["hostPath"].get("type", "")
+    if kind == "DirectoryOrCreate":
+        os.makedirs(path, mode=0o755, exist_ok=True)
+    elif kind == "Socket" and not stat.S_ISSOCK(os.stat(path).st_mode):
+        raise ValueError(f"volume {volume['name']}: {path} is not a socket")
+    elif kind not in ("", "DirectoryOrCreate", "Socket"):
+        raise ValueError(f"volume {volume['name']}: hostPath type {kind} is not translated")
+    return path
+
+
+def _environment(container: dict) -> dict[str, str]:
+    """A container's variables: values as given, and the node's name where the downward API asks it."""
+    env = {}
+    for variable in container.get("env", []):
+        source = variable.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+        if source == "spec.nodeName":
+            env[variable["name"]] = socket.gethostname()
+        elif source is None and "value" in variable:
+            env[variable["name"]] = _expand(variable["value"], env)
+        else:
+            raise ValueError(f"container {container['name']}: variable {variable['name']} is not translated")
+    return env
+
+
+def _expand(word: str, env: dict[str, str]) -> str:
+    """$(NAME) replaced by a variable's value as a kubelet does; an unknown one, and $$(NAME), kept."""
+    return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
+                  lambda found: "$" if found.group(0) == "$$" else env.get(found.group(1), found.group(0)), word)
 
 
 def _start(client: CriClient, running: RunningPod, sandbox_config, spec: dict, container: dict, volumes: dict,

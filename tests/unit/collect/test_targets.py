@@ -79,6 +79,8 @@ def test_each_field_refuses_shell_metacharacters(option, url, valid, value):
     ("ssh://root:secret@web1", "no password: use a key"),
     ("ssh://web1:65536", "PORT '65536' is not a port: use a number from 1 to 65535"),
     ("local://web1", "write local://"),
+    ("node://web1", "write node://"),
+    ("node://?sudo=true", "takes no options"),
     ("ansible://?ansible_inventory=hosts.ini", "GROUP '' is not an Ansible group"),
 ])
 def test_unknown_or_malformed_host_options(url, words):
@@ -88,7 +90,7 @@ def test_unknown_or_malformed_host_options(url, words):
 
 
 @pytest.mark.parametrize("url", [
-    "local://", "ssh://[fe80::1]:2222", "ssh://default?ssh_config=.vagrant/ssh-config&sudo=true",
+    "local://", "node://", "ssh://[fe80::1]:2222", "ssh://default?ssh_config=.vagrant/ssh-config&sudo=true",
     "vagrant://", "ansible://fleet?ansible_inventory=hosts.ini&sudo=true",
 ])
 def test_valid_host_forms(url):
