@@ -38,6 +38,7 @@ from isoverify.report.html import (
 )
 from isoverify.run import DEFAULT_IMAGE, PlannedContainer, Run
 
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # --iso-run: what names a sweep of runs
 EXIT_UNOBSERVABLE = 6  # the run could not observe what it was asked to verify
 
 RUN = pytest.StashKey[Run]()
@@ -83,6 +84,9 @@ def pytest_addoption(parser):
                     help="an earlier run's JSON results: mark each verdict new, fixed or unchanged against it")
     group.addoption("--iso-oscal", default=None, metavar="PATH",
                     help="write the run there as an OSCAL assessment results document (JSON)")
+    group.addoption("--iso-run", default=None, metavar="ID",
+                    help="name the run in its results (letters, digits, . _ -): `isoverify merge --run=ID` "
+                         "takes only the results of one sweep")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -103,6 +107,8 @@ def pytest_configure(config):
         )
         if config.getoption("iso_oscal") and importlib.util.find_spec("trestle") is None:
             raise UsageError("--iso-oscal needs compliance-trestle: pip install 'isoverify[oscal]'")
+        if config.getoption("iso_run") is not None and not RUN_ID.fullmatch(config.getoption("iso_run")):
+            raise UsageError(f"--iso-run {config.getoption('iso_run')!r}: use 1 to 64 letters, digits and . _ -")
         baseline_file = config.getoption("iso_baseline")
         config.stash[BASELINE] = baseline.load(Path(baseline_file)) if baseline_file else None
     except (UsageError, WaiverError, baseline.BaselineError) as exc:
@@ -398,6 +404,7 @@ def run_meta(config) -> dict:
                   for host in run.plan.hosts],
         "unmatched_waivers": [w.as_record(waivers.today) for w in
                               waivers.unmatched({line for r in records for line in r["matching_waivers"]})],
+        **({"run": config.getoption("iso_run")} if config.getoption("iso_run") else {}),
     }
 
 
