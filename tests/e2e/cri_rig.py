@@ -51,7 +51,8 @@ class Runtime:
 
     def run_pod(self, pod) -> RunningPod:
         with self.client() as client:
-            running = run_pod(client, pod, SESSION_LABELS, self.cgroup_parent, str(self.run_dir / "logs"))
+            running = run_pod(client, pod, SESSION_LABELS, self.cgroup_parent, str(self.run_dir / "logs"),
+                              str(self.run_dir / "kubelet" / "pods"))
         self.sandbox_ids.append(running.sandbox_id)
         return running
 

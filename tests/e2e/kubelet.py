@@ -10,6 +10,7 @@ Every pod carries the suite's labels, and `remove_pods` removes only pods
 that carry them.
 """
 
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -48,8 +49,9 @@ class RunningPod:
 
 
 def run_pod(client: CriClient, pod: dict | str, labels: dict[str, str], cgroup_parent: str,
-            log_directory: str, init_seconds: float = 30.0) -> RunningPod:
-    """Start `pod` as a kubelet would, labelled with `labels` and the suite's label."""
+            log_directory: str, pods_directory: str, init_seconds: float = 30.0) -> RunningPod:
+    """Start `pod` as a kubelet would, labelled with `labels` and the suite's label; its
+    volumes other than hostPath are directories under `pods_directory`, as a kubelet's."""
     if isinstance(pod, str):
         pod = yaml.safe_load(pod)
     metadata, spec = pod["metadata"], pod["spec"]
@@ -59,7 +61,7 @@ def run_pod(client: CriClient, pod: dict | str, labels: dict[str, str], cgroup_p
     sandbox_config = _sandbox_config(metadata, spec, uid, pod_labels, cgroup_parent, log_directory)
     sandbox_id = client.call("RunPodSandbox", api.RunPodSandboxRequest(config=sandbox_config)).pod_sandbox_id
     running = RunningPod(sandbox_id, uid, sandbox_config.metadata.namespace, sandbox_config.metadata.name)
-    volumes = {volume["name"]: volume for volume in spec.get("volumes", [])}
+    volumes = {volume["name"]: _volume_path(volume, pods_directory, uid) for volume in spec.get("volumes", [])}
     kubelet_labels = {POD_NAME: running.name, POD_NAMESPACE: running.namespace, POD_UID: uid}
     for init in spec.get("initContainers", []):
         container_id = _start(client, running, sandbox_config, spec, init, volumes, kubelet_labels, pod_labels)
@@ -90,7 +92,7 @@ def _refuse_unknown(where: str, given: dict, known: set[str]) -> None:
 def _sandbox_config(metadata: dict, spec: dict, uid: str, labels: dict[str, str], cgroup_parent: str,
                     log_directory: str) -> api.PodSandboxConfig:
     pod_security = spec.get("securityContext", {})
-    _refuse_unknown("spec.securityContext", pod_security, _SECURITY_FIELDS | {"supplementalGroups"})
+    _refuse_unknown("spec.securityContext", pod_security, _SECURITY_FIELDS | {"supplementalGroups", "sysctls"})
     host_network = spec.get("hostNetwork", False)
     context = api.LinuxSandboxSecurityContext(
         namespace_options=_namespaces(spec),
@@ -110,7 +112,8 @@ def _sandbox_config(metadata: dict, spec: dict, uid: str, labels: dict[str, str]
         hostname="" if host_network else metadata["name"],
         log_directory=log_directory, port_mappings=ports, labels=labels,
         annotations=metadata.get("annotations", {}),
-        linux=api.LinuxPodSandboxConfig(cgroup_parent=f"{cgroup_parent}/pod{uid}", security_context=context))
+        linux=api.LinuxPodSandboxConfig(cgroup_parent=f"{cgroup_parent}/pod{uid}", security_context=context,
+                                        sysctls={s["name"]: str(s["value"]) for s in pod_security.get("sysctls", [])}))
 
 
 def _all_containers(spec: dict) -> list[dict]:
@@ -172,19 +175,34 @@ def _container_config(spec: dict, container: dict, volumes: dict, labels: dict[s
         context.seccomp.CopyFrom(_profile(security["seccompProfile"]))
     if "appArmorProfile" in security:
         context.apparmor.CopyFrom(_profile(security["appArmorProfile"]))
-    mounts = []
-    for mount in container.get("volumeMounts", []):
-        volume = volumes[mount["name"]]
-        if "hostPath" not in volume:
-            raise ValueError(f"volume {volume['name']}: only hostPath volumes are translated")
-        mounts.append(api.Mount(container_path=mount["mountPath"], host_path=volume["hostPath"]["path"],
-                                readonly=mount.get("readOnly", False)))
+    mounts = [api.Mount(container_path=mount["mountPath"], host_path=volumes[mount["name"]],
+                        readonly=mount.get("readOnly", False))
+              for mount in container.get("volumeMounts", [])]
     name = container["name"]
     return api.ContainerConfig(
         metadata=api.ContainerMetadata(name=name, attempt=0), image=api.ImageSpec(image=container["image"]),
         command=container.get("command", []), args=container.get("args", []), mounts=mounts,
         labels={**labels, CONTAINER_NAME: name}, log_path=f"{name}/0.log",
         linux=api.LinuxContainerConfig(security_context=context))
+
+
+# The directory a kubelet makes for each volume type it keeps under the pod's own directory,
+# by the plugin's name (pkg/volume: kubernetes.io~empty-dir, …); the stand-in makes it empty.
+_PLUGIN_DIRECTORIES = {"emptyDir": "empty-dir", "gitRepo": "git-repo"}
+
+
+def _volume_path(volume: dict, pods_directory: str, uid: str) -> str:
+    """The host path a volume is mounted from: a hostPath's own, or the directory a kubelet
+    makes for it under the pod's (PODS/UID/volumes/kubernetes.io~PLUGIN/NAME)."""
+    kinds = set(volume) - {"name"}
+    if kinds == {"hostPath"}:
+        return volume["hostPath"]["path"]
+    if len(kinds) != 1 or not kinds <= set(_PLUGIN_DIRECTORIES):
+        raise ValueError(f"volume {volume['name']}: only hostPath, emptyDir and gitRepo volumes are translated")
+    path = os.path.join(pods_directory, uid, "volumes", f"kubernetes.io~{_PLUGIN_DIRECTORIES[kinds.pop()]}",
+                        volume["name"])
+    os.makedirs(path)
+    return path
 
 
 def _start(client: CriClient, running: RunningPod, sandbox_config, spec: dict, container: dict, volumes: dict,
