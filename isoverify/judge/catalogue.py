@@ -114,8 +114,10 @@ CATALOGUE: tuple[Property, ...] = (
              (PSS("seccompProfile"),), pss.check_seccomp_baseline, ("HostConfig.SecurityOpt",)),
     Property("pss-seccomp-restricted", "A RuntimeDefault or Localhost seccomp profile, in force",
              (PSS("seccompProfile"),), pss.check_seccomp_restricted, ("HostConfig.SecurityOpt",)),
-    Property("pss-lsm", "AppArmor not Unconfined, SELinux only an allowed type and a level (declared)",
-             (PSS("AppArmor"), PSS("SELinux")), pss.check_lsm_options, ("HostConfig.SecurityOpt",)),
+    Property("pss-apparmor", "AppArmor is not set Unconfined (declared)",
+             (PSS("AppArmor"),), pss.check_apparmor, ("HostConfig.SecurityOpt", "AppArmorProfile")),
+    Property("pss-selinux", "SELinux sets no user or role, and only a container type (declared)",
+             (PSS("SELinux"),), pss.check_selinux, ("HostConfig.SecurityOpt", "ProcessLabel")),
     # Declaration against observation.
     Property("drift", "The kernel shows what the configuration declares",
              (CIS("5.25"), NIST("4.4.3")), drift.check_drift),
@@ -132,8 +134,10 @@ HARDENED = BASELINE + ("user", "readonly-rootfs", "nnp", "memory-limit", "pids-l
 # namespaces, privileged, capabilities, hostPath volumes, host ports, AppArmor and SELinux,
 # the /proc mount, seccomp, sysctls (HostProcess is Windows' alone); restricted adds volume
 # types, privilege escalation, non-root, and its own capabilities and seccomp in place of baseline's.
-PSS_BASELINE = ("net", "pid", "ipc", "privileged", "pss-caps", "host-mounts", "pss-host-path", "pss-host-ports",
-                "pss-lsm", "masked-paths", "readonly-paths", "pss-seccomp", "pss-sysctls")
+# hostPath volumes is pss-host-path's: host-mounts' reading of each mount, to the letter (every
+# host path, host data too), but what the runtime mounts for a host namespace the pod shares.
+PSS_BASELINE = ("net", "pid", "ipc", "privileged", "pss-caps", "pss-host-path", "pss-host-ports",
+                "pss-apparmor", "pss-selinux", "masked-paths", "readonly-paths", "pss-seccomp", "pss-sysctls")
 PSS_RESTRICTED = tuple(p for p in PSS_BASELINE if p not in ("pss-caps", "pss-seccomp")) + (
     "pss-caps-restricted", "pss-seccomp-restricted", "pss-volume-types", "nnp", "nonroot")
 # Which properties each profile enforces; the others still run, as advisories.

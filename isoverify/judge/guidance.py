@@ -283,14 +283,18 @@ GUIDANCE: dict[str, Guidance] = {
         docker="keep the default profile (no `seccomp=unconfined`)", compose="no `seccomp:unconfined`",
         podman="keep the default profile",
         kubernetes="`securityContext.seccompProfile.type: RuntimeDefault` (or `Localhost`)"),
-    "pss-lsm": Guidance(
-        MEDIUM, "AppArmor set to Unconfined, or an SELinux user, role or type of one's own, lifts the "
-                "label that confines the pod.",
-        "Leave AppArmor at the runtime's default and SELinux at the runtime's type; set only a level.",
-        docker="remove `--security-opt apparmor=unconfined` and `label=...` but `label=level:`",
-        compose="remove `apparmor:unconfined` and `label:` entries",
-        podman="remove `--security-opt apparmor=unconfined` and `label=...`",
-        kubernetes="remove `appArmorProfile.type: Unconfined` and `seLinuxOptions` but `level`"),
+    "pss-apparmor": Guidance(
+        MEDIUM, "AppArmor set to Unconfined lifts the profile that confines the pod's files and mounts.",
+        "Leave AppArmor at the runtime's default profile, or name one of the node's.",
+        docker="remove `--security-opt apparmor=unconfined`", compose="remove `apparmor:unconfined`",
+        podman="remove `--security-opt apparmor=unconfined`",
+        kubernetes="remove `appArmorProfile.type: Unconfined` (or set `RuntimeDefault`)"),
+    "pss-selinux": Guidance(
+        MEDIUM, "An SELinux user, role or type of one's own (spc_t) can lift the label that confines the pod.",
+        "Leave SELinux at the runtime's type; set only a level.",
+        docker="remove `--security-opt label=...` but `label=level:`", compose="remove `label:` entries",
+        podman="remove `--security-opt label=...` but `label=level:`",
+        kubernetes="remove `seLinuxOptions` but `level`"),
     "drift": Guidance(
         LOW, "Where the kernel shows something other than what the configuration declares, the "
              "configuration is no evidence: something changed the container after it started.",

@@ -32,10 +32,21 @@ _POD_FIELDS = {"hostPID", "hostNetwork", "hostIPC", "shareProcessNamespace", "se
 _CONTAINER_FIELDS = {"name", "image", "command", "args", "volumeMounts", "ports", "securityContext"}
 _SECURITY_FIELDS = {"runAsUser", "runAsGroup", "runAsNonRoot", "privileged", "capabilities",
                     "allowPrivilegeEscalation", "readOnlyRootFilesystem", "seccompProfile",
-                    "appArmorProfile", "procMount"}
+                    "appArmorProfile", "procMount", "seLinuxOptions"}
 _PROFILES = {"RuntimeDefault": api.SecurityProfile.RuntimeDefault, "Unconfined": api.SecurityProfile.Unconfined,
              "Localhost": api.SecurityProfile.Localhost}
 _PROTOCOLS = {"TCP": api.TCP, "UDP": api.UDP, "SCTP": api.SCTP}
+# The paths a kubelet asks the runtime to mask and to make read-only for each procMount
+# (securitycontext.ConvertToRuntimeMaskedPaths, ConvertToRuntimeReadonlyPaths): a runtime masks
+# only what it is asked to. Unmasked asks for none (the API server lets only a pod in a user
+# namespace ask for it, which this stand-in, like a kubelet, does not check).
+_PROC_MOUNTS = {
+    "Default": (["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                 "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+                 "/sys/devices/virtual/powercap"],
+                ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]),
+    "Unmasked": ([], []),
+}
 
 
 @dataclass
@@ -134,7 +145,8 @@ def _security(spec: dict, container: dict) -> dict:
     container_security = container.get("securityContext", {})
     _refuse_unknown(f"container {container['name']} securityContext", container_security, _SECURITY_FIELDS)
     pod_security = {key: value for key, value in spec.get("securityContext", {}).items()
-                    if key in {"runAsUser", "runAsGroup", "runAsNonRoot", "seccompProfile", "appArmorProfile"}}
+                    if key in {"runAsUser", "runAsGroup", "runAsNonRoot", "seccompProfile", "appArmorProfile",
+                               "seLinuxOptions"}}
     return {**pod_security, **container_security}
 
 
@@ -155,9 +167,9 @@ def _container_config(spec: dict, container: dict, volumes: dict, labels: dict[s
                       sandbox_config: api.PodSandboxConfig) -> api.ContainerConfig:
     _refuse_unknown(f"container {container['name']}", container, _CONTAINER_FIELDS)
     security = _security(spec, container)
-    if security.get("procMount", "Default") != "Default":
-        raise ValueError(f"container {container['name']}: procMount {security['procMount']} needs a user "
-                         "namespace this stand-in does not make")
+    proc_mount = security.get("procMount", "Default")
+    if proc_mount not in _PROC_MOUNTS:
+        raise ValueError(f"container {container['name']}: procMount {proc_mount}: Default or Unmasked")
     if security.get("runAsNonRoot") and security.get("runAsUser", 0) == 0:
         # The kubelet's check: an image's user is not known here, so the uid must be given.
         raise ValueError(f"container {container['name']}: runAsNonRoot needs a non-zero runAsUser")
@@ -169,12 +181,15 @@ def _container_config(spec: dict, container: dict, volumes: dict, labels: dict[s
         namespace_options=_namespaces(spec),
         readonly_rootfs=security.get("readOnlyRootFilesystem", False),
         # allowPrivilegeEscalation defaults to true; false is no_new_privs.
-        no_new_privs=security.get("allowPrivilegeEscalation", True) is False)
+        no_new_privs=security.get("allowPrivilegeEscalation", True) is False,
+        masked_paths=_PROC_MOUNTS[proc_mount][0], readonly_paths=_PROC_MOUNTS[proc_mount][1])
     _user_and_group(context, security)
     if "seccompProfile" in security:
         context.seccomp.CopyFrom(_profile(security["seccompProfile"]))
     if "appArmorProfile" in security:
         context.apparmor.CopyFrom(_profile(security["appArmorProfile"]))
+    if "seLinuxOptions" in security:
+        context.selinux_options.CopyFrom(api.SELinuxOption(**security["seLinuxOptions"]))
     mounts = [api.Mount(container_path=mount["mountPath"], host_path=volumes[mount["name"]],
                         readonly=mount.get("readOnly", False))
               for mount in container.get("volumeMounts", [])]

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from isoverify.judge.checks import filesystem
-from isoverify.judge.checks.base import Evidence, Finding, Unobservable, kernel, shown, status
+from isoverify.judge.checks.base import Evidence, Finding, Unobservable, kernel, shown, status, value
 from isoverify.judge.checks.privileges import SECCOMP_MODES, _caps_evidence, capability_sets
 from isoverify.kernel import linux
 from isoverify.model import ContainerFacts, HostFacts
@@ -143,23 +143,46 @@ def check_caps_baseline(host: HostFacts, ctr: ContainerFacts) -> Finding:
 
 def check_caps_restricted(host: HostFacts, ctr: ContainerFacts) -> Finding:
     """Restricted: every capability dropped but NET_BIND_SERVICE, in every set the kernel holds
-    (the bounding set too: a setuid binary or an exec as root gets it back)."""
+    (the bounding set too: a setuid binary or an exec as root gets it back). The pod's sandbox
+    is the runtime's process, which no container's capabilities describe: of it, only what it
+    can ever use counts — its bounding set too unless it runs as a user other than root with
+    no_new_privs (then no exec can raise it)."""
     sets = capability_sets(ctr)
-    beyond = sorted(frozenset().union(*sets.values()) - RESTRICTED_CAPABILITIES)
+    held = frozenset().union(*sets.values())
+    sandbox = ctr.target.pod is not None and ctr.pid == ctr.target.pod.sandbox_pid
+    fields = status(ctr)
+    bounded = fields.get("NoNewPrivs") == "1" and "0" not in fields.get("Uid", "0").split()
+    if sandbox and bounded:
+        held = frozenset().union(*(caps for name, caps in sets.items() if name != "CapBnd"))
+    beyond = sorted(held - RESTRICTED_CAPABILITIES)
     summary = (f"capabilities not dropped: {', '.join(beyond)}" if beyond
                else "every capability dropped but NET_BIND_SERVICE, in every set")
+    if sandbox and bounded and not beyond:
+        summary = ("the pod's sandbox holds no capability it can use: it runs as a user other than root with "
+                   f"no_new_privs, its bounding set ({len(sets['CapBnd'])}) out of reach")
     return Finding(not beyond, summary, (), (_caps_evidence(ctr, sets),), tuple(beyond))
 
 
 # -- host paths and volume types, from the kernel ----------------------------------------------
 
 def _host_paths(host: HostFacts, ctr: ContainerFacts) -> list[tuple["filesystem.Exposure", str | None]]:
-    """Each host mount with the pod volume it is (None: a hostPath); its engine's own files
-    and a container's named volumes (an engine's, as a claim is a pod's) are left out."""
+    """Each host mount with what it is: the pod's own volume ("empty-dir", …; "" another of the
+    kubelet's files for the pod), or None, a hostPath. Left out: its engine's own files, a
+    container's named volumes (an engine's, as a claim is a pod's), and what the runtime mounts
+    for a host namespace the pod shares — the node's /dev/shm with hostIPC, the read-only sysfs of
+    the node's network namespace at /sys with hostNetwork — which `ipc` and `net` judge."""
+    host_ns = value(host["ns"], "the host's namespaces")
+    ctr_ns = value(ctr.outside["ns"], "the container's namespaces")
+
+    def shares(kind: str) -> bool:
+        return kind in host_ns and host_ns.get(kind) == ctr_ns.get(kind)
     found = []
     for exposure in filesystem.exposures(host, ctr):
         plugin = filesystem.pod_volume(ctr, exposure.path)
-        if plugin is None and (exposure.kind == "own" or exposure.why == filesystem.VOLUME_WHY):
+        if plugin is None and (exposure.kind == "own" or exposure.why == filesystem.VOLUME_WHY
+                               or (exposure.kind == "ipc" and shares("ipc"))
+                               or (exposure.mount.fstype == "sysfs" and exposure.mount.mount_point == "/sys"
+                                   and "ro" in exposure.mount.options.split(",") and shares("net"))):
             continue
         found.append((exposure, plugin))
     return found
@@ -169,19 +192,20 @@ def _mount_evidence(ctr: ContainerFacts, rows: list[tuple["filesystem.Exposure",
     table = "\n".join(f"{e.mount.mount_point}  <-  host {e.path}: "
                       + ("a hostPath" if plugin is None else f"the pod's own {plugin or 'kubelet file'}")
                       for e, plugin in rows)
-    return kernel(ctr, "its host mounts as the kernel maps them", table or "(none)")
+    return kernel(ctr, "its host mounts as the kernel maps them (but its engine's own files)", table or "(none)")
 
 
 def check_host_path(host: HostFacts, ctr: ContainerFacts) -> Finding:
     """Baseline: no hostPath volume at all — any piece of the host's filesystems mounted in that
     is not one of the pod's own volumes or its runtime's files, judged by the host path the
-    kernel shows, whatever the volume was called."""
+    kernel shows, whatever the volume was called; and none held after it was unmounted."""
     rows = _host_paths(host, ctr)
     paths = [e for e, plugin in rows if plugin is None]
-    summary = ("host paths mounted in (hostPath volumes): " + "; ".join(e.shown for e in paths) if paths
-               else "no host path mounted in but the pod's own volumes")
-    return Finding(not paths, summary, (), (_mount_evidence(ctr, rows),),
-                   tuple(dict.fromkeys(e.path for e in paths)))
+    held = filesystem.held_host_files(host, ctr)
+    summary = "; ".join((["host paths mounted in (hostPath volumes): " + "; ".join(e.shown for e in paths)]
+                         if paths else []) + held) or "no host path mounted in but the pod's own volumes"
+    return Finding(not paths and not held, summary, (), (_mount_evidence(ctr, rows), shown(ctr.outside["held"])),
+                   tuple(dict.fromkeys(e.path for e in paths)) + (("held outside its mounts",) if held else ()))
 
 
 def check_volume_types(host: HostFacts, ctr: ContainerFacts) -> Finding:
@@ -253,17 +277,22 @@ def check_seccomp_restricted(host: HostFacts, ctr: ContainerFacts) -> Finding:
                    () if holds else (found.seccomp or "not set",))
 
 
-def check_lsm_options(host: HostFacts, ctr: ContainerFacts) -> Finding:
-    """AppArmor must not be set Unconfined; SELinux may set only the level and an allowed type.
-    Both are the declaration's: the label the kernel shows stands beside it."""
+def check_apparmor(host: HostFacts, ctr: ContainerFacts) -> Finding:
+    """AppArmor must not be set Unconfined: the declaration's; the label the kernel shows stands beside it."""
     found = declared(ctr)
-    wrong = []
-    if found.apparmor == "Unconfined":
-        wrong.append("AppArmor Unconfined")
-    if found.selinux.get("type", "") not in ("", *SELINUX_TYPES):
-        wrong.append(f"SELinux type {found.selinux['type']}")
-    wrong += [f"SELinux {key} {found.selinux[key]}" for key in ("user", "role") if found.selinux.get(key)]
-    summary = ("; ".join(wrong) + f" ({found.said})" if wrong
-               else f"AppArmor and SELinux options within the standard ({found.said})")
+    wrong = found.apparmor == "Unconfined"
+    summary = (f"AppArmor profile Unconfined ({found.said})" if wrong
+               else f"AppArmor profile {found.apparmor or 'not set'} ({found.said})")
+    return Finding(not wrong, summary, (shown(host["lsm"]),), (_declared_evidence(found), shown(ctr.outside["label"])),
+                   ("Unconfined",) if wrong else ())
+
+
+def check_selinux(host: HostFacts, ctr: ContainerFacts) -> Finding:
+    """SELinux may set only the level and one of the container types: no user, no role."""
+    found = declared(ctr)
+    wrong = [f"type {found.selinux['type']}"] if found.selinux.get("type", "") not in ("", *SELINUX_TYPES) else []
+    wrong += [f"{key} {found.selinux[key]}" for key in ("user", "role") if found.selinux.get(key)]
+    summary = (f"SELinux options beyond the standard: {', '.join(wrong)} ({found.said})" if wrong
+               else f"SELinux options within the standard ({found.said})")
     return Finding(not wrong, summary, (shown(host["lsm"]),), (_declared_evidence(found), shown(ctr.outside["label"])),
                    tuple(wrong))

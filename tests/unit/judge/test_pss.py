@@ -28,17 +28,19 @@ def config(container: dict | None = None, sandbox: dict | None = None):
     return declared_config(container or {}, sandbox or {})
 
 
-def pod_facts(caps=linux.DEFAULT_CAPABILITIES["docker"], seccomp_mode="0", cfg=None) -> ContainerFacts:
+def pod_facts(caps=linux.DEFAULT_CAPABILITIES["docker"], seccomp_mode="0", cfg=None, pid=4200, uid="0",
+              nnp="0", bounding=None) -> ContainerFacts:
     made = PodContainer(
         runtime_name="containerd", runtime_version="1.6", sandbox_id="a" * 64, sandbox_pid=4100,
         pod_uid=POD_UID, pod_namespace="shop", pod_name="app", pod_labels={}, container_id="c" * 64,
         container_name="server", state="running", attempt=0, exit_code=0, created_at=1, finished_at=0, init=False,
         pid=4200, spec=None, labels={}, annotations={}, config=cfg if cfg is not None else config())
     target = ContainerTarget(HostTarget("local://"), CRI, made.container_id, "cri://shop/app/server", made)
-    status = {name: mask(caps) for name in ("CapPrm", "CapEff", "CapBnd")}
-    status.update(CapInh="0" * 16, CapAmb="0" * 16, Seccomp=seccomp_mode, Seccomp_filters="0", Tgid="4200")
-    outside = {"locate": Reading("locate", "4200", 0, 4200), "status": Reading("status", "", 0, status),
-               "label": Reading("cat /proc/4200/attr/current", "", 0, "")}
+    status = {name: mask(caps) for name in ("CapPrm", "CapEff")}
+    status.update(CapBnd=mask(caps if bounding is None else bounding), CapInh="0" * 16, CapAmb="0" * 16,
+                  Seccomp=seccomp_mode, Seccomp_filters="0", Tgid=str(pid), Uid=" ".join([uid] * 4), NoNewPrivs=nnp)
+    outside = {"locate": Reading("locate", str(pid), 0, pid), "status": Reading("status", "", 0, status),
+               "label": Reading(f"cat /proc/{pid}/attr/current", "", 0, "")}
     return ContainerFacts(target, outside, None, "read by the host")
 
 
@@ -93,6 +95,17 @@ def test_restricted_wants_every_capability_dropped_but_net_bind_service():
     assert not found.holds and found.items == ("CHOWN",), found.summary
 
 
+@pytest.mark.parametrize("pid, uid, nnp, holds", [
+    (4100, "65535", "1", True),  # the sandbox, not root, no_new_privs: its bounding set is out of reach
+    (4100, "0", "1", False),  # as root an exec regains it
+    (4100, "65535", "0", False),  # without no_new_privs a setuid binary does
+    (4200, "65535", "1", False),  # the container itself: the letter wants them dropped
+])
+def test_of_the_pods_sandbox_only_the_capabilities_it_can_use_count(pid, uid, nnp, holds):
+    ctr = pod_facts(caps=set(), bounding=linux.DEFAULT_CAPABILITIES["docker"], pid=pid, uid=uid, nnp=nnp)
+    assert pss.check_caps_restricted(HOST, ctr).holds is holds
+
+
 # -- seccomp: the letter, with the kernel's word beside it ------------------------------------
 
 def test_unset_seccomp_passes_baseline_and_says_no_filter_is_in_force():
@@ -131,16 +144,18 @@ def test_host_ports_and_sysctls_are_read_from_the_sandbox_config():
     assert pss.check_host_ports(HOST, pod_facts()).holds and pss.check_sysctls(HOST, pod_facts()).holds
 
 
-@pytest.mark.parametrize("context, items", [
-    ({}, ()),
-    ({"apparmor": {"profile_type": 1}}, ("AppArmor Unconfined",)),
-    ({"selinux_options": {"type": "container_t", "level": "s0:c1,c2"}}, ()),
-    ({"selinux_options": {"type": "spc_t"}}, ("SELinux type spc_t",)),
-    ({"selinux_options": {"role": "sysadm_r"}}, ("SELinux role sysadm_r",)),
+@pytest.mark.parametrize("context, apparmor, selinux", [
+    ({}, (), ()),
+    ({"apparmor": {"profile_type": 1}}, ("Unconfined",), ()),
+    ({"apparmor": {}}, (), ()),
+    ({"selinux_options": {"type": "container_t", "level": "s0:c1,c2"}}, (), ()),
+    ({"selinux_options": {"type": "spc_t"}}, (), ("type spc_t",)),
+    ({"selinux_options": {"role": "sysadm_r"}}, (), ("role sysadm_r",)),
 ])
-def test_apparmor_and_selinux_options(context, items):
-    found = pss.check_lsm_options(HOST, pod_facts(cfg=config({"linux": {"security_context": context}})))
-    assert found.holds is not items and found.items == items, found.summary
+def test_apparmor_and_selinux_options(context, apparmor, selinux):
+    ctr = pod_facts(cfg=config({"linux": {"security_context": context}}))
+    assert pss.check_apparmor(HOST, ctr).items == apparmor
+    assert pss.check_selinux(HOST, ctr).items == selinux
 
 
 def test_a_docker_container_is_judged_from_its_inspect_document():
@@ -150,7 +165,7 @@ def test_a_docker_container_is_judged_from_its_inspect_document():
     assert pss.check_host_ports(HOST, ctr).items == ("8080/TCP",)
     assert pss.check_sysctls(HOST, ctr).items == ("kernel.msgmax",)
     assert pss.check_seccomp_baseline(HOST, ctr).items == ("Unconfined",)
-    assert "SELinux type spc_t" in pss.check_lsm_options(HOST, ctr).items
+    assert pss.check_selinux(HOST, ctr).items == ("type spc_t",)
     default = docker_facts({})
     assert pss.declared(default).seccomp == "RuntimeDefault" and pss.check_seccomp_restricted(HOST, default).holds
 
