@@ -203,7 +203,7 @@ def check_host_path(host: HostFacts, ctr: ContainerFacts) -> Finding:
     paths = [e for e, plugin in rows if plugin is None]
     held = filesystem.held_host_files(host, ctr)
     summary = "; ".join((["host paths mounted in (hostPath volumes): " + "; ".join(e.shown for e in paths)]
-                         if paths else []) + held) or "no host path mounted in but the pod's own volumes"
+                         if paths else []) + held) or "no host path mounted in but its own volumes"
     return Finding(not paths and not held, summary, (), (_mount_evidence(ctr, rows), shown(ctr.outside["held"])),
                    tuple(dict.fromkeys(e.path for e in paths)) + (("held outside its mounts",) if held else ()))
 
