@@ -1,9 +1,10 @@
 """The Pod Security Standards' profiles against real pods of a real containerd, started as a
 kubelet starts them: for each control this node can exercise, a pod that breaks it fails that
 control and no other control of its level; a pod that meets restricted passes every one; pods
-made to slip past (named like the compliant pod, a hostPath named like a pod's own volume) are
-caught. One run of the suite at pss-restricted judges them all: the baseline's own properties
-run there as advisories, so each level's verdicts are read from the same records.
+made to slip past (named like the compliant pod, a hostPath named like a pod's own volume, a
+main process that execs into a new binary as another user and leaves root behind) are caught.
+One run of the suite at pss-restricted judges them all: the baseline's own properties run
+there as advisories, so each level's verdicts are read from the same records.
 
 Not exercised here: HostProcess (Windows' alone); AppArmor and SELinux in the kernel (this
 kernel runs neither: their verdicts are the declaration's, exercised, and the kernel's label
@@ -102,6 +103,9 @@ def pods(cri_runtime, tmp_path_factory):
     # Slipping past: a hostPID pod named as the compliant one, and a hostPath to the compliant
     # pod's emptyDir, named as a kubelet names a pod's own volume
     run("named-like", "compliant", {"spec": {"hostPID": True, "containers": [APP]}})
+    # its main process execs into a new binary as nobody, leaving a root process forked before
+    run("leaves-root", "leaves-root", {"spec": {"containers": [{**APP, "command": [
+        "sh", "-c", "sleep 3600 & exec su -s /bin/sh nobody -c 'exec sleep 3600'"]}]}})
     scratch = cri_runtime.pods_dir / started["compliant"].uid / "volumes" / "kubernetes.io~empty-dir" / "scratch"
     run("borrowed", "borrowed", restricted(
         volumes=[{"name": "scratch", "hostPath": {"path": str(scratch)}}],
@@ -207,3 +211,10 @@ def test_a_host_path_named_like_a_pods_own_volume_is_a_host_path(suite, pods):
     assert broken_controls(found, PSS_RESTRICTED) == {"hostPath volumes", "volume types"}, \
         not_holding(found, PSS_RESTRICTED)
     assert "kubernetes.io~empty-dir/scratch" in found["pss-host-path"]["summary"]
+
+
+def test_a_main_process_turned_non_root_does_not_hide_the_root_one_it_left(suite, pods):
+    found = records(suite, pods, "leaves-root")
+    assert found["nonroot"]["verdict"] == "fail", found["nonroot"]["summary"]
+    assert "not its main one" in found["nonroot"]["summary"], found["nonroot"]["summary"]
+    assert {"runAsNonRoot", "runAsUser"} <= broken_controls(found, PSS_RESTRICTED)
