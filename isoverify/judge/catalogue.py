@@ -6,7 +6,7 @@ the checks is judge/verdict.py, apart from this table.
 
 import re
 
-from isoverify.judge.checks import drift, filesystem, lesson, privileges, resources
+from isoverify.judge.checks import drift, filesystem, lesson, privileges, pss, resources
 from isoverify.judge.checks.base import CIS, NIST, PSS, Control, Property
 from isoverify.judge.checks.namespaces import namespace_check
 from isoverify.judge.guidance import RUNTIMES, Guidance
@@ -68,7 +68,7 @@ CATALOGUE: tuple[Property, ...] = (
              ("AppArmorProfile", "ProcessLabel"),
              each_process=privileges.check_lsm),
     Property("nonroot", "Its processes do not run as the host's root",
-             (NIST("4.4.3"), PSS("runAsNonRoot")), privileges.check_nonroot, ("Config.User",),
+             (NIST("4.4.3"), PSS("runAsNonRoot"), PSS("runAsUser")), privileges.check_nonroot, ("Config.User",),
              each_process=privileges.check_nonroot),
     # Filesystems and devices.
     Property("masked-paths", "Sensitive /proc and /sys paths are masked",
@@ -95,6 +95,29 @@ CATALOGUE: tuple[Property, ...] = (
              ("HostConfig.NanoCpus", "HostConfig.CpuQuota", "HostConfig.CpuShares")),
     Property("pids-limit", "The number of processes is limited",
              (CIS("5.29"), NIST("4.4.3")), resources.check_pids_limit, ("HostConfig.PidsLimit",)),
+    # The Pod Security Standards' controls judged to their letter (judge/checks/pss.py).
+    Property("pss-caps", "No capability added beyond the Pod Security Standards' baseline list",
+             (PSS("capabilities"),), pss.check_caps_baseline, ("HostConfig.CapAdd",),
+             each_process=pss.check_caps_baseline),
+    Property("pss-caps-restricted", "Every capability dropped but NET_BIND_SERVICE",
+             (PSS("capabilities"),), pss.check_caps_restricted, ("HostConfig.CapAdd", "HostConfig.CapDrop"),
+             each_process=pss.check_caps_restricted),
+    Property("pss-host-path", "No host path mounted in but the pod's own volumes (no hostPath volume)",
+             (PSS("hostPath volumes"),), pss.check_host_path, ("HostConfig.Binds", "HostConfig.Mounts")),
+    Property("pss-volume-types", "Only the volume types the restricted level allows",
+             (PSS("volume types"),), pss.check_volume_types, ("HostConfig.Binds", "HostConfig.Mounts")),
+    Property("pss-host-ports", "No host port (declared)",
+             (PSS("hostPorts"), CIS("5.8")), pss.check_host_ports, ("HostConfig.PortBindings",)),
+    Property("pss-sysctls", "Only safe sysctls (declared)",
+             (PSS("sysctls"),), pss.check_sysctls, ("HostConfig.Sysctls",)),
+    Property("pss-seccomp", "The seccomp profile is not Unconfined (declared; unset allowed)",
+             (PSS("seccompProfile"),), pss.check_seccomp_baseline, ("HostConfig.SecurityOpt",)),
+    Property("pss-seccomp-restricted", "A RuntimeDefault or Localhost seccomp profile, in force",
+             (PSS("seccompProfile"),), pss.check_seccomp_restricted, ("HostConfig.SecurityOpt",)),
+    Property("pss-apparmor", "AppArmor is not set Unconfined (declared)",
+             (PSS("AppArmor"),), pss.check_apparmor, ("HostConfig.SecurityOpt", "AppArmorProfile")),
+    Property("pss-selinux", "SELinux sets no user or role, and only a container type (declared)",
+             (PSS("SELinux"),), pss.check_selinux, ("HostConfig.SecurityOpt", "ProcessLabel")),
     # Declaration against observation.
     Property("drift", "The kernel shows what the configuration declares",
              (CIS("5.25"), NIST("4.4.3")), drift.check_drift),
@@ -107,16 +130,29 @@ BASELINE = SEED + ("ipc", "mntns", "caps", "privileged", "seccomp", "masked-path
                    "host-mounts", "runtime-socket", "devices")
 HARDENED = BASELINE + ("user", "readonly-rootfs", "nnp", "memory-limit", "pids-limit", "cpu-limit",
                        "nonroot", "cgroupns")
+# The Pod Security Standards' levels, each control by the properties that judge it: the host
+# namespaces, privileged, capabilities, hostPath volumes, host ports, AppArmor and SELinux,
+# the /proc mount, seccomp, sysctls (HostProcess is Windows' alone); restricted adds volume
+# types, privilege escalation, non-root, and its own capabilities and seccomp in place of baseline's.
+# hostPath volumes is pss-host-path's: host-mounts' reading of each mount, to the letter (every
+# host path, host data too), but what the runtime mounts for a host namespace the pod shares.
+PSS_BASELINE = ("net", "pid", "ipc", "privileged", "pss-caps", "pss-host-path", "pss-host-ports",
+                "pss-apparmor", "pss-selinux", "masked-paths", "readonly-paths", "pss-seccomp", "pss-sysctls")
+PSS_RESTRICTED = tuple(p for p in PSS_BASELINE if p not in ("pss-caps", "pss-seccomp")) + (
+    "pss-caps-restricted", "pss-seccomp-restricted", "pss-volume-types", "nnp", "nonroot")
 # Which properties each profile enforces; the others still run, as advisories.
-PROFILES = {"seed": SEED, "baseline": BASELINE, "hardened": HARDENED}
+PROFILES = {"seed": SEED, "baseline": BASELINE, "hardened": HARDENED,
+            "pss-baseline": PSS_BASELINE, "pss-restricted": PSS_RESTRICTED}
+# Each ladder's profiles, each enforcing what the one before does and more.
+LADDERS = (("seed", "baseline", "hardened"), ("pss-baseline", "pss-restricted"))
 DEFAULT_PROFILE = "baseline"
 PROPERTY_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # what a property ID may be: -k and waivers name it
 
 
 def own_property(property_id: str, title: str, controls=(), profile: str = "seed", advisory: bool = False,
                  severity: str | None = None, rationale: str = "", remediation: str | dict = "") -> Property:
-    """A property the user's own test decides: enforced from `profile` up (every profile
-    by default), or never, as an advisory. Controls are Control values or "CIS 5.7",
+    """A property the user's own test decides: enforced from `profile` up its ladder (every
+    profile by default: `seed`), or never, as an advisory. Controls are Control values or "CIS 5.7",
     "NIST 4.4.3", "PSS hostPID". With a severity, its guidance: why it matters and how to
     fix a failure (what to change, or that keyed by runtime as guidance.py keys it).
     ValueError names what is wrong."""
@@ -128,9 +164,10 @@ def own_property(property_id: str, title: str, controls=(), profile: str = "seed
         raise ValueError(f"property {property_id!r} needs a title: what holds when it passes")
     if profile not in PROFILES:
         raise ValueError(f"property {property_id!r}: profile {profile!r}; choose one of {', '.join(PROFILES)}")
-    levels = list(PROFILES)
+    ladder = next(ladder for ladder in LADDERS if profile in ladder)
+    enforced = tuple(PROFILES) if profile == "seed" else ladder[ladder.index(profile):]
     return Property(property_id, title, tuple(_control(c, property_id) for c in controls), None,
-                    enforced_in=() if advisory else tuple(levels[levels.index(profile):]),
+                    enforced_in=() if advisory else enforced,
                     guidance=_guidance(property_id, severity, rationale, remediation))
 
 

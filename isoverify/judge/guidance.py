@@ -227,6 +227,74 @@ GUIDANCE: dict[str, Guidance] = {
         "Limit the number of its processes.",
         docker="`--pids-limit=256`", compose="`pids_limit: 256`", podman="`--pids-limit=256`",
         kubernetes="the kubelet's `podPidsLimit`"),
+    "pss-caps": Guidance(
+        HIGH, "The Pod Security Standards' baseline forbids adding any capability beyond a short list: "
+              "SYS_ADMIN, NET_ADMIN, SYS_PTRACE and their like open the kernel to the pod.",
+        "Add no capability beyond AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, MKNOD, "
+        "NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID and SYS_CHROOT.",
+        docker="remove the other `--cap-add` flags", compose="remove the others from `cap_add:`",
+        podman="remove the other `--cap-add` flags",
+        kubernetes="remove the others from `securityContext.capabilities.add`"),
+    "pss-caps-restricted": Guidance(
+        MEDIUM, "The restricted level drops every capability but NET_BIND_SERVICE: a process that holds "
+                "none has nothing of root's to misuse.",
+        "Drop ALL capabilities; add back NET_BIND_SERVICE only if it binds a low port.",
+        docker="`--cap-drop=ALL`", compose="`cap_drop: [ALL]`", podman="`--cap-drop=all`",
+        kubernetes="`securityContext.capabilities: {drop: [ALL]}`"),
+    "pss-host-path": Guidance(
+        HIGH, "A hostPath volume hands the pod a piece of the node's filesystem; the baseline forbids "
+              "every one, whatever it holds.",
+        "Use an emptyDir, a configMap, a secret or a claim instead of the host's directory.",
+        docker="replace the bind (`-v /host/dir:/dir`) with a named volume",
+        compose="replace the bind under `volumes:` with a named volume",
+        podman="replace the bind with a named volume",
+        kubernetes="remove the `hostPath` volume"),
+    "pss-volume-types": Guidance(
+        MEDIUM, "The restricted level allows only volumes the cluster manages (configMap, csi, downwardAPI, "
+                "emptyDir, ephemeral, persistentVolumeClaim, projected, secret).",
+        "Replace any other volume with one of those types.",
+        docker="use named volumes or tmpfs, not binds", compose="use named volumes, not binds",
+        podman="use named volumes, not binds",
+        kubernetes="replace the volume with a persistentVolumeClaim, an emptyDir or a projected one"),
+    "pss-host-ports": Guidance(
+        MEDIUM, "A host port binds the node's own address: the pod is reachable past the cluster's network "
+                "policy and collides with the node's services.",
+        "Publish it through a Service instead of a host port.",
+        docker="remove `-p`/`-P`", compose="remove `ports:`", podman="remove `-p`/`-P`",
+        kubernetes="remove `hostPort` from `ports:`; use a Service"),
+    "pss-sysctls": Guidance(
+        HIGH, "A sysctl outside the safe set changes the node's kernel for every pod, or turns off a "
+              "protection.",
+        "Set only the safe sysctls (kernel.shm_rmid_forced, net.ipv4.ip_local_port_range, …).",
+        docker="remove the other `--sysctl` flags", compose="remove the others from `sysctls:`",
+        podman="remove the other `--sysctl` flags",
+        kubernetes="remove the others from `securityContext.sysctls`"),
+    "pss-seccomp": Guidance(
+        HIGH, "A seccomp profile set to Unconfined lets every system call reach the node's kernel; the "
+              "baseline forbids it (and allows leaving it unset).",
+        "Set the runtime's default profile, or leave it unset.",
+        docker="remove `--security-opt seccomp=unconfined`", compose="remove `seccomp:unconfined`",
+        podman="remove `--security-opt seccomp=unconfined`",
+        kubernetes="`securityContext.seccompProfile.type: RuntimeDefault`"),
+    "pss-seccomp-restricted": Guidance(
+        HIGH, "The restricted level names a seccomp profile for every container, so none runs without "
+              "a filter.",
+        "Set the runtime's default profile or one of the node's own.",
+        docker="keep the default profile (no `seccomp=unconfined`)", compose="no `seccomp:unconfined`",
+        podman="keep the default profile",
+        kubernetes="`securityContext.seccompProfile.type: RuntimeDefault` (or `Localhost`)"),
+    "pss-apparmor": Guidance(
+        MEDIUM, "AppArmor set to Unconfined lifts the profile that confines the pod's files and mounts.",
+        "Leave AppArmor at the runtime's default profile, or name one of the node's.",
+        docker="remove `--security-opt apparmor=unconfined`", compose="remove `apparmor:unconfined`",
+        podman="remove `--security-opt apparmor=unconfined`",
+        kubernetes="remove `appArmorProfile.type: Unconfined` (or set `RuntimeDefault`)"),
+    "pss-selinux": Guidance(
+        MEDIUM, "An SELinux user, role or type of one's own (spc_t) can lift the label that confines the pod.",
+        "Leave SELinux at the runtime's type; set only a level.",
+        docker="remove `--security-opt label=...` but `label=level:`", compose="remove `label:` entries",
+        podman="remove `--security-opt label=...` but `label=level:`",
+        kubernetes="remove `seLinuxOptions` but `level`"),
     "drift": Guidance(
         LOW, "Where the kernel shows something other than what the configuration declares, the "
              "configuration is no evidence: something changed the container after it started.",

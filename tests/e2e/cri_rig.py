@@ -46,12 +46,19 @@ class Runtime:
     cgroup_parent: str
     sandbox_ids: list[str] = field(default_factory=list)
 
+    @property
+    def pods_dir(self) -> Path:
+        """Where the kubelet stand-in keeps pods' volumes, as a kubelet under /var/lib/kubelet/pods
+        (on the root filesystem: /run is mounted nosuid)."""
+        return self.root_dir / "kubelet" / "pods"
+
     def client(self, call_seconds: float = 10.0) -> CriClient:
         return CriClient(self.socket, call_seconds=call_seconds)
 
     def run_pod(self, pod) -> RunningPod:
         with self.client() as client:
-            running = run_pod(client, pod, SESSION_LABELS, self.cgroup_parent, str(self.run_dir / "logs"))
+            running = run_pod(client, pod, SESSION_LABELS, self.cgroup_parent, str(self.run_dir / "logs"),
+                              str(self.pods_dir))
         self.sandbox_ids.append(running.sandbox_id)
         return running
 

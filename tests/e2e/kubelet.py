@@ -37,10 +37,21 @@ _NOT_THE_RUNTIMES = {"nodeName", "tolerations", "restartPolicy", "automountServi
 _CONTAINER_FIELDS = {"name", "image", "command", "args", "env", "volumeMounts", "ports", "securityContext"}
 _SECURITY_FIELDS = {"runAsUser", "runAsGroup", "runAsNonRoot", "privileged", "capabilities",
                     "allowPrivilegeEscalation", "readOnlyRootFilesystem", "seccompProfile",
-                    "appArmorProfile", "procMount"}
+                    "appArmorProfile", "procMount", "seLinuxOptions"}
 _PROFILES = {"RuntimeDefault": api.SecurityProfile.RuntimeDefault, "Unconfined": api.SecurityProfile.Unconfined,
              "Localhost": api.SecurityProfile.Localhost}
 _PROTOCOLS = {"TCP": api.TCP, "UDP": api.UDP, "SCTP": api.SCTP}
+# The paths a kubelet asks the runtime to mask and to make read-only for each procMount
+# (securitycontext.ConvertToRuntimeMaskedPaths, ConvertToRuntimeReadonlyPaths): a runtime masks
+# only what it is asked to. Unmasked asks for none (the API server lets only a pod in a user
+# namespace ask for it, which this stand-in, like a kubelet, does not check).
+_PROC_MOUNTS = {
+    "Default": (["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                 "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+                 "/sys/devices/virtual/powercap"],
+                ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]),
+    "Unmasked": ([], []),
+}
 
 
 @dataclass
@@ -54,8 +65,9 @@ class RunningPod:
 
 
 def run_pod(client: CriClient, pod: dict | str, labels: dict[str, str], cgroup_parent: str,
-            log_directory: str, init_seconds: float = 30.0) -> RunningPod:
-    """Start `pod` as a kubelet would, labelled with `labels` and the suite's label."""
+            log_directory: str, pods_directory: str, init_seconds: float = 30.0) -> RunningPod:
+    """Start `pod` as a kubelet would, labelled with `labels` and the suite's label; its
+    volumes other than hostPath are directories under `pods_directory`, as a kubelet's."""
     if isinstance(pod, str):
         pod = yaml.safe_load(pod)
     metadata, spec = pod["metadata"], pod["spec"]
@@ -65,7 +77,7 @@ def run_pod(client: CriClient, pod: dict | str, labels: dict[str, str], cgroup_p
     sandbox_config = _sandbox_config(metadata, spec, uid, pod_labels, cgroup_parent, log_directory)
     sandbox_id = client.call("RunPodSandbox", api.RunPodSandboxRequest(config=sandbox_config)).pod_sandbox_id
     running = RunningPod(sandbox_id, uid, sandbox_config.metadata.namespace, sandbox_config.metadata.name)
-    volumes = {volume["name"]: volume for volume in spec.get("volumes", [])}
+    volumes = {volume["name"]: _volume_path(volume, pods_directory, uid) for volume in spec.get("volumes", [])}
     kubelet_labels = {POD_NAME: running.name, POD_NAMESPACE: running.namespace, POD_UID: uid}
     for init in spec.get("initContainers", []):
         container_id = _start(client, running, sandbox_config, spec, init, volumes, kubelet_labels, pod_labels)
@@ -96,7 +108,7 @@ def _refuse_unknown(where: str, given: dict, known: set[str]) -> None:
 def _sandbox_config(metadata: dict, spec: dict, uid: str, labels: dict[str, str], cgroup_parent: str,
                     log_directory: str) -> api.PodSandboxConfig:
     pod_security = spec.get("securityContext", {})
-    _refuse_unknown("spec.securityContext", pod_security, _SECURITY_FIELDS | {"supplementalGroups"})
+    _refuse_unknown("spec.securityContext", pod_security, _SECURITY_FIELDS | {"supplementalGroups", "sysctls"})
     host_network = spec.get("hostNetwork", False)
     context = api.LinuxSandboxSecurityContext(
         namespace_options=_namespaces(spec),
@@ -116,7 +128,8 @@ def _sandbox_config(metadata: dict, spec: dict, uid: str, labels: dict[str, str]
         hostname="" if host_network else metadata["name"],
         log_directory=log_directory, port_mappings=ports, labels=labels,
         annotations=metadata.get("annotations", {}),
-        linux=api.LinuxPodSandboxConfig(cgroup_parent=f"{cgroup_parent}/pod{uid}", security_context=context))
+        linux=api.LinuxPodSandboxConfig(cgroup_parent=f"{cgroup_parent}/pod{uid}", security_context=context,
+                                        sysctls={s["name"]: str(s["value"]) for s in pod_security.get("sysctls", [])}))
 
 
 def _all_containers(spec: dict) -> list[dict]:
@@ -137,7 +150,8 @@ def _security(spec: dict, container: dict) -> dict:
     container_security = container.get("securityContext", {})
     _refuse_unknown(f"container {container['name']} securityContext", container_security, _SECURITY_FIELDS)
     pod_security = {key: value for key, value in spec.get("securityContext", {}).items()
-                    if key in {"runAsUser", "runAsGroup", "runAsNonRoot", "seccompProfile", "appArmorProfile"}}
+                    if key in {"runAsUser", "runAsGroup", "runAsNonRoot", "seccompProfile", "appArmorProfile",
+                               "seLinuxOptions"}}
     return {**pod_security, **container_security}
 
 
@@ -158,9 +172,9 @@ def _container_config(spec: dict, container: dict, volumes: dict, labels: dict[s
                       sandbox_config: api.PodSandboxConfig) -> api.ContainerConfig:
     _refuse_unknown(f"container {container['name']}", container, _CONTAINER_FIELDS)
     security = _security(spec, container)
-    if security.get("procMount", "Default") != "Default":
-        raise ValueError(f"container {container['name']}: procMount {security['procMount']} needs a user "
-                         "namespace this stand-in does not make")
+    proc_mount = security.get("procMount", "Default")
+    if proc_mount not in _PROC_MOUNTS:
+        raise ValueError(f"container {container['name']}: procMount {proc_mount}: Default or Unmasked")
     if security.get("runAsNonRoot") and security.get("runAsUser", 0) == 0:
         # The kubelet's check: an image's user is not known here, so the uid must be given.
         raise ValueError(f"container {container['name']}: runAsNonRoot needs a non-zero runAsUser")
@@ -172,13 +186,16 @@ def _container_config(spec: dict, container: dict, volumes: dict, labels: dict[s
         namespace_options=_namespaces(spec),
         readonly_rootfs=security.get("readOnlyRootFilesystem", False),
         # allowPrivilegeEscalation defaults to true; false is no_new_privs.
-        no_new_privs=security.get("allowPrivilegeEscalation", True) is False)
+        no_new_privs=security.get("allowPrivilegeEscalation", True) is False,
+        masked_paths=_PROC_MOUNTS[proc_mount][0], readonly_paths=_PROC_MOUNTS[proc_mount][1])
     _user_and_group(context, security)
     if "seccompProfile" in security:
         context.seccomp.CopyFrom(_profile(security["seccompProfile"]))
     if "appArmorProfile" in security:
         context.apparmor.CopyFrom(_profile(security["appArmorProfile"]))
-    mounts = [api.Mount(container_path=mount["mountPath"], host_path=_host_path(volumes[mount["name"]]),
+    if "seLinuxOptions" in security:
+        context.selinux_options.CopyFrom(api.SELinuxOption(**security["seLinuxOptions"]))
+    mounts = [api.Mount(container_path=mount["mountPath"], host_path=volumes[mount["name"]],
                         readonly=mount.get("readOnly", False))
               for mount in container.get("volumeMounts", [])]
     name = container["name"]
@@ -192,10 +209,27 @@ def _container_config(spec: dict, container: dict, volumes: dict, labels: dict[s
         linux=api.LinuxContainerConfig(security_context=context))
 
 
+# The directory a kubelet makes for each volume type it keeps under the pod's own directory,
+# by the plugin's name (pkg/volume: kubernetes.io~empty-dir, …); the stand-in makes it empty.
+_PLUGIN_DIRECTORIES = {"emptyDir": "empty-dir", "gitRepo": "git-repo"}
+
+
+def _volume_path(volume: dict, pods_directory: str, uid: str) -> str:
+    """The host path a volume is mounted from: a hostPath's own, or the directory a kubelet
+    makes for it under the pod's (PODS/UID/volumes/kubernetes.io~PLUGIN/NAME)."""
+    kinds = set(volume) - {"name"}
+    if kinds == {"hostPath"}:
+        return _host_path(volume)
+    if len(kinds) != 1 or not kinds <= set(_PLUGIN_DIRECTORIES):
+        raise ValueError(f"volume {volume['name']}: only hostPath, emptyDir and gitRepo volumes are translated")
+    path = os.path.join(pods_directory, uid, "volumes", f"kubernetes.io~{_PLUGIN_DIRECTORIES[kinds.pop()]}",
+                        volume["name"])
+    os.makedirs(path)
+    return path
+
+
 def _host_path(volume: dict) -> str:
     """A hostPath volume's path, checked or made as the kubelet does for its `type`."""
-    if "hostPath" not in volume:
-        raise ValueError(f"volume {volume['name']}: only hostPath volumes are translated")
     path, kind = volume["hostPath"]["path"], volume["hostPath"].get("type", "")
     if kind == "DirectoryOrCreate":
         os.makedirs(path, mode=0o755, exist_ok=True)

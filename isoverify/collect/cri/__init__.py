@@ -1,5 +1,5 @@
 """Kubernetes pods through the node's CRI runtime: the client and its generated protocol code."""
 
-from isoverify.collect.cri.client import CriClient, CriError, DeclaredSpec, PodContainer, find_socket
+from isoverify.collect.cri.client import CriClient, CriError, DeclaredConfig, DeclaredSpec, PodContainer, find_socket
 
-__all__ = ["CriClient", "CriError", "DeclaredSpec", "PodContainer", "find_socket"]
+__all__ = ["CriClient", "CriError", "DeclaredConfig", "DeclaredSpec", "PodContainer", "find_socket"]

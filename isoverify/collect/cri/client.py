@@ -89,6 +89,29 @@ class DeclaredSpec:
         ))
 
 
+# The CRI's SecurityProfile.ProfileType by number, as the verbose config holds it (0 is left out).
+_PROFILE_TYPES = {0: "RuntimeDefault", 1: "Unconfined", 2: "Localhost"}
+
+
+@dataclass(frozen=True)
+class DeclaredConfig:
+    """What the kubelet asked the runtime for in CRI terms: the container's ContainerConfig
+    and its sandbox's PodSandboxConfig (from the verbose statuses). It holds what a pod
+    declares and no kernel view shows: the host ports, the sysctls, and whether a seccomp
+    or AppArmor profile was named Unconfined or left unset.
+
+    Profiles read "" when none was given, else the CRI's profile type; SELinux options
+    map user, role, type and level to what was given; ports read "HOSTPORT/PROTOCOL".
+    """
+
+    seccomp: str
+    apparmor: str
+    selinux: dict[str, str]
+    added_capabilities: tuple[str, ...]
+    host_ports: tuple[str, ...]
+    sysctls: dict[str, str]
+
+
 @dataclass(frozen=True)
 class PodContainer:
     """One container of one pod sandbox, as the runtime reports it."""
@@ -117,6 +140,7 @@ class PodContainer:
     annotations: dict[str, str]
     # Why the verbose info could not be read, when it could not.
     info_error: str = ""
+    config: DeclaredConfig | None = None
 
     @property
     def shown(self) -> str:
@@ -216,8 +240,8 @@ class CriClient:
         if len(listed) > max_containers:
             raise CriError(f"{len(listed)} containers in ready pods at {self.socket_path}, more than the "
                            f"{max_containers} read in one run: select fewer with ?namespace=, ?pod= or ?label=")
-        sandbox_pids = {s.id: self._sandbox_pid(s.id) for s in sandboxes
-                        if any(c.pod_sandbox_id == s.id for c in listed)}
+        sandbox_infos = {s.id: self._sandbox_info(s.id) for s in sandboxes
+                         if any(c.pod_sandbox_id == s.id for c in listed)}
         statuses = [self.call("ContainerStatus", api.ContainerStatusRequest(container_id=c.id, verbose=True))
                     for c in listed]
         by_sandbox: dict[str, list[api.ContainerStatus]] = {}
@@ -230,14 +254,14 @@ class CriClient:
             inits = _ran_first(by_sandbox[sandbox.id])
             for container, answer in zip(listed, statuses):
                 if container.pod_sandbox_id == sandbox.id:
-                    found.append(_pod_container(version, sandbox, sandbox_pids[sandbox.id], answer,
+                    found.append(_pod_container(version, sandbox, sandbox_infos[sandbox.id], answer,
                                                 answer.status.id in inits))
         return found
 
-    def _sandbox_pid(self, sandbox_id: str) -> int:
+    def _sandbox_info(self, sandbox_id: str) -> dict:
         answer = self.call("PodSandboxStatus", api.PodSandboxStatusRequest(pod_sandbox_id=sandbox_id, verbose=True))
         info, _ = parse_info(answer.info)
-        return _pid(info)
+        return info
 
 
 def parse_info(info) -> tuple[dict, str]:
@@ -285,23 +309,52 @@ def _ran_first(statuses: list) -> set[str]:
     return inits
 
 
-def _pod_container(version, sandbox, sandbox_pid: int, answer, init: bool) -> PodContainer:
+def _pod_container(version, sandbox, sandbox_info: dict, answer, init: bool) -> PodContainer:
     status = answer.status
     info, info_error = parse_info(answer.info)
+    config = (declared_config(info["config"], _mapping(sandbox_info.get("config")))
+              if isinstance(info.get("config"), dict) else None)
     raw_spec = info.get("runtimeSpec")
     spec = declared_spec(raw_spec) if isinstance(raw_spec, dict) else None
     if not info_error and spec is None:
         info_error = "the runtime's verbose info holds no runtimeSpec"
     return PodContainer(
         runtime_name=version.runtime_name, runtime_version=version.runtime_version,
-        sandbox_id=sandbox.id, sandbox_pid=sandbox_pid,
+        sandbox_id=sandbox.id, sandbox_pid=_pid(sandbox_info),
         pod_uid=sandbox.metadata.uid, pod_namespace=sandbox.metadata.namespace, pod_name=sandbox.metadata.name,
         pod_labels=dict(sandbox.labels),
         container_id=status.id, container_name=status.metadata.name,
         state=_STATES.get(status.state, "unknown"), attempt=status.metadata.attempt,
         exit_code=status.exit_code, created_at=status.created_at, finished_at=status.finished_at,
         init=init, pid=_pid(info) if status.state == api.CONTAINER_RUNNING else 0, spec=spec,
-        labels=dict(status.labels), annotations=dict(status.annotations), info_error=info_error)
+        labels=dict(status.labels), annotations=dict(status.annotations), info_error=info_error, config=config)
+
+
+def declared_config(container: dict, sandbox: dict) -> DeclaredConfig:
+    """The parts of the CRI configs a Pod Security Standards verdict needs; anything malformed
+    reads as absent."""
+    context = _mapping(_mapping(container.get("linux")).get("security_context"))
+    sandbox_linux = _mapping(sandbox.get("linux"))
+    ports = [_mapping(port) for port in _list(sandbox.get("port_mappings"))]
+    protocols = {0: "TCP", 1: "UDP", 2: "SCTP"}
+    return DeclaredConfig(
+        seccomp=_profile(context.get("seccomp"), context.get("seccomp_profile_path")),
+        apparmor=_profile(context.get("apparmor"), context.get("apparmor_profile")),
+        selinux={key: str(text) for key, text in _mapping(context.get("selinux_options")).items() if text},
+        added_capabilities=tuple(_strings(_mapping(context.get("capabilities")).get("add_capabilities"))),
+        host_ports=tuple(f"{port['host_port']}/{protocols.get(port.get('protocol', 0), '?')}" for port in ports
+                         if _int(port.get("host_port"))),
+        sysctls={str(key): str(text) for key, text in _mapping(sandbox_linux.get("sysctls")).items()})
+
+
+def _profile(profile, legacy_path) -> str:
+    """A SecurityProfile's type, or the type a legacy profile path names, or "" when unset."""
+    if isinstance(profile, dict):
+        return _PROFILE_TYPES.get(profile.get("profile_type", 0), "?")
+    if isinstance(legacy_path, str) and legacy_path:
+        return {"unconfined": "Unconfined", "runtime/default": "RuntimeDefault",
+                "docker/default": "RuntimeDefault"}.get(legacy_path, "Localhost")
+    return ""
 
 
 def declared_spec(spec: dict) -> DeclaredSpec:

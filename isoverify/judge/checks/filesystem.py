@@ -176,6 +176,7 @@ EXPOSURES = {
     "ipc": "the host's shared memory or message queues: judged by `ipc`",
 }
 FAILING = ("kernel", "engine", "system")
+VOLUME_WHY = "a volume's data"  # the why of an engine's named volume (kind "data")
 
 
 def _engine_roots(ctr: ContainerFacts) -> tuple[str, ...]:
@@ -202,6 +203,8 @@ def _classify(mount: Mount, path: str, ctr: ContainerFacts, sockets: list[str]) 
         return "ipc", "the host's shared memory or message queues: judged by `ipc`"
     if mount.fstype in linux.KERNEL_FILESYSTEMS:
         return "kernel", f"the host's {mount.fstype}"
+    if pod_volume(ctr, path) is not None:
+        return "own", "its pod's own volume or kubelet file, kept under the pod's UID"
     engines = _engine_roots(ctr)
     in_engine = any(_is_below(path, root) for root in engines)
     # A CRI runtime's IDs are drawn when it creates the pod: no hostPath can name one beforehand.
@@ -209,7 +212,7 @@ def _classify(mount: Mount, path: str, ctr: ContainerFacts, sockets: list[str]) 
             and posixpath.basename(path) in linux.OWN_ENGINE_FILES:
         return "own", "made by its engine for it"
     if in_engine and linux.VOLUME_DATA.search(path):
-        return "data", "a volume's data"
+        return "data", VOLUME_WHY
     if in_engine:
         return "engine", "an engine's state: other containers' files, sockets, configuration"
     if _engine_init(mount, path, ctr):
@@ -218,6 +221,19 @@ def _classify(mount: Mount, path: str, ctr: ContainerFacts, sockets: list[str]) 
                           for tree in linux.SYSTEM_TREES + engines if tree != "/"):
         return "system", "the system's own files, or a directory holding them"
     return "data", "host data"
+
+
+def pod_volume(ctr: ContainerFacts, path: str) -> str | None:
+    """For a pod's container, the plugin of the pod's own volume a host path is ("empty-dir",
+    as a kubelet keeps it: PODS/UID/volumes/kubernetes.io~PLUGIN/NAME), "" for another of the
+    kubelet's files for the pod (etc-hosts, a termination log); None when it is not the pod's.
+    The API server draws the pod's UID when the pod is created: no hostPath names it beforehand."""
+    pod = ctr.target.pod
+    if pod is None or not pod.pod_uid:
+        return None
+    found = re.search(rf"/pods/{re.escape(pod.pod_uid)}/(?:volumes/kubernetes\.io~([a-z0-9-]+)/[^/]+|(?!volumes/))",
+                      path)
+    return None if found is None else (found[1] or "")
 
 
 def _own_ids(ctr: ContainerFacts) -> tuple[str, ...]:

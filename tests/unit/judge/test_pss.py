@@ -1,0 +1,198 @@
+"""The Pod Security Standards' profiles and their own checks, on hand-made facts (the real
+pods are in tests/e2e/test_pss.py): each control judged to the standard's letter, from the
+kernel where it shows it, else from what the pod declared, and saying which."""
+
+from dataclasses import replace
+
+import pytest
+
+from isoverify.collect.cri import PodContainer
+from isoverify.collect.cri.client import declared_config
+from isoverify.collect.targets import CRI, ContainerTarget, HostTarget
+from isoverify.judge.catalogue import BY_ID, PROFILES, PSS_BASELINE, PSS_RESTRICTED, own_property
+from isoverify.judge.checks import filesystem, pss
+from isoverify.judge.checks.base import Unobservable
+from isoverify.judge.frameworks import POD_SECURITY
+from isoverify.kernel import linux
+from isoverify.model import ContainerFacts, HostFacts, Reading
+
+HOST = HostFacts(HostTarget("local://"), {"lsm": Reading("lsm", "", 0, [])})
+POD_UID = "0f6c2d9e-7a41-4b0e-9c55-3c1f1a2b4d5e"
+
+
+def mask(names) -> str:
+    return format(sum(1 << linux.CAPABILITIES.index(name) for name in names), "016x")
+
+
+def config(container: dict | None = None, sandbox: dict | None = None):
+    return declared_config(container or {}, sandbox or {})
+
+
+def pod_facts(caps=linux.DEFAULT_CAPABILITIES["docker"], seccomp_mode="0", cfg=None, pid=4200, uid="0",
+              nnp="0", bounding=None) -> ContainerFacts:
+    made = PodContainer(
+        runtime_name="containerd", runtime_version="1.6", sandbox_id="a" * 64, sandbox_pid=4100,
+        pod_uid=POD_UID, pod_namespace="shop", pod_name="app", pod_labels={}, container_id="c" * 64,
+        container_name="server", state="running", attempt=0, exit_code=0, created_at=1, finished_at=0, init=False,
+        pid=4200, spec=None, labels={}, annotations={}, config=cfg if cfg is not None else config())
+    target = ContainerTarget(HostTarget("local://"), CRI, made.container_id, "cri://shop/app/server", made)
+    status = {name: mask(caps) for name in ("CapPrm", "CapEff")}
+    status.update(CapBnd=mask(caps if bounding is None else bounding), CapInh="0" * 16, CapAmb="0" * 16,
+                  Seccomp=seccomp_mode, Seccomp_filters="0", Tgid=str(pid), Uid=" ".join([uid] * 4), NoNewPrivs=nnp)
+    outside = {"locate": Reading("locate", str(pid), 0, pid), "status": Reading("status", "", 0, status),
+               "label": Reading(f"cat /proc/{pid}/attr/current", "", 0, "")}
+    return ContainerFacts(target, outside, None, "read by the host")
+
+
+def docker_facts(host_config: dict) -> ContainerFacts:
+    target = ContainerTarget(HostTarget("local://"), "docker", "web", "docker://web")
+    outside = {"locate": Reading("locate", "42", 0, 42),
+               "status": Reading("status", "", 0, {"Seccomp": "2", "Tgid": "42"}),
+               "label": Reading("cat /proc/42/attr/current", "", 0, "")}
+    return ContainerFacts(target, outside, None, "", declared={"HostConfig": host_config})
+
+
+# -- the profiles ---------------------------------------------------------------------------
+
+def test_each_level_enforces_a_property_for_every_control_but_hostprocess():
+    """Every control of the standard is judged by a property its level enforces (HostProcess
+    is Windows' alone); restricted's own capabilities and seccomp replace baseline's."""
+    def controls(profile):
+        return {c.id for prop_id in profile for c in BY_ID[prop_id].controls if c.framework == POD_SECURITY.name}
+    baseline_items = {"hostNetwork", "hostPID", "hostIPC", "privileged", "capabilities", "hostPath volumes",
+                      "hostPorts", "AppArmor", "SELinux", "procMount", "seccompProfile", "sysctls"}
+    assert baseline_items <= controls(PSS_BASELINE)
+    assert baseline_items | {"volume types", "allowPrivilegeEscalation", "runAsNonRoot", "runAsUser"} \
+        <= controls(PSS_RESTRICTED)
+    assert {"pss-caps", "pss-seccomp"}.isdisjoint(PSS_RESTRICTED)
+    assert {"pss-caps-restricted", "pss-seccomp-restricted", "nnp", "nonroot"} <= set(PSS_RESTRICTED)
+    assert {item for item, _ in POD_SECURITY.items} - controls(PSS_RESTRICTED) == {"HostProcess"}
+
+
+def test_a_check_of_ones_own_climbs_its_own_ladder():
+    assert own_property("mine", "t").enforced_in == tuple(PROFILES)
+    assert own_property("mine", "t", profile="hardened").enforced_in == ("hardened",)
+    assert own_property("mine", "t", profile="pss-baseline").enforced_in == ("pss-baseline", "pss-restricted")
+
+
+# -- capabilities, from the kernel ---------------------------------------------------------
+
+def test_the_runtimes_default_passes_baseline_and_an_added_capability_fails_it():
+    assert pss.check_caps_baseline(HOST, pod_facts()).holds
+    found = pss.check_caps_baseline(HOST, pod_facts(caps=linux.DEFAULT_CAPABILITIES["docker"] | {"SYS_ADMIN"}))
+    assert not found.holds and found.items == ("SYS_ADMIN",), found.summary
+
+
+def test_net_raw_added_by_the_pod_fails_baseline_though_the_runtime_gives_it_by_default():
+    added = pod_facts(cfg=config({"linux": {"security_context": {"capabilities": {"add_capabilities": ["NET_RAW"]}}}}))
+    found = pss.check_caps_baseline(HOST, added)
+    assert not found.holds and found.items == ("NET_RAW",), found.summary
+
+
+def test_restricted_wants_every_capability_dropped_but_net_bind_service():
+    assert pss.check_caps_restricted(HOST, pod_facts(caps={"NET_BIND_SERVICE"})).holds
+    found = pss.check_caps_restricted(HOST, pod_facts(caps={"NET_BIND_SERVICE", "CHOWN"}))
+    assert not found.holds and found.items == ("CHOWN",), found.summary
+
+
+@pytest.mark.parametrize("pid, uid, nnp, holds", [
+    (4100, "65535", "1", True),  # the sandbox, not root, no_new_privs: its bounding set is out of reach
+    (4100, "0", "1", False),  # as root an exec regains it
+    (4100, "65535", "0", False),  # without no_new_privs a setuid binary does
+    (4200, "65535", "1", False),  # the container itself: the letter wants them dropped
+])
+def test_of_the_pods_sandbox_only_the_capabilities_it_can_use_count(pid, uid, nnp, holds):
+    ctr = pod_facts(caps=set(), bounding=linux.DEFAULT_CAPABILITIES["docker"], pid=pid, uid=uid, nnp=nnp)
+    assert pss.check_caps_restricted(HOST, ctr).holds is holds
+
+
+# -- seccomp: the letter, with the kernel's word beside it ------------------------------------
+
+def test_unset_seccomp_passes_baseline_and_says_no_filter_is_in_force():
+    found = pss.check_seccomp_baseline(HOST, pod_facts(seccomp_mode="0"))
+    assert found.holds and "not set" in found.summary and "no filter in force" in found.summary, found.summary
+    assert pss.DECLARED in found.summary
+
+
+@pytest.mark.parametrize("declared", [{"seccomp": {"profile_type": 1}}, {"seccomp_profile_path": "unconfined"}])
+def test_unconfined_seccomp_fails_baseline(declared):
+    found = pss.check_seccomp_baseline(HOST, pod_facts(cfg=config({"linux": {"security_context": declared}})))
+    assert not found.holds and found.items == ("Unconfined",), found.summary
+
+
+@pytest.mark.parametrize("declared, mode, holds", [
+    ({}, "2", False),  # unset: restricted wants one named
+    ({"seccomp": {}}, "2", True),  # RuntimeDefault is profile type 0, which the JSON leaves out
+    ({"seccomp": {"profile_type": 2, "localhost_ref": "/p.json"}}, "2", True),
+    ({"seccomp": {}}, "0", False),  # named, but the kernel shows none in force
+])
+def test_restricted_wants_a_profile_named_and_in_force(declared, mode, holds):
+    ctr = pod_facts(seccomp_mode=mode, cfg=config({"linux": {"security_context": declared}}))
+    assert pss.check_seccomp_restricted(HOST, ctr).holds is holds
+
+
+# -- declared only ---------------------------------------------------------------------------
+
+def test_host_ports_and_sysctls_are_read_from_the_sandbox_config():
+    sandbox = {"port_mappings": [{"container_port": 80, "host_port": 8080}, {"container_port": 53, "protocol": 1}],
+               "linux": {"sysctls": {"net.ipv4.tcp_syncookies": "1", "kernel.msgmax": "65536"}}}
+    ctr = pod_facts(cfg=config(sandbox=sandbox))
+    ports = pss.check_host_ports(HOST, ctr)
+    assert not ports.holds and ports.items == ("8080/TCP",) and pss.DECLARED in ports.summary
+    sysctls = pss.check_sysctls(HOST, ctr)
+    assert not sysctls.holds and sysctls.items == ("kernel.msgmax",), sysctls.summary
+    assert pss.check_host_ports(HOST, pod_facts()).holds and pss.check_sysctls(HOST, pod_facts()).holds
+
+
+@pytest.mark.parametrize("context, apparmor, selinux", [
+    ({}, (), ()),
+    ({"apparmor": {"profile_type": 1}}, ("Unconfined",), ()),
+    ({"apparmor": {}}, (), ()),
+    ({"selinux_options": {"type": "container_t", "level": "s0:c1,c2"}}, (), ()),
+    ({"selinux_options": {"type": "spc_t"}}, (), ("type spc_t",)),
+    ({"selinux_options": {"role": "sysadm_r"}}, (), ("role sysadm_r",)),
+])
+def test_apparmor_and_selinux_options(context, apparmor, selinux):
+    ctr = pod_facts(cfg=config({"linux": {"security_context": context}}))
+    assert pss.check_apparmor(HOST, ctr).items == apparmor
+    assert pss.check_selinux(HOST, ctr).items == selinux
+
+
+def test_a_docker_container_is_judged_from_its_inspect_document():
+    ctr = docker_facts({"PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]},
+                        "Sysctls": {"kernel.msgmax": "1"}, "CapAdd": ["CAP_NET_ADMIN"],
+                        "SecurityOpt": ["seccomp=unconfined", "label=type:spc_t"]})
+    assert pss.check_host_ports(HOST, ctr).items == ("8080/TCP",)
+    assert pss.check_sysctls(HOST, ctr).items == ("kernel.msgmax",)
+    assert pss.check_seccomp_baseline(HOST, ctr).items == ("Unconfined",)
+    assert pss.check_selinux(HOST, ctr).items == ("type spc_t",)
+    default = docker_facts({})
+    assert pss.declared(default).seccomp == "RuntimeDefault" and pss.check_seccomp_restricted(HOST, default).holds
+
+
+def test_a_bare_process_declares_nothing_an_error_not_a_pass():
+    bare = replace(docker_facts({}), declared=None,
+                   target=ContainerTarget(HostTarget("local://"), "pid", "42", "pid://42"))
+    with pytest.raises(Unobservable, match="declares nothing"):
+        pss.check_host_ports(HOST, bare)
+
+
+def test_a_pod_whose_runtime_kept_no_config_is_an_error():
+    ctr = pod_facts()
+    ctr = replace(ctr, target=replace(ctr.target, pod=replace(ctr.target.pod, config=None, info_error="no info")))
+    with pytest.raises(Unobservable, match="no config"):
+        pss.check_sysctls(HOST, ctr)
+
+
+# -- which host paths are the pod's own ---------------------------------------------------------
+
+@pytest.mark.parametrize("path, plugin", [
+    (f"/var/lib/kubelet/pods/{POD_UID}/volumes/kubernetes.io~empty-dir/cache", "empty-dir"),
+    (f"/var/lib/kubelet/pods/{POD_UID}/volumes/kubernetes.io~nfs/share/sub", "nfs"),
+    (f"/var/lib/kubelet/pods/{POD_UID}/etc-hosts", ""),
+    ("/var/lib/kubelet/pods/another-pods-uid/volumes/kubernetes.io~empty-dir/cache", None),
+    (f"/var/lib/kubelet/pods/{POD_UID}", None),
+    ("/srv/data", None),
+])
+def test_a_pods_own_volumes_are_known_by_its_uid(path, plugin):
+    assert filesystem.pod_volume(pod_facts(), path) == plugin
