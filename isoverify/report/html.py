@@ -93,7 +93,7 @@ def run_header(meta: dict) -> str:
     """When, by whom, where and how the run was made."""
     rows = "".join(f"<tr><th>{escape(RUN_LABELS.get(key, key))}</th><td>{escape(str(value))}</td></tr>"
                    for key, value in meta.items())
-    return f'<h2>Run</h2><table id="iso-run" class="iso-table">{rows}</table>'
+    return f'<table id="iso-run" class="iso-table">{rows}</table>'
 
 
 def hosts_table(hosts: list[dict]) -> str:
@@ -101,7 +101,7 @@ def hosts_table(hosts: list[dict]) -> str:
     head = "".join(f"<th>{name}</th>" for name in HOST_FIELDS)
     rows = "".join("<tr>" + "".join(f"<td>{escape(str(host.get(name, 'not observed')))}</td>"
                                     for name in HOST_FIELDS) + "</tr>" for host in hosts)
-    return f'<h2>Hosts</h2><table id="iso-hosts" class="iso-table"><tr>{head}</tr>{rows}</table>'
+    return f'<h3>Hosts</h3><table id="iso-hosts" class="iso-table"><tr>{head}</tr>{rows}</table>'
 
 
 def unmatched_waivers(waivers: list[dict]) -> str:
@@ -109,7 +109,7 @@ def unmatched_waivers(waivers: list[dict]) -> str:
         return ""
     items = "".join(f"<li>line {w['line']}: {escape(w['property'])} on {escape(selection(w))} "
                     f"({escape(w['reason'])}; {escape(w['owner'])})</li>" for w in waivers)
-    return f'<h2>Waivers that matched nothing</h2><ul id="iso-unmatched">{items}</ul>'
+    return f'<ul id="iso-unmatched">{items}</ul>'
 
 
 def write_json(path: Path, records: list[dict], meta: dict) -> None:

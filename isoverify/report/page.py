@@ -89,15 +89,19 @@ def _attributes(verdict: str = "", targets: tuple[str, ...] = (), groups: tuple[
 
 
 def heading(records: list[dict], meta: dict, groups: list[Group]) -> str:
-    """What was verified, by whom, when, with which command, under which profile, on which hosts."""
-    hosts = meta.get("hosts", [])
+    """What was verified, in one sentence."""
+    hosts = len(meta.get("hosts", []))
     targets = sum(len(g.targets) for g in groups)
-    what = (f"{targets} target{'s' * (targets != 1)} on {len(hosts)} host{'s' * (len(hosts) != 1)}, "
+    what = (f"{targets} target{'s' * (targets != 1)} on {hosts} host{'s' * (hosts != 1)}, "
             f"{len(property_order(records))} isolation properties each, judged from what the kernel shows on the "
             f"host, under the {meta.get('profile', '')} profile.")
+    return f'<header><h1>{TITLE}</h1><p id="iso-what">{escape(what)}</p></header>'
+
+
+def the_run(meta: dict) -> str:
+    """By whom, when, with which command as typed, under which profile, on which hosts."""
     run = {key: meta[key] for key in ("started", "by", "command", "isoverify", "profile") if key in meta}
-    return (f"<header><h1>{TITLE}</h1><p id=\"iso-what\">{escape(what)}</p>{run_header(run)}"
-            f"{hosts_table(hosts)}</header>")
+    return run_header(run) + hosts_table(meta.get("hosts", []))
 
 
 def contents(parts: list[tuple[str, str, str]]) -> str:
@@ -284,6 +288,7 @@ def write(path: Path, records: list[dict], meta: dict, companions: dict[str, Pat
     groups, index = grouped(records)
     comparison = meta.get("baseline")
     parts = [("iso-summary-part", "Summary", summary(records, groups)),
+             ("iso-run-part", "The run: when, by whom, how, where", the_run(meta)),
              *([("iso-changes-part", "Since the last report", audit.since_baseline(records, comparison))]
                if comparison else []),
              ("iso-score-part", "Score, worst first", score(groups, records)),
@@ -292,8 +297,7 @@ def write(path: Path, records: list[dict], meta: dict, companions: dict[str, Pat
              ("iso-targets-part", "Targets, with their evidence", targets(groups, index)),
              *([("iso-unmatched-part", "Waivers that matched nothing", unmatched_waivers(meta["unmatched_waivers"]))]
                if meta.get("unmatched_waivers") else [])]
-    body = "".join(f'<section id="{anchor}"><h2>{escape(title)}</h2>{content}</section>'
-                   for anchor, title, content in parts)
+    body = [f'<section id="{anchor}"><h2>{escape(title)}</h2>{content}</section>' for anchor, title, content in parts]
     kept = details_data(records, groups)
     missing = sum(r["verdict"] not in IN_FULL for r in records) - len(kept)
     note = (f'<p class="iso-note">The details of {missing} passing or advisory verdicts are not on this page, '
@@ -301,7 +305,8 @@ def write(path: Path, records: list[dict], meta: dict, companions: dict[str, Pat
     page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{TITLE}, '
             f'{escape(str(meta.get("started", "")))}</title><style>{CSS.read_text()}</style>{audit.print_header(meta)}'
-            f"</head><body>{heading(records, meta, groups)}{contents(parts)}{filters(records)}{body}{note}"
+            f"</head><body>{heading(records, meta, groups)}{body[0]}{contents(parts)}{body[1]}{filters(records)}"
+            f"{''.join(body[2:])}{note}"
             f'{files(path, companions or {})}<script type="application/json" id="iso-data">{script_json(kept)}'
             f"</script><script>{SCRIPT.read_text()}</script></body></html>")
     path.parent.mkdir(parents=True, exist_ok=True)
