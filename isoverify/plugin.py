@@ -424,7 +424,7 @@ def companions(config) -> dict[str, Path]:
     """The run's other files, by whom each is for: the auditor's page links them."""
     written = {"every verdict with its evidence, for machines (JSON)": config.getoption("iso_json"),
                "for CI dashboards (JUnit XML)": getattr(config.option, "xmlpath", None),
-               "the developers' log of the test run (pytest-html)": getattr(config.option, "htmlpath", None)}
+               "the developers' log of the test run": getattr(config.option, "htmlpath", None)}
     return {whom: Path(where) for whom, where in written.items() if where}
 
 
