@@ -14,6 +14,7 @@ import os
 from collections import Counter
 from html import escape
 from pathlib import Path
+from urllib.parse import quote
 
 from isoverify.judge.catalogue import CATALOGUE
 from isoverify.judge.words import ADVISORY, ERROR, FAIL, PASS, VERDICTS, WAIVED, WORST_FIRST, worst
@@ -189,9 +190,10 @@ def to_fix(records: list[dict], groups: list[Group], index: dict) -> str:
     waived = "".join(_card(r, number(r), on_demand([number(r)], "its evidence")) for r in ranked(WAIVED))
     errors = "".join(_card(r, number(r), evidence_sides(r)) for r in ranked(ERROR))
     advisories = []
-    for prop in property_order([r for r in records if r["verdict"] == ADVISORY]):
+    advisory = {r["property"]: r for r in records if r["verdict"] == ADVISORY}  # one of each property's
+    for prop in sorted(property_order(list(advisory.values())), key=lambda p: audit.severity_rank(advisory[p])):
         having = [g for g in groups if any(r["property"] == prop and r["verdict"] == ADVISORY for r in g.records)]
-        first = next(r for r in having[0].records if r["property"] == prop)
+        first = advisory[prop]
         count = sum(len(g.targets) for g in having)
         numbers = [number({"target": t, "property": prop}) for g in having for t in g.targets]
         where = ", ".join(g.link() for g in having)
@@ -277,7 +279,7 @@ def files(path: Path, companions: dict[str, Path]) -> str:
     """The run's other files, for whom each is, linked from where this page is."""
     if not companions:
         return ""
-    items = "".join(f'<li><a href="{escape(Path(os.path.relpath(where, path.parent)).as_posix())}">'
+    items = "".join(f'<li><a href="{escape(quote(Path(os.path.relpath(where, path.parent)).as_posix()))}">'
                     f"{escape(where.name)}</a>: {escape(whom)}</li>" for whom, where in companions.items())
     return f'<section id="iso-files"><h2>The run\'s other files</h2><ul>{items}</ul></section>'
 
@@ -300,8 +302,9 @@ def write(path: Path, records: list[dict], meta: dict, companions: dict[str, Pat
     body = [f'<section id="{anchor}"><h2>{escape(title)}</h2>{content}</section>' for anchor, title, content in parts]
     kept = details_data(records, groups)
     missing = sum(r["verdict"] not in IN_FULL for r in records) - len(kept)
-    note = (f'<p class="iso-note">The details of {missing} passing or advisory verdicts are not on this page, '
-            f"which keeps it small: every verdict with its evidence is in the JSON results.</p>" if missing else "")
+    note = (f'<p class="iso-note">The details of {missing} verdicts that are passes, advisories or waived '
+            f"failures are not on this page, which keeps it small: every verdict with its evidence is in the JSON "
+            f"results.</p>" if missing else "")
     page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{TITLE}, '
             f'{escape(str(meta.get("started", "")))}</title><style>{CSS.read_text()}</style>{audit.print_header(meta)}'

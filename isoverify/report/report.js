@@ -60,4 +60,4 @@ function filter() {
   }
 }
 
-document.getElementById("iso-filters").addEventListener("input", filter);
+for (const event of ["input", "change"]) document.getElementById("iso-filters").addEventListener(event, filter);

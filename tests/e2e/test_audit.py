@@ -14,6 +14,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.select import Select
 from test_gate import waiver_toml
 from test_report import browser, open_every_fold, open_report  # noqa: F401 - the browser fixture
 from trestle.oscal.assessment_results import AssessmentResults
@@ -160,6 +162,42 @@ def test_rendered_report_speaks_in_verdicts_not_pytest_outcomes(audited, page):
                 listed[(target, row.find_element(By.TAG_NAME, "th").text)] = row.find_element(By.CLASS_NAME,
                                                                                               "iso-word").text
     assert listed == {(r["target"], r["property"]): r["verdict"].upper() for r in run.results}
+
+
+VISIBLE = "return [...document.querySelectorAll(arguments[0])].filter((shown) => !shown.closest('[hidden]'))"
+
+
+def test_the_filters_show_a_verdict_a_target_a_control(audited, page):
+    """Offline, on the page itself: unticking a verdict hides it; a target's name, or a control,
+    leaves only what concerns it."""
+    run, targets = audited
+    open_report(page, run)
+    rows = "section.iso-group tr[data-verdict]"
+    page.find_element(By.CSS_SELECTOR, '#iso-filters input[value="pass"]').click()
+    shown = page.execute_script(VISIBLE, rows)
+    assert shown and {row.get_attribute("data-verdict") for row in shown} == {r["verdict"] for r in run.results} - {
+        "pass"}
+    page.find_element(By.CSS_SELECTOR, '#iso-filters input[value="pass"]').click()
+    assert len(page.execute_script(VISIBLE, rows)) == len(run.results)  # each target its own group here
+
+    broken = targets["broken"]
+    page.find_element(By.ID, "iso-filter-target").send_keys(broken.removeprefix("docker://"))
+    sections = page.execute_script(VISIBLE, "section.iso-group")
+    assert [s.get_attribute("data-targets") for s in sections] == [broken]
+    cards = page.execute_script(VISIBLE, "#iso-fix article[data-target]")
+    assert {c.get_attribute("data-target") for c in cards} == {broken}
+    advisories = {c.find_element(By.TAG_NAME, "h4").text.split(":")[0].split()[1]
+                  for c in page.execute_script(VISIBLE, "#iso-fix article.iso-card-advisory")}
+    assert advisories == {r["property"] for r in run.results if r["target"] == broken and r["verdict"] == "advisory"}
+    page.find_element(By.ID, "iso-filter-target").send_keys(Keys.BACKSPACE * len(broken))
+    assert len(page.execute_script(VISIBLE, "section.iso-group")) == len(targets)
+
+    control = "CIS Docker Benchmark v1.6.0 5.16"
+    Select(page.find_element(By.ID, "iso-filter-control")).select_by_value(control)
+    assert [row.get_attribute("data-control") for row in page.execute_script(VISIBLE, "tr[data-control]")] == ["5.16"]
+    cards = page.execute_script(VISIBLE, "#iso-fix article")
+    assert cards and all(control in c.get_attribute("data-controls").split("\n") for c in cards)
+    assert {row.find_element(By.TAG_NAME, "th").text for row in page.execute_script(VISIBLE, rows)} == {"pid"}
 
 
 def test_score_counts_enforced_properties_held(audited, page):
