@@ -222,20 +222,24 @@ def targets(groups: list[Group], index: dict) -> str:
             verdict, prop = record["verdict"], record["property"]
             numbers = [index[(t, prop)] for t in group.targets]
             if verdict in IN_FULL or verdict == WAIVED:
-                detail = " ".join(f'<a href="#r{n}">{escape(t)}</a>' for n, t in zip(numbers, group.targets))
+                detail = "in What to fix: " + ", ".join(f'<a href="#r{n}">{escape(t)}</a>'
+                                                         for n, t in zip(numbers, group.targets))
             else:
                 many = f" on {len(group.targets)} targets" if len(group.targets) > 1 else ""
                 detail = on_demand(numbers, f"{'passes' if verdict == PASS else 'advisory'}{many}: what it showed")
             rows.append(f"<tr{_attributes(verdict, controls=tuple(record['controls']))}><th>{escape(prop)}</th>"
                         f"<td>{escape(record['title'])}</td><td>{audit.verdict_word(verdict)}</td><td>{detail}</td></tr>")
-        names = ", ".join(escape(t) for t in group.targets)
+        names = (f'<p class="iso-names">{", ".join(escape(t) for t in group.targets)}</p>'
+                 if len(group.targets) > 1 else "")
         sections.append(
             f'<section class="iso-group" id="{group.id}"{_attributes(targets=tuple(group.targets))}>'
-            f"<h3>{escape(group.label)}</h3><p class=\"iso-names\">{names}</p>"
+            f"<h3>{escape(group.label)}</h3>{names}"
             f'<table class="iso-table iso-verdicts"><colgroup><col class="iso-prop"><col><col class="iso-word-col">'
             f"<col></colgroup><tr><th>property</th><th>what it asks</th><th>verdict</th><th>details</th></tr>"
             f"{''.join(rows)}</table></section>")
-    return "".join(sections)
+    on_paper = ('<p class="iso-on-paper">On paper, the details of passes, advisories and waived failures are '
+                "those opened on the page before it was printed; every one is in the JSON results.</p>")
+    return on_paper + "".join(sections)
 
 
 def details_data(records: list[dict], groups: list[Group]) -> dict[str, dict]:
