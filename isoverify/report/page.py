@@ -195,14 +195,14 @@ def to_fix(records: list[dict], groups: list[Group], index: dict) -> str:
         having = [g for g in groups if any(r["property"] == prop and r["verdict"] == ADVISORY for r in g.records)]
         first = advisory[prop]
         count = sum(len(g.targets) for g in having)
+        on = f"every one of the {count} targets" if having == groups else f"{count} target{'s' * (count != 1)}"
         numbers = [number({"target": t, "property": prop}) for g in having for t in g.targets]
         where = ", ".join(g.link() for g in having)
         advisories.append(
             f'<article class="iso-card iso-card-advisory"'
             f'{_attributes(ADVISORY, groups=tuple(g.id for g in having), controls=tuple(first["controls"]))}>'
             f'<h4>{audit.verdict_word(ADVISORY)} {escape(prop)}: {escape(first["title"])}</h4>'
-            f'<div class="iso-summary">Does not hold on {count} target{"s" * (count != 1)}, which the '
-            f'profile does not enforce: {where}.</div>'
+            f'<div class="iso-summary">Does not hold on {on}, which the profile does not enforce: {where}.</div>'
             f'<div class="iso-controls">{escape(", ".join(first["controls"]))}</div>{guidance_html(first)}'
             f'{on_demand(numbers, "each target: what it showed")}</article>')
     parts = [("Failures", "iso-fix-fail", failures), ("Waived failures", "iso-fix-waived", waived),
