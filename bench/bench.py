@@ -59,7 +59,7 @@ SUITE_ENV = {name: value for name, value in os.environ.items() if name != "PYTHO
 
 def suite_command(directory: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--iso-json={directory}/r.json",
-            f"--html={directory}/r.html", f"--junitxml={directory}/r.xml", *args]
+            f"--iso-report={directory}/r.html", f"--html={directory}/log.html", f"--junitxml={directory}/r.xml", *args]
 
 
 def engine_execs(since: str, until: str) -> int:

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 DEFAULTS = (
-    "--html=reports/isolation.html", "--self-contained-html", "--junitxml=reports/isolation.xml",
+    "--iso-report=reports/isolation.html", "--html=reports/test-log.html", "--self-contained-html",
+    "--junitxml=reports/isolation.xml",
     "--iso-json=reports/isolation.json", "-p", "no:cacheprovider", "--tb=short",
     "-o", "junit_family=xunit2", "-o", "junit_suite_name=isoverify",
 )
@@ -23,7 +24,7 @@ OPTION_GROUPS = {
     "What to verify": ("--iso-host", "--iso-container", "--iso-image", "--iso-label", "--iso-inside",
                        "--iso-timeout"),
     "How to judge": ("--iso-profile", "--iso-waivers", "--iso-baseline"),
-    "Reports": ("--iso-json", "--iso-oscal"),
+    "Reports": ("--iso-report", "--iso-json", "--iso-oscal"),
 }
 
 USAGE = """\
@@ -48,9 +49,10 @@ Examples:
 
 TAIL = """\
 Reports (in ./reports, each overridable):
-  isolation.html    for the auditor: score, by control, what to fix, the evidence (--html=PATH)
+  isolation.html    for the auditor: score, by control, what to fix, the evidence (--iso-report=PATH)
   isolation.json    every verdict for machines (--iso-json=PATH)
   isolation.xml     JUnit, for CI dashboards (--junitxml=PATH)
+  test-log.html     pytest-html's log of the test run, for developers (--html=PATH)
   OSCAL             assessment results, when asked for (--iso-oscal=PATH)
 
 Exit codes:

@@ -22,20 +22,9 @@ from isoverify.collect.observe import DEFAULT_TIMEOUT, INSIDE_PATHS
 from isoverify.errors import SetupError, TargetError, UsageError, WaiverError
 from isoverify.judge.catalogue import BY_ID, CATALOGUE, DEFAULT_PROFILE, PROFILES, own_property
 from isoverify.judge.waivers import Waivers, load, selection
-from isoverify.judge.words import ERROR, FAIL, PASS, VERDICTS, of_outcome
-from isoverify.report import audit, baseline
-from isoverify.report.html import (
-    CSS,
-    HEADER_CELLS,
-    guidance_properties,
-    hosts_table,
-    matrix,
-    row_cells,
-    run_header,
-    targets_summary,
-    unmatched_waivers,
-    write_json,
-)
+from isoverify.judge.words import ERROR, FAIL, PASS, VERDICTS
+from isoverify.report import baseline, page
+from isoverify.report.html import guidance_properties, write_json
 from isoverify.run import DEFAULT_IMAGE, PlannedContainer, Run
 
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # --iso-run: what names a sweep of runs
@@ -78,6 +67,8 @@ def pytest_addoption(parser):
                          "engine's exec, confined as the container is")
     group.addoption("--iso-timeout", type=int, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                     help=f"how long one probe of a target may take (default: {DEFAULT_TIMEOUT})")
+    group.addoption("--iso-report", default=None, metavar="PATH",
+                    help="write the auditor's report there: one self-contained HTML page")
     group.addoption("--iso-json", default=None, metavar="PATH",
                     help="write the JSON results there")
     group.addoption("--iso-baseline", default=None, metavar="PATH",
@@ -123,8 +114,7 @@ def pytest_configure(config):
     for control in {c for prop in CATALOGUE for c in prop.controls}:
         config.addinivalue_line("markers", f"{control.marker}: evidences {control}")
     if config.pluginmanager.hasplugin("html"):
-        config.option.css = [*config.getoption("css"), str(CSS)]
-        config.pluginmanager.register(HtmlReport(config.stash[BASELINE]), "isoverify-html")
+        config.pluginmanager.register(HtmlLog(), "isoverify-html-log")
     if config.pluginmanager.hasplugin("xdist"):
         # Each host's tests go to one worker (grouped by their xdist_group mark), so that each
         # host and its containers are probed once: the controller schedules by group, workers
@@ -362,7 +352,7 @@ def pytest_runtest_protocol(item, nextitem):
             report.iso_record = item.stash[RECORD]
             report.iso_unjudged = found.status == ERROR
         else:
-            report.iso_bookkeeping = True  # a phase that passed: no row of the HTML report shows it
+            report.iso_bookkeeping = True  # a phase that passed: no row of pytest-html's log shows it
         hooks.pytest_runtest_logreport(report=report)
     hooks.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True
@@ -424,13 +414,25 @@ def pytest_sessionfinish(session):
     if base is not None:
         records[:] = baseline.mark(records, base)
     meta = run_meta(config)
+    compared = {**meta, **({"baseline": baseline.summary(records, base)} if base else {})}
     path = config.getoption("iso_json")
     if path:
-        write_json(Path(path), records, {**meta, **({"baseline": baseline.summary(records, base)} if base else {})})
+        write_json(Path(path), records, compared)
+    report_path = config.getoption("iso_report")
+    if report_path:
+        page.write(Path(report_path), records, compared, companions(config))
     oscal_path = config.getoption("iso_oscal")
     if oscal_path:
         from isoverify.report import oscal  # its models take a moment to load: only when asked for
         oscal.write(Path(oscal_path), records, meta)
+
+
+def companions(config) -> dict[str, Path]:
+    """The run's other files, by whom each is for: the auditor's page links them."""
+    written = {"every verdict with its evidence, for machines (JSON)": config.getoption("iso_json"),
+               "for CI dashboards (JUnit XML)": getattr(config.option, "xmlpath", None),
+               "the developers' log of the test run": getattr(config.option, "htmlpath", None)}
+    return {whom: Path(where) for whom, where in written.items() if where}
 
 
 NOT_JUDGED = "not judged"  # the terminal's word for a verdict that could not be reached
@@ -465,6 +467,9 @@ def pytest_terminal_summary(terminalreporter, config):
     for waiver in run_meta(config)["unmatched_waivers"]:
         terminalreporter.write_line(f"isoverify: waiver at line {waiver['line']} ({waiver['property']} on "
                                     f"{selection(waiver)}) matched nothing", yellow=True)
+    report_path = config.getoption("iso_report")
+    if report_path and config.stash[RECORDS]:
+        terminalreporter.write_line(f"isoverify: the auditor's report: {Path(report_path).resolve().as_uri()}")
 
 
 def pytest_unconfigure(config):
@@ -519,45 +524,10 @@ class Workers:
         self.hosts_seen.update(getattr(node, "workeroutput", {}).get("isoverify_hosts", {}))
 
 
-class HtmlReport:
-    """pytest-html hooks, registered only when pytest-html is active."""
-
-    def __init__(self, base: dict | None):
-        self.baseline = base  # rows are made as tests end: each is compared with it then
-
-    def pytest_html_report_title(self, report):
-        report.title = "Container isolation report"
-
-    def pytest_html_results_table_header(self, cells):
-        cells[1:1] = HEADER_CELLS
+class HtmlLog:
+    """pytest-html hooks, registered only when pytest-html is active: its page is the
+    developers' log of the test run, as pytest-html makes it."""
 
     def pytest_html_results_table_row(self, report, cells):
         if getattr(report, "iso_bookkeeping", False):
             cells.clear()  # pytest-html drops the row of a phase that passed: it is not built either
-            return
-        record = getattr(report, "iso_record", None)
-        if record is not None and self.baseline is not None:
-            [record] = baseline.mark([record], self.baseline)
-        cells[1:1] = row_cells(record, of_outcome(report.outcome, report.when, hasattr(report, "wasxfail")))
-
-    def pytest_html_results_table_html(self, report, data):
-        if getattr(report, "iso_record", None) is not None:
-            data.clear()  # pytest's log of a verdict says what its cells say, in pytest's words
-
-    def pytest_html_results_summary(self, prefix, summary, postfix, session):
-        meta = run_meta(session.config)
-        records = session.config.stash[RECORDS]
-        unmatched = meta.pop("unmatched_waivers")
-        hosts = meta.pop("hosts")
-        base = self.baseline
-        prefix.extend([audit.print_header(meta), run_header(meta), hosts_table(hosts),
-                       audit.since_baseline(records, baseline.summary(records, base) if base else None),
-                       audit.score(records), audit.controls(records), audit.to_fix(records),
-                       targets_summary(records), matrix(records, property_order(records)),
-                       unmatched_waivers(unmatched)])
-        postfix.append(audit.ENGINEERS_TABLE)
-
-
-def property_order(records: list[dict]) -> list[str]:
-    """The catalogue's properties in its order, then the user's own as they came."""
-    return [*(p.id for p in CATALOGUE), *dict.fromkeys(r["property"] for r in records if r["property"] not in BY_ID)]

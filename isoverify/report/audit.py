@@ -1,27 +1,23 @@
-"""The auditor's view, first in the HTML report: what changed since the last report, the
-score, each framework's items with the verdicts that evidence them, and what to fix.
+"""Parts of the auditor's page (page.py): what changed since the last report, the targets
+worst first, each framework's items with the verdicts that evidence them, the printed page's
+header.
 
 Made from the records alone (the JSON's results), so that a check of the user's own,
 whatever it cites and whatever guidance it gives, has its place like the built-in ones.
-Every string is escaped where it becomes markup (see report.py).
+Every string is escaped where it becomes markup.
 """
 
 from collections import Counter
 from html import escape
 
 from isoverify.judge.frameworks import FRAMEWORKS
-from isoverify.judge.words import ADVISORY, ERROR, FAIL, PASS, SEVERITIES, VERDICTS, WAIVED, WORST_FIRST, worst
+from isoverify.judge.words import FAIL, PASS, SEVERITIES, WORST_FIRST, worst
 from isoverify.report.baseline import CHANGES, FIXED, NEW
-from isoverify.report.html import change_html, evidence_html, guidance_html, natural, targets_of, waiver_html
-
-# The heading over pytest-html's own table, below the auditor's view.
-ENGINEERS_TABLE = ('<h2 id="iso-all-results">Every result, with its evidence</h2>'
-                   "<p>One row per property on one target; click a row to fold its details.</p>")
-TO_FIX = (FAIL, WAIVED, ADVISORY)  # what does not hold, in the order "What to fix" lists it
+from isoverify.report.html import natural, targets_of
 
 
-def _verdict(verdict: str) -> str:
-    return f'<span class="iso-{escape(verdict)}">{escape(verdict.upper())}</span>'
+def verdict_word(verdict: str) -> str:
+    return f'<span class="iso-word iso-{escape(verdict)}">{escape(verdict.upper())}</span>'
 
 
 def since_baseline(records: list[dict], comparison: dict | None) -> str:
@@ -33,12 +29,12 @@ def since_baseline(records: list[dict], comparison: dict | None) -> str:
     rows = "".join(
         f'<tr class="iso-change-{escape(r["since_baseline"]["change"])}"><td>{escape(r["since_baseline"]["change"])}'
         f'</td><td>{escape(r["target"])}</td><td>{escape(r["property"])}</td>'
-        f'<td>{_verdict(r["since_baseline"]["was"]) if r["since_baseline"]["was"] else "not verified"}</td>'
-        f'<td>{_verdict(r["verdict"])}</td></tr>'
+        f'<td>{verdict_word(r["since_baseline"]["was"]) if r["since_baseline"]["was"] else "not verified"}</td>'
+        f'<td>{verdict_word(r["verdict"])}</td></tr>'
         for r in sorted(records, key=lambda r: natural(r["target"])) if r["since_baseline"]["change"] in (NEW, FIXED))
     gone = "".join(f"<li>{escape(r['property'])} on {escape(r['target'])} (was {escape(r['verdict'].upper())})</li>"
                    for r in comparison["removed"])
-    return (f'<h2>Since the last report</h2><div id="iso-changes"><p>Against {escape(comparison["path"])} '
+    return (f'<div id="iso-changes"><p>Against {escape(comparison["path"])} '
             f'(started {escape(comparison["started"] or "when not recorded")}): {escape(totals)}.</p>'
             + (f'<table class="iso-table"><tr><th>change</th><th>target</th><th>property</th><th>then</th>'
                f'<th>now</th></tr>{rows}</table>' if rows else "<p>No verdict changed.</p>")
@@ -70,89 +66,57 @@ def worst_first(by_target: dict[str, list[dict]]) -> list[str]:
     return sorted(by_target, key=rank)
 
 
-def score(records: list[dict]) -> str:
-    """Enforced properties held, per target, worst first, and overall: waived and advisory ones
-    are not held."""
-    def row(name: str, group: list[dict]) -> str:
-        held, enforced = _held(group)
-        share = f"{100 * held // enforced}%" if enforced else "nothing enforced"
-        counts = Counter(r["verdict"] for r in group)
-        return (f'<tr data-target="{escape(name)}"><th>{escape(name)}</th><td><b>{held} of {enforced}</b></td>'
-                f"<td>{share}</td>" + "".join(f"<td>{counts[v]}</td>" for v in VERDICTS) + "</tr>")
-    head = "".join(f'<th class="iso-{v}">{v.upper()}</th>' for v in VERDICTS)
-    grouped = by_target(records)
-    rows = "".join(row(target, grouped[target]) for target in worst_first(grouped))
-    return (f'<h2>Score</h2><table id="iso-score" class="iso-table"><tr><th>target</th>'
-            f"<th>enforced properties held</th><th>score</th>{head}</tr>{rows}"
-            f'{row("overall", records)}</table>')
-
-
 def _control_cell(evidencing: list[dict]) -> str:
     if not evidencing:
         return '<td class="iso-none">—</td>'
     combined = worst(r["verdict"] for r in evidencing)
-    parts = "".join(f"<li>{escape(r['property'])} {_verdict(r['verdict'])}</li>" for r in evidencing)
+    parts = "".join(f"<li>{escape(r['property'])} {verdict_word(r['verdict'])}</li>" for r in evidencing)
     return f'<td class="iso-{combined}"><b>{combined.upper()}</b><ul>{parts}</ul></td>'
 
 
-def controls(records: list[dict]) -> str:
-    """Each framework's items: per target, the properties evidencing it and their verdicts (the
-    worst decides the item's), and the items this run does not evidence, named so."""
-    targets = targets_of(records)
+def controls(records: list[dict], columns: list[tuple[str, str]]) -> str:
+    """Each framework's items: per column (its heading, as markup, and the target it shows), the
+    properties evidencing it and their verdicts (the worst decides the item's), and the items
+    this run does not evidence, named so."""
     by_control: dict[str, list[dict]] = {}
     for record in records:
         for control in record["controls"]:
             by_control.setdefault(control, []).append(record)
-    head = "".join(f"<th>{escape(t)}</th>" for t in targets)
+    head = "".join(f"<th>{heading}</th>" for heading, _ in columns)
+
+    def cells(found: list[dict]) -> str:
+        return "".join(_control_cell([r for r in found if r["target"] == target]) for _, target in columns)
     sections = []
     for framework in FRAMEWORKS:
         rows, evidenced = [], 0
         for item, title in framework.items:
             found = by_control.pop(framework.control(item), [])
             evidenced += bool(found)
+            control = escape(framework.control(item))
             if found:
-                cells = "".join(_control_cell([r for r in found if r["target"] == t]) for t in targets)
-                rows.append(f'<tr data-control="{escape(item)}"><th>{escape(item)}</th><td>{escape(title)}</td>'
-                            f"{cells}</tr>")
+                rows.append(f'<tr data-control="{escape(item)}" data-controls="{control}"><th>{escape(item)}</th>'
+                            f"<td>{escape(title)}</td>{cells(found)}</tr>")
             else:
-                rows.append(f'<tr data-control="{escape(item)}" class="iso-not-evidenced"><th>{escape(item)}</th>'
-                            f'<td>{escape(title)}</td><td colspan="{len(targets)}">not evidenced by this '
-                            f"suite</td></tr>")
+                rows.append(f'<tr data-control="{escape(item)}" data-controls="{control}" class="iso-not-evidenced">'
+                            f'<th>{escape(item)}</th><td>{escape(title)}</td><td colspan="{len(columns)}">'
+                            f"not evidenced by this suite</td></tr>")
         sections.append(
             f'<h3>{escape(framework.name)}, {escape(framework.scope)}: {evidenced} of {len(framework.items)} '
             f'items evidenced</h3><table class="iso-table iso-framework" data-framework="{escape(framework.name)}">'
+            f'<colgroup><col class="iso-item"><col class="iso-asks"></colgroup>'
             f"<tr><th>item</th><th>what it asks</th>{head}</tr>{''.join(rows)}</table>")
     if by_control:  # cited, but not an item of a framework above: a check of the user's own, say
-        cited = "".join(f'<tr data-control="{escape(c)}"><th colspan="2">{escape(c)}</th>'
-                       + "".join(_control_cell([r for r in found if r["target"] == t]) for t in targets) + "</tr>"
-                       for c, found in by_control.items())
+        cited = "".join(f'<tr data-control="{escape(c)}" data-controls="{escape(c)}"><th colspan="2">{escape(c)}</th>'
+                        f"{cells(found)}</tr>" for c, found in by_control.items())
         sections.append(f'<h3>Other controls cited</h3><table class="iso-table iso-framework" data-framework="">'
+                        f'<colgroup><col class="iso-item"><col class="iso-asks"></colgroup>'
                         f"<tr><th colspan=\"2\">control</th>{head}</tr>{cited}</table>")
-    return f'<h2>By control</h2><div id="iso-controls">{"".join(sections)}</div>'
+    return f'<div id="iso-controls">{"".join(sections)}</div>'
 
 
-def _severity_rank(record: dict) -> int:
+def severity_rank(record: dict) -> int:
+    """The most severe first; a check that gives no severity last."""
     return SEVERITIES.index(record["severity"]) if record.get("severity") in SEVERITIES else len(SEVERITIES)
-
-
-def to_fix(records: list[dict]) -> str:
-    """Every verdict that does not hold — failures, then waived, then advisory, the most severe
-    first — with why it matters, what to change, and its evidence; then what could not be judged."""
-    broken = sorted((r for r in records if r["verdict"] in TO_FIX),
-                    key=lambda r: (TO_FIX.index(r["verdict"]), _severity_rank(r), natural(r["target"])))
-    blocks = "".join(
-        f'<div class="iso-failure" data-target="{escape(r["target"])}" data-property="{escape(r["property"])}">'
-        f'<h3>{_verdict(r["verdict"])} {escape(r["property"])} on {escape(r["target"])}: {escape(r["title"])}</h3>'
-        f'<div class="iso-summary">{escape(r["summary"])}</div>{waiver_html(r.get("waiver"))}{change_html(r)}'
-        f'<div class="iso-controls">{escape(", ".join(r["controls"]))}</div>{guidance_html(r)}'
-        f'<div class="iso-failure-evidence"><div><b>On the host</b>{evidence_html(r["evidence"]["host"])}</div>'
-        f'<div><b>The container</b>{evidence_html(r["evidence"]["container"])}</div></div></div>'
-        for r in broken)
-    errors = "".join(f"<li>{escape(r['property'])} on {escape(r['target'])}: {escape(r['summary'])}</li>"
-                     for r in sorted(records, key=lambda r: natural(r["target"])) if r["verdict"] == ERROR)
-    return ('<h2>What to fix</h2><div id="iso-fix">'
-            + (blocks or "<p>Every property holds on every target.</p>")
-            + (f'<h3>Not judged (ERROR)</h3><ul id="iso-errors">{errors}</ul>' if errors else "") + "</div>")
 
 
 def _css_string(text: str) -> str:

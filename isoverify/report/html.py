@@ -1,33 +1,20 @@
-"""How verdicts are shown: the HTML report's parts, and the JSON results.
+"""How verdicts are shown: the parts of the auditor's page (page.py) that show one verdict
+or the run, and the JSON results.
 
-pytest-html 4 puts row cells, summary parts and environment values into the
-page as HTML, unescaped, so every string here goes through `html.escape` at
-the moment it becomes markup — including those the suite wrote itself, since
-summaries quote what targets said.
+Every string here goes through `html.escape` at the moment it becomes markup — including
+those the suite wrote itself, since summaries quote what targets said.
 """
 
 import json
 import re
-from collections import Counter
 from html import escape
 from pathlib import Path
 
 from isoverify.judge.guidance import RUNTIMES
 from isoverify.judge.waivers import selection
-from isoverify.judge.words import PASS
-from isoverify.judge.words import VERDICTS as STATUSES
 
 JSON_SCHEMA_VERSION = 1
 SCHEMA = Path(__file__).with_name("results.schema.json")
-CSS = Path(__file__).with_name("report.css")
-
-HEADER_CELLS = (
-    '<th class="sortable" data-column-type="property">Property</th>',
-    '<th class="sortable" data-column-type="target">Target</th>',
-    '<th class="sortable" data-column-type="verdict">Verdict</th>',
-    "<th>Host</th>",
-    "<th>Container</th>",
-)
 
 
 def natural(text: str) -> tuple:
@@ -55,28 +42,6 @@ def waiver_html(waiver: dict | None) -> str:
     accepts = f', accepts {", ".join(waiver["accept"])} only' if waiver["accept"] else ""
     return (f'<div class="iso-waiver">waiver at line {waiver["line"]} ({state} {escape(waiver["expires"])}'
             f'{escape(accepts)}): {escape(waiver["reason"])} — {escape(waiver["owner"])}</div>')
-
-
-def row_cells(record: dict | None, outcome_verdict: str) -> list[str]:
-    """The suite's cells for one row of the results table; a test without a record (one of the
-    user's own) shows its outcome in the verdict words."""
-    if record is None:
-        return ['<td class="col-property"></td>', '<td class="col-target"></td>',
-                f'<td class="col-verdict iso-{escape(outcome_verdict)}">{escape(outcome_verdict.upper())}</td>',
-                "<td></td>", "<td></td>"]
-    verdict = record["verdict"]
-    controls = escape(", ".join(record["controls"]))
-    return [
-        f'<td class="col-property"><b>{escape(record["property"])}</b>'
-        f'<div class="iso-title">{escape(record["title"])}</div>'
-        f'<div class="iso-controls">{controls}</div></td>',
-        f'<td class="col-target">{escape(record["target"])}</td>',
-        f'<td class="col-verdict iso-{escape(verdict)}">{escape(verdict.upper())}'
-        f'<div class="iso-summary">{escape(record["summary"])}</div>{waiver_html(record.get("waiver"))}'
-        f'{change_html(record)}{guidance_html(record) if verdict != PASS else ""}</td>',
-        f'<td class="iso-side">{evidence_html(record["evidence"]["host"])}</td>',
-        f'<td class="iso-side">{evidence_html(record["evidence"]["container"])}</td>',
-    ]
 
 
 def code(text: str) -> str:
@@ -128,7 +93,7 @@ def run_header(meta: dict) -> str:
     """When, by whom, where and how the run was made."""
     rows = "".join(f"<tr><th>{escape(RUN_LABELS.get(key, key))}</th><td>{escape(str(value))}</td></tr>"
                    for key, value in meta.items())
-    return f'<h2>Run</h2><table id="iso-run" class="iso-table">{rows}</table>'
+    return f'<table id="iso-run" class="iso-table">{rows}</table>'
 
 
 def hosts_table(hosts: list[dict]) -> str:
@@ -136,36 +101,7 @@ def hosts_table(hosts: list[dict]) -> str:
     head = "".join(f"<th>{name}</th>" for name in HOST_FIELDS)
     rows = "".join("<tr>" + "".join(f"<td>{escape(str(host.get(name, 'not observed')))}</td>"
                                     for name in HOST_FIELDS) + "</tr>" for host in hosts)
-    return f'<h2>Hosts</h2><table id="iso-hosts" class="iso-table"><tr>{head}</tr>{rows}</table>'
-
-
-def targets_summary(records: list[dict]) -> str:
-    """Per target: how many properties passed, failed, are advisory, waived, or errors."""
-    counts: dict[str, Counter] = {target: Counter() for target in targets_of(records)}
-    for record in records:
-        counts[record["target"]][record["verdict"]] += 1
-    head = "".join(f'<th class="iso-{s}">{s}</th>' for s in STATUSES)
-    rows = "".join(
-        f"<tr><th>{escape(target)}</th>" + "".join(f"<td>{count[s]}</td>" for s in STATUSES) + "</tr>"
-        for target, count in counts.items())
-    return (f'<h2>Targets</h2><table id="iso-targets" class="iso-table">'
-            f"<tr><th>target</th>{head}</tr>{rows}</table>")
-
-
-def matrix(records: list[dict], property_ids: list[str]) -> str:
-    """Properties × targets at a glance."""
-    targets = targets_of(records)
-    found = {(r["property"], r["target"]): r["verdict"] for r in records}
-    head = "".join(f"<th>{escape(t)}</th>" for t in targets)
-    rows = []
-    every = dict.fromkeys([*property_ids, *(r["property"] for r in records)])  # the catalogue's order first
-    for prop in (p for p in every if any((p, t) in found for t in targets)):
-        cells = "".join(
-            f'<td class="iso-{escape(found.get((prop, t), "none"))}">{escape(found.get((prop, t), "—"))}</td>'
-            for t in targets)
-        rows.append(f"<tr><th>{escape(prop)}</th>{cells}</tr>")
-    return (f'<h2>Properties × targets</h2><table id="iso-matrix" class="iso-table">'
-            f"<tr><th>property</th>{head}</tr>{''.join(rows)}</table>")
+    return f'<h3>Hosts</h3><table id="iso-hosts" class="iso-table"><tr>{head}</tr>{rows}</table>'
 
 
 def unmatched_waivers(waivers: list[dict]) -> str:
@@ -173,7 +109,7 @@ def unmatched_waivers(waivers: list[dict]) -> str:
         return ""
     items = "".join(f"<li>line {w['line']}: {escape(w['property'])} on {escape(selection(w))} "
                     f"({escape(w['reason'])}; {escape(w['owner'])})</li>" for w in waivers)
-    return f'<h2>Waivers that matched nothing</h2><ul id="iso-unmatched">{items}</ul>'
+    return f'<ul id="iso-unmatched">{items}</ul>'
 
 
 def write_json(path: Path, records: list[dict], meta: dict) -> None:

@@ -113,7 +113,8 @@ def run_suite(directory: Path, *args, env=None, timeout=180, wrapper: tuple[str,
     json_path = directory / "isolation.json"
     json_path.unlink(missing_ok=True)
     command = [*wrapper, sys.executable, "-m", "pytest", f"--iso-json={json_path}", LABEL_ARG,
-               f"--html={directory / 'isolation.html'}", f"--junitxml={directory / 'isolation.xml'}",
+               f"--iso-report={directory / 'isolation.html'}", f"--html={directory / 'test-log.html'}",
+               f"--junitxml={directory / 'isolation.xml'}",
                *args]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})

@@ -1,17 +1,23 @@
-"""The auditor's report: rendered in headless Chromium and printed to PDF from a real run of a
-default container, weakened ones and a waiver; the OSCAL document of the same run; a run
-compared with an earlier one."""
+"""The auditor's page: rendered in headless Chromium and printed to PDF from a real run of a
+default container, weakened ones and a waiver, and from that run's records copied under 60 and
+1,000 names; the OSCAL document of the same run; a run compared with an earlier one."""
 
+import base64
+import copy
 import json
 import re
 import subprocess
+import time
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import jsonschema
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.select import Select
 from test_gate import waiver_toml
-from test_report import browser, open_report  # noqa: F401 - the browser fixture
+from test_report import browser, open_every_fold, open_report  # noqa: F401 - the browser fixture
 from trestle.oscal.assessment_results import AssessmentResults
 
 from conftest import run_suite, start_canary
@@ -19,21 +25,25 @@ from isoverify.judge.catalogue import CATALOGUE
 from isoverify.judge.frameworks import FRAMEWORKS
 from isoverify.judge.guidance import GUIDANCE, RUNTIMES
 from isoverify.judge.words import SEVERITIES
+from isoverify.report import page as auditors_page
 from isoverify.report.html import SCHEMA, natural
 
 # What pytest and pytest-html call outcomes, and the marks of a traceback: none may be read.
 PYTEST_WORDS = re.compile(r"XFail|XPass|Expected failures|Unexpected passes|Rerun|Retried|\bSkipped\b|"
                           r"\bPassed\b|\bFailed\b|\bErrors?\b|_pytest|Traceback|^E\s", re.MULTILINE)
 WORST_FIRST = ["fail", "error", "waived", "advisory", "pass"]  # how the report combines verdicts
+NOT_HOLDING = ("fail", "waived", "advisory")
+FAILURE_RED = "207, 34, 46"  # the red of a failure, as Chromium gives a colour: rgba(207, 34, 46, 1)
+A4, LETTER = (8.27, 11.69), (8.5, 11)  # inches
 
 
 @pytest.fixture(scope="module")
 def audited(docker_client, tmp_path_factory):
-    """One run: a default container, three weakened ones, and a waiver for one of them."""
+    """One run: a default container, two weakened ones, and a waiver for one of them."""
     directory = tmp_path_factory.mktemp("audit")
     containers = {name: start_canary(docker_client, **options) for name, options in (
-        ("default", {}), ("pid", {"pid_mode": "host"}), ("net", {"network_mode": "host"}),
-        ("ptrace", {"cap_add": ["SYS_PTRACE", "SYS_ADMIN"]}))}
+        ("default", {}), ("pid", {"pid_mode": "host"}),
+        ("broken", {"network_mode": "host", "cap_add": ["SYS_PTRACE", "SYS_ADMIN"]}))}
     waivers = directory / "waivers.toml"
     waivers.write_text(waiver_toml("pid", container=containers["pid"].id))
     try:
@@ -45,7 +55,7 @@ def audited(docker_client, tmp_path_factory):
     assert run.exit_code == 1, run.output
     targets = {name: f"docker://{c.name}" for name, c in containers.items()}
     assert run.verdicts(targets["pid"])["pid"] == "waived" and run.failed(targets["default"]) == set()
-    assert {"net", "caps"} <= run.failed(targets["net"]) | run.failed(targets["ptrace"])
+    assert {"net", "caps"} <= run.failed(targets["broken"])
     return run, targets
 
 
@@ -115,32 +125,79 @@ def test_control_view_shows_each_cited_control_with_its_verdicts(audited, page):
     assert shown[columns.index(targets["pid"])] == "WAIVED" and shown[columns.index(targets["default"])] == "PASS"
 
 
-def test_every_failure_shows_its_remediation(audited, page):
+def test_every_failure_shows_its_remediation_and_an_advisory_is_no_failure(audited, page):
+    """A failure or a waived one has a card of its own; an advisory one card per property, its
+    targets' summaries opened on demand; each with why it matters and what to change."""
     run, _ = audited
-    blocks = {(b.get_attribute("data-target"), b.get_attribute("data-property")): b.text
-              for b in page.find_elements(By.CSS_SELECTOR, "#iso-fix .iso-failure")}
-    broken = [r for r in run.results if r["verdict"] in ("fail", "waived", "advisory")]
-    assert set(blocks) == {(r["target"], r["property"]) for r in broken}
+    open_every_fold(page)
+    cards = {(c.get_attribute("data-target"), c.get_attribute("data-property")): c
+             for c in page.find_elements(By.CSS_SELECTOR, "#iso-fix article[data-target]")}
+    advisories = {c.find_element(By.TAG_NAME, "h4").text.split(":")[0]: c
+                  for c in page.find_elements(By.CSS_SELECTOR, "#iso-fix article.iso-card-advisory")}
+    broken = [r for r in run.results if r["verdict"] in NOT_HOLDING]
+    assert set(cards) == {(r["target"], r["property"]) for r in broken if r["verdict"] != "advisory"}
+    assert set(advisories) == {f"ADVISORY {r['property']}" for r in broken if r["verdict"] == "advisory"}
     for record in broken:
-        text = blocks[(record["target"], record["property"])]
+        card = cards.get((record["target"], record["property"])) or advisories[f"ADVISORY {record['property']}"]
+        text = card.text
         assert record["verdict"].upper() in text and record["summary"] in text
         assert f"severity: {record['severity']}" in text and record["rationale"] in text
         for runtime, how in record["remediation"].items():
             assert how.replace("`", "") in text, (record["property"], runtime)
-    rows = page.find_elements(By.CSS_SELECTOR, "#results-table tbody.results-table-row")
-    failing = [row for row in rows if row.find_element(By.CLASS_NAME, "col-verdict").text.startswith("FAIL")]
-    assert len(failing) == sum(r["verdict"] == "fail" for r in run.results)
-    assert all("to fix:" in row.find_element(By.CLASS_NAME, "col-verdict").text for row in failing)
+        red = FAILURE_RED in card.value_of_css_property("border-left-color")
+        assert red == (record["verdict"] == "fail"), record["verdict"]
 
 
 def test_rendered_report_speaks_in_verdicts_not_pytest_outcomes(audited, page):
+    """Every verdict in its target's section, in the suite's words; no outcome, node ID or duration."""
     run, _ = audited
+    open_every_fold(page)
     shown = page.execute_script("return document.body.innerText")
     assert not PYTEST_WORDS.findall(shown)
-    results = page.find_elements(By.CSS_SELECTOR, "#results-table tbody.results-table-row")
-    assert len(results) == len(run.results)
-    verdicts = sorted(row.find_element(By.CLASS_NAME, "col-verdict").text.split()[0] for row in results)
-    assert verdicts == sorted(r["verdict"].upper() for r in run.results)
+    assert "::" not in shown and "Duration" not in shown
+    listed = {}
+    for section in page.find_elements(By.CSS_SELECTOR, "section.iso-group"):
+        for row in section.find_elements(By.CSS_SELECTOR, "tr[data-verdict]"):
+            for target in section.get_attribute("data-targets").split("\n"):
+                listed[(target, row.find_element(By.TAG_NAME, "th").text)] = row.find_element(By.CLASS_NAME,
+                                                                                              "iso-word").text
+    assert listed == {(r["target"], r["property"]): r["verdict"].upper() for r in run.results}
+
+
+VISIBLE = "return [...document.querySelectorAll(arguments[0])].filter((shown) => !shown.closest('[hidden]'))"
+
+
+def test_the_filters_show_a_verdict_a_target_a_control(audited, page):
+    """Offline, on the page itself: unticking a verdict hides it; a target's name, or a control,
+    leaves only what concerns it."""
+    run, targets = audited
+    open_report(page, run)
+    rows = "section.iso-group tr[data-verdict]"
+    page.find_element(By.CSS_SELECTOR, '#iso-filters input[value="pass"]').click()
+    shown = page.execute_script(VISIBLE, rows)
+    assert shown and {row.get_attribute("data-verdict") for row in shown} == {r["verdict"] for r in run.results} - {
+        "pass"}
+    page.find_element(By.CSS_SELECTOR, '#iso-filters input[value="pass"]').click()
+    assert len(page.execute_script(VISIBLE, rows)) == len(run.results)  # each target its own group here
+
+    broken = targets["broken"]
+    page.find_element(By.ID, "iso-filter-target").send_keys(broken.removeprefix("docker://"))
+    sections = page.execute_script(VISIBLE, "section.iso-group")
+    assert [s.get_attribute("data-targets") for s in sections] == [broken]
+    cards = page.execute_script(VISIBLE, "#iso-fix article[data-target]")
+    assert {c.get_attribute("data-target") for c in cards} == {broken}
+    advisories = {c.find_element(By.TAG_NAME, "h4").text.split(":")[0].split()[1]
+                  for c in page.execute_script(VISIBLE, "#iso-fix article.iso-card-advisory")}
+    assert advisories == {r["property"] for r in run.results if r["target"] == broken and r["verdict"] == "advisory"}
+    page.find_element(By.ID, "iso-filter-target").send_keys(Keys.BACKSPACE * len(broken))
+    assert len(page.execute_script(VISIBLE, "section.iso-group")) == len(targets)
+
+    control = "CIS Docker Benchmark v1.6.0 5.16"
+    Select(page.find_element(By.ID, "iso-filter-control")).select_by_value(control)
+    assert [row.get_attribute("data-control") for row in page.execute_script(VISIBLE, "tr[data-control]")] == ["5.16"]
+    cards = page.execute_script(VISIBLE, "#iso-fix article")
+    assert cards and all(control in c.get_attribute("data-controls").split("\n") for c in cards)
+    assert {row.find_element(By.TAG_NAME, "th").text for row in page.execute_script(VISIBLE, rows)} == {"pid"}
 
 
 def test_score_counts_enforced_properties_held(audited, page):
@@ -152,21 +209,91 @@ def test_score_counts_enforced_properties_held(audited, page):
         assert f"{sum(r['verdict'] == 'pass' for r in mine)} of {len(mine)}" in rows[target]
 
 
-def test_printed_report_holds_every_failure_with_its_remediation(audited, page, tmp_path):
+def pdf_text(window, pdf: Path, paper: tuple[float, float]) -> tuple[int, str]:
+    """The page printed by Chromium to `pdf` (paper in inches, wide and high): its number of pages,
+    and its text without each page's header and footer."""
+    pdf.write_bytes(base64.b64decode(window.execute_cdp_cmd(
+        "Page.printToPDF", {"paperWidth": paper[0], "paperHeight": paper[1]})["data"]))
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(["pdftotext", "-raw", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    lines = [line for line in text.splitlines() if not re.fullmatch(r"page \d+ of \d+", line.strip())
+             and not line.startswith("Container isolation report, ")]
+    return int(re.search(r"Pages:\s+(\d+)", info)[1]), "\n".join(lines)
+
+
+def flat(text: str) -> str:
+    """Text without its whitespace: what wraps in print is compared as what was written."""
+    return "".join(text.split())
+
+
+def assert_fits_and_prints_whole(window, records: list[dict], command: str, paper: tuple[float, float],
+                                 most_pages: int, printed_to: Path) -> str:
+    """Nothing wider than the window; printed, every failing verdict's evidence whole, in the suite's
+    words only (the command as typed aside), in at most `most_pages` pages, each naming the run."""
+    assert window.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    assert window.save_screenshot(str(printed_to.with_suffix(".png")))
+    pages, text = pdf_text(window, printed_to, paper)
+    printed = flat(text)
+    for record in (r for r in records if r["verdict"] == "fail"):
+        assert flat(f"{record['property']} on {record['target']}") in printed
+        assert flat(record["remediation"]["action"]) in printed
+        for piece in (piece for side in record["evidence"].values() for piece in side):
+            assert flat(piece["label"]) in printed and flat(piece["text"]) in printed, (record["property"], piece)
+    words = printed.replace(flat(command), "", 1)
+    assert not [word for word in ("pytest", "Duration", "passed", "::") if word in words]
+    assert not PYTEST_WORDS.findall(text)
+    assert 1 < pages <= most_pages
+    return text
+
+
+def test_the_printed_report_holds_every_failure_whole_in_a_handful_of_pages(audited, page, tmp_path):
     run, _ = audited
-    pdf = tmp_path / "report.pdf"
-    pdf.write_bytes(__import__("base64").b64decode(page.print_page()))
-    pages = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
-                           check=True).stdout.split("\f")
-    text = " ".join(" ".join(pages).split())
-    for record in run.results:
-        if record["verdict"] in ("fail", "waived", "advisory"):
-            assert f"{record['property']} on {record['target']}" in text
-            assert " ".join(record["remediation"]["action"].split()) in text
-    assert not PYTEST_WORDS.findall(" ".join(pages))
-    started = run.document()["started"]
-    headed = [p for p in pages if p.strip()]
-    assert len(headed) > 3 and all(started in p for p in headed)  # each page names the run
+    open_report(page, run)  # its folds closed, as it opens
+    document = run.document()
+    assert_fits_and_prints_whole(page, run.results, document["command"], A4, 12, tmp_path / "three.pdf")
+    with_headers = page.execute_cdp_cmd("Page.printToPDF", {})["data"]
+    headed = subprocess.run(["pdftotext", "-", "-"], input=base64.b64decode(with_headers), capture_output=True,
+                            check=True).stdout.decode().split("\f")
+    assert all(document["started"] in p for p in headed if p.strip())  # each page names the run
+
+
+
+def fleet(records: list[dict], size: int) -> list[dict]:
+    """A run's records copied under `size` names: its first target's (which holds) for most, one of each
+    other target's among them, and one target that could not be observed at all."""
+    by_target: dict[str, list[dict]] = {}
+    for record in records:
+        by_target.setdefault(record["target"], []).append(record)
+    holding, *broken = sorted(by_target, key=lambda t: any(r["verdict"] == "fail" for r in by_target[t]))
+    unobserved = [{**r, "verdict": "error", "summary": "the container stopped before it was read",
+                   "evidence": {"host": [], "container": []}} for r in by_target[holding]]
+    kinds = {7: by_target[broken[0]], 23: by_target[broken[1]], 42: unobserved}
+    return [{**copy.deepcopy(r), "target": f"docker://sc{n}"} for n in range(1, size + 1)
+            for r in kinds.get(n, by_target[holding])]
+
+
+def test_a_fleet_of_alike_targets_is_one_small_page_that_loads_fast_and_prints_whole(audited, browser, tmp_path):  # noqa: F811
+    """60 and 1,000 targets: the page grows with their names, not their verdicts; it loads in under
+    3 seconds, fits the window, and prints every failure whole."""
+    run, _ = audited
+    meta = {**{k: v for k, v in run.document().items() if k != "results"},
+            "command": "isoverify --iso-container=docker://*"}
+    elements = {}
+    for size in (60, 1000):
+        records = fleet(run.results, size)
+        report = tmp_path / f"fleet{size}.html"
+        auditors_page.write(report, records, meta)
+        assert report.stat().st_size < 3_000_000
+        started = time.monotonic()
+        browser.get(report.as_uri())
+        loaded = browser.execute_script("return performance.getEntriesByType('navigation')[0].loadEventEnd")
+        assert loaded < 3000 and time.monotonic() - started < 3, size
+        elements[size] = browser.execute_script("return document.getElementsByTagName('*').length")
+        score = browser.find_element(By.ID, "iso-score").text
+        assert f"docker://sc1 and {size - 4} more alike" in score  # sc7, sc23 and sc42 apart
+        text = assert_fits_and_prints_whole(browser, records, meta["command"], LETTER, 20, tmp_path / f"{size}.pdf")
+        assert "the container stopped before it was read" in text  # an error, in full
+    assert elements[1000] < elements[60] * 1.2, elements
 
 
 def oscal_props(item) -> dict[str, str]:
@@ -257,8 +384,7 @@ def test_the_report_shows_what_changed_since_the_last_report(browser, compared):
     assert f"1 new, 1 fixed, {len(after.results) - 2} unchanged" in section.text
     assert targets["gone"] in section.text
     titles = [h.text for h in page.find_elements(By.TAG_NAME, "h2")]
-    assert titles.index("Since the last report") < titles.index("Score")
-    worse_pid = next(r for r in page.find_elements(By.CSS_SELECTOR, "#results-table tbody.results-table-row")
-                     if r.find_element(By.CLASS_NAME, "col-target").text == targets["worse"]
-                     and r.find_element(By.CLASS_NAME, "col-property").text.startswith("pid\n"))
-    assert "since the last report: new (was PASS)" in worse_pid.find_element(By.CLASS_NAME, "col-verdict").text
+    assert titles.index("Since the last report") < titles.index("Score, worst first")
+    worse_pid = page.find_element(
+        By.CSS_SELECTOR, f'#iso-fix article[data-target="{targets["worse"]}"][data-property="pid"]')
+    assert "since the last report: new (was PASS)" in worse_pid.text

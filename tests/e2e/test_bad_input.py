@@ -85,7 +85,8 @@ def test_interrupted_run_removes_its_container(tmp_path, docker_client, sig):
     hold = tmp_path / "holding"
     env = {**os.environ, "ISOVERIFY_HOLD_FILE": str(hold),
            "PYTHONPATH": os.pathsep.join([str(REPO / "tests" / "e2e" / "helpers"), os.environ.get("PYTHONPATH", "")])}
-    run = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "hold", LABEL_ARG, f"--html={tmp_path}/r.html",
+    run = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "hold", LABEL_ARG, f"--iso-report={tmp_path}/r.html",
+                            f"--html={tmp_path}/log.html",
                             f"--junitxml={tmp_path}/r.xml", f"--iso-json={tmp_path}/r.json"],
                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60

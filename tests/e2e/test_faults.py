@@ -25,7 +25,8 @@ def start_suite(tmp_path: Path, *args: str, hold: Path | None = None) -> subproc
         env["ISOVERIFY_HOLD_FILE"] = str(hold)
         env["PYTHONPATH"] = os.pathsep.join([str(REPO / "tests" / "e2e" / "helpers"), env.get("PYTHONPATH", "")])
         args = ("-p", "hold", *args)
-    return subprocess.Popen([sys.executable, "-m", "pytest", LABEL_ARG, f"--html={tmp_path}/r.html",
+    return subprocess.Popen([sys.executable, "-m", "pytest", LABEL_ARG, f"--iso-report={tmp_path}/r.html",
+                             f"--html={tmp_path}/log.html",
                              f"--junitxml={tmp_path}/r.xml", f"--iso-json={tmp_path}/r.json", *args],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 

@@ -2,7 +2,6 @@
 `iso_property` marker: judged, gated, waived and reported like the catalogue's, and run
 inside a container only as confined as the container is."""
 
-import html
 import json
 import re
 import subprocess
@@ -364,12 +363,13 @@ WHOSE_VIEW_CONFTEST = """
 """
 
 
-def evidence_cells(report: Path) -> tuple[str, str]:
-    """The host's and the container's evidence cells of the one row of a pytest-html report,
-    as its page renders them (from the data its script reads)."""
-    blob = re.search(r'data-jsonblob="([^"]*)"', report.read_text())[1]
-    [[test]] = json.loads(html.unescape(blob))["tests"].values()
-    return tuple(cell for cell in test["resultsTableRow"] if cell.startswith('<td class="iso-side">'))
+def evidence_sides(report: Path) -> tuple[str, str]:
+    """The host's and the container's evidence of the one verdict on the auditor's page, from
+    the data its script shows them from when that verdict's row is opened."""
+    blob = re.search(r'<script type="application/json" id="iso-data">(.*?)</script>', report.read_text(), re.S)[1]
+    [detail] = json.loads(blob).values()
+    return tuple("\n".join(f"{e['label']}\n{e['text']}" for e in detail["evidence"][side])
+                 for side in ("host", "container"))
 
 
 def test_a_fact_that_names_none_of_the_containers_processes_is_a_usage_error(tmp_path):
@@ -398,7 +398,7 @@ def test_a_fact_that_names_none_of_the_containers_processes_is_a_usage_error(tmp
 def test_a_fact_of_the_hosts_own_view_is_shown_as_the_hosts(tmp_path, canary):
     """The container's file through $root_pid is the container's answer, under its column;
     a fact declared as reading the host is the host's, under the host's column, never the
-    container's: in the JSON record and in the HTML report alike."""
+    container's: in the JSON record and on the auditor's page alike."""
     container = canary(hostname="isoverify-inner")
     source = """
         import pytest
@@ -410,7 +410,7 @@ def test_a_fact_of_the_hosts_own_view_is_shown_as_the_hosts(tmp_path, canary):
     """
     report = tmp_path / "own.html"
     code, output, results = run_checks(tmp_path, source, f"--iso-container=docker://{container.name}",
-                                       f"--html={report}", conftest=WHOSE_VIEW_CONFTEST)
+                                       f"--iso-report={report}", conftest=WHOSE_VIEW_CONFTEST)
     assert code == 0, output
     [record] = results
     host_name = Path("/etc/hostname").read_text().strip()
@@ -423,10 +423,10 @@ def test_a_fact_of_the_hosts_own_view_is_shown_as_the_hosts(tmp_path, canary):
         "its /etc/hostname, read through ", "cat ", "its /etc/hostname, read through "]
     assert all(e["label"].endswith("   (on the host)") and e["text"] == "isoverify-inner\n(exit status 0)"
                for e in container_side)
-    host_cell, container_cell = evidence_cells(report)
-    assert "the host&#x27;s own view, read for" in host_cell and f"{host_name}\n(exit status 0)" in host_cell
-    assert "own view" not in container_cell
-    assert container_cell.count("(exit status 0)") == container_cell.count("isoverify-inner\n(exit status 0)") == 3
+    host_side, container_side = evidence_sides(report)
+    assert "the host's own view, read for" in host_side and f"{host_name}\n(exit status 0)" in host_side
+    assert "own view" not in container_side
+    assert container_side.count("(exit status 0)") == container_side.count("isoverify-inner\n(exit status 0)") == 3
 
 
 def test_a_containers_file_is_read_through_no_link_and_no_node(tmp_path, canary):

@@ -40,6 +40,7 @@ def test_the_catalogue_runs_anywhere(installed, canary, tmp_path):
     assert passing.returncode == 0, passing.stdout + passing.stderr
     assert "warning" not in (passing.stdout + passing.stderr).lower(), passing.stdout  # none on a normal run
     assert (tmp_path / "reports/isolation.html").exists() and (tmp_path / "reports/isolation.json").exists()
+    assert 'href="test-log.html"' in (tmp_path / "reports/isolation.html").read_text()  # the developers' log, beside
     said = json.loads((tmp_path / "reports/isolation.json").read_text())["command"]  # as typed, not pytest's
     assert said == f"isoverify {LABEL_ARG} --iso-container=docker://{isolated.name}", said
     failing = run_in(tmp_path, [str(installed / "bin/isoverify"), LABEL_ARG,

@@ -1,9 +1,10 @@
-"""The HTML report, rendered in a real browser (headless Chromium)."""
+"""The auditor's page, rendered in a real browser (headless Chromium)."""
 
 import json
 import os
 import re
 import shutil
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -11,8 +12,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from isoverify.report import audit, baseline, oscal
-from isoverify.report.html import STATUSES, row_cells
+from isoverify.report import baseline, oscal, page
 
 # Would set an attribute on <body> if the report ever let it become markup.
 PAYLOAD = "<img src=x onerror=document.body.setAttribute('data-pwned',1)>"
@@ -39,39 +39,59 @@ def browser():
 
 def open_report(browser, run):
     browser.get((run.reports / "isolation.html").as_uri())
-    browser.find_element(By.CSS_SELECTOR, "#results-table tbody")  # rendered by the report's script
+    browser.find_element(By.ID, "iso-summary")
     return browser
 
 
-def test_report_shows_summary_matrix_and_evidence_side_by_side(browser, canary, suite, tmp_path):
+def wait_for(browser, condition: str) -> None:
+    """Until the page's script has done what `condition` (JavaScript) asks: it runs on events."""
+    deadline = time.monotonic() + 10
+    while not browser.execute_script(f"return {condition}"):
+        assert time.monotonic() < deadline, f"never: {condition}"
+        time.sleep(0.05)
+
+
+def open_every_fold(browser) -> None:
+    """Opens every fold of the page, as a reader clicking each: its script makes their content."""
+    browser.execute_script("document.querySelectorAll('details.iso-more').forEach((fold) => { fold.open = true; })")
+    wait_for(browser, "[...document.querySelectorAll('details.iso-more')].every((fold) => fold.dataset.filled)")
+
+
+def test_report_shows_the_run_the_fleet_and_evidence_side_by_side(browser, canary, suite, tmp_path):
     container = canary(pid_mode="host")
     target = f"docker://{container.name}"
     run = suite(f"--iso-container={target}")
-    page = open_report(browser, run)
+    page_ = open_report(browser, run)
     shot = tmp_path / "report.png"
-    assert page.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+    assert page_.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
 
-    assert "Profile baseline" in page.find_element(By.ID, "iso-run").text
-    hosts = page.find_element(By.ID, "iso-hosts").find_elements(By.TAG_NAME, "tr")
+    assert "Profile baseline" in page_.find_element(By.ID, "iso-run").text
+    hosts = page_.find_element(By.ID, "iso-hosts").find_elements(By.TAG_NAME, "tr")
     [host] = run.document()["hosts"]
     assert [cell.text for cell in hosts[1].find_elements(By.TAG_NAME, "td")] == \
         [host["host"], host["hostname"], host["kernel"], host["engine"], host["runtime"], str(host["round_trips"])]
-    targets = page.find_element(By.ID, "iso-targets").find_elements(By.TAG_NAME, "tr")
-    expected = [str(sum(v == status for v in run.verdicts().values())) for status in STATUSES]
-    assert [row.text.split() for row in targets[1:]] == [[target, *expected]]
-    matrix = page.find_element(By.ID, "iso-matrix")
-    pid_row = next(row for row in matrix.find_elements(By.TAG_NAME, "tr") if row.text.startswith("pid "))
-    assert pid_row.text == "pid fail"
+    summary = page_.find_element(By.ID, "iso-summary").text
+    counts = {word: sum(v == word for v in run.verdicts().values()) for word in ("fail", "advisory", "pass")}
+    assert "1\ntargets" in summary and "0\nhold every enforced property" in summary
+    assert f"{counts['fail']}\nfail verdicts" in summary and f"{counts['pass']}\npasses" in summary
 
-    row = next(r for r in page.find_elements(By.CSS_SELECTOR, "#results-table tbody")
-               if r.find_element(By.CLASS_NAME, "col-property").text.startswith("pid\n"))
-    cells = row.find_elements(By.CSS_SELECTOR, "td.iso-side")
-    host_side, container_side = cells[0].text, cells[1].text
+    card = page_.find_element(By.CSS_SELECTOR, '#iso-fix article[data-property="pid"]')
+    host_side, container_side = (side.text for side in card.find_elements(By.CSS_SELECTOR, ".iso-sides > div"))
     assert "$ readlink /proc/2/ns/pid" in host_side
     assert "$ ps, as the host reads" in container_side and "(on the host)" in container_side
     assert "HostConfig.PidMode: host" in container_side
-    assert "FAIL" in row.find_element(By.CLASS_NAME, "col-verdict").text
-    assert "CIS Docker Benchmark v1.6.0 5.16" in row.find_element(By.CLASS_NAME, "col-property").text
+    assert card.text.startswith("FAIL pid on " + target) and "CIS Docker Benchmark v1.6.0 5.16" in card.text
+
+    # a pass: one row, its evidence made from the page's data only when it is opened
+    [uts] = [r for r in run.results if r["property"] == "uts"]
+    row = page_.find_element(By.XPATH, "//section[@class='iso-group']//tr[th='uts']")
+    assert row.find_element(By.CLASS_NAME, "iso-word").text == "PASS"
+    pieces = len(page_.find_elements(By.CLASS_NAME, "iso-evidence"))
+    row.find_element(By.TAG_NAME, "summary").click()
+    wait_for(page_, "document.querySelector('details.iso-more[data-filled]')")
+    shown = " ".join(row.find_element(By.CLASS_NAME, "iso-detail").text.split())
+    assert uts["summary"] in shown and all(" ".join(e["label"].split()) in shown for e in uts["evidence"]["host"])
+    assert len(page_.find_elements(By.CLASS_NAME, "iso-evidence")) == pieces + sum(map(len, uts["evidence"].values()))
 
 
 def test_hostile_container_output_stays_inert_text(browser, canary, suite, tmp_path):
@@ -82,12 +102,13 @@ def test_hostile_container_output_stays_inert_text(browser, canary, suite, tmp_p
     run = suite(f"--iso-container=docker://{container.name}", f"--iso-oscal={tmp_path / 'oscal.json'}")
     evidence = "".join(e["text"] for r in run.results for side in r["evidence"].values() for e in side)
     assert evidence.count(PAYLOAD) >= 3, "the payload never reached the report"
-    page = open_report(browser, run)
-    assert page.execute_script("return document.body.getAttribute('data-pwned')") is None
-    assert page.execute_script("return document.querySelectorAll('img[src=x]').length") == 0
-    shown = page.execute_script("return document.body.textContent")
-    assert PAYLOAD in shown  # shown as the text it is
-    assert PAYLOAD in page.find_element(By.ID, "iso-fix").text  # drift quotes its hostname there
+    page_ = open_report(browser, run)
+    open_every_fold(page_)
+    assert page_.execute_script("return document.body.getAttribute('data-pwned')") is None
+    assert page_.execute_script("return document.querySelectorAll('img').length") == 0
+    shown = page_.execute_script("return document.body.innerText")
+    assert shown.count(PAYLOAD) >= 3  # shown as the text it is
+    assert PAYLOAD in page_.find_element(By.ID, "iso-fix").text  # drift quotes its hostname there
     assert_markdown_inert(json.loads((tmp_path / "oscal.json").read_text()))
     ids = [case.get("name") for case in ET.parse(run.reports / "isolation.xml").getroot().iter("testcase")]
     assert not any("<" in test_id for test_id in ids)
@@ -114,39 +135,44 @@ def assert_markdown_inert(document: dict) -> None:
         assert not re.search(r"(?<!\\)<", outside), text
 
 
-def test_every_field_of_the_auditors_view_stays_inert(browser, tmp_path):
+def test_every_field_of_the_auditors_page_stays_inert(browser, tmp_path):
     """Recorded-shape data with markup in every field, the guidance a check of the user's own
-    may give and a doctored baseline included: every part of the auditor's view, the results
-    row and the printed page header, rendered in Chromium, shows it as text."""
+    may give, a doctored baseline and waiver included: every part of the page, its folds opened
+    and its printed page header, rendered in Chromium, shows it as text."""
+    waiver = {"property": PAYLOAD, "target": PAYLOAD, "container": PAYLOAD, "image": None, "label": PAYLOAD,
+              "reason": PAYLOAD, "owner": PAYLOAD,
+              "expires": PAYLOAD, "expired": False, "line": 1, "accept": [PAYLOAD]}
     record = {"target": PAYLOAD, "property": PAYLOAD, "title": PAYLOAD, "verdict": "fail", "enforced": True,
               "summary": PAYLOAD, "controls": [PAYLOAD, f"CIS Docker Benchmark v1.6.0 {PAYLOAD}",
                                                "CIS Docker Benchmark v1.6.0 5.16"],
-              "findings": [PAYLOAD], "matching_waivers": [1],
-              "waiver": {"property": PAYLOAD, "target": PAYLOAD, "reason": PAYLOAD, "owner": PAYLOAD,
-                         "expires": PAYLOAD, "expired": False, "line": 1, "accept": [PAYLOAD]},
+              "findings": [PAYLOAD], "matching_waivers": [1], "waiver": waiver,
               "evidence": {"host": [{"label": PAYLOAD, "text": PAYLOAD}], "container": [{"label": PAYLOAD,
                                                                                          "text": "```\n" + PAYLOAD}]},
               "severity": PAYLOAD, "rationale": PAYLOAD, "remediation": {"action": PAYLOAD, "docker": PAYLOAD,
                                                                         PAYLOAD: PAYLOAD}}
+    others = [{**record, "verdict": verdict, "property": f"{PAYLOAD}{verdict}", "enforced": verdict != "advisory",
+               "evidence": {"host": [{"label": PAYLOAD, "text": f"{PAYLOAD}</script>"}], "container": []}}
+              for verdict in ("pass", "advisory", "waived", "error")]
     earlier = tmp_path / "earlier.json"
     earlier.write_text(json.dumps({"schema": "isoverify.results", "version": 1, "started": PAYLOAD, "results": [
         {"target": PAYLOAD, "property": PAYLOAD, "verdict": "pass"},
         {"target": PAYLOAD + "2", "property": PAYLOAD, "verdict": "pass"}]}))
     base = baseline.load(earlier)
-    [marked] = baseline.mark([record], base)
-    meta = {"started": PAYLOAD + '"; } </style>' + PAYLOAD, "by": PAYLOAD, "profile": PAYLOAD}
-    page_html = "".join([
-        audit.print_header(meta), audit.since_baseline([marked], baseline.summary([marked], base)),
-        audit.score([marked]), audit.controls([marked]), audit.to_fix([marked]),
-        "<table><tr>", *row_cells(marked, "fail"), "</tr></table>"])
-    report = tmp_path / "parts.html"
-    report.write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{page_html}</body></html>")
+    marked = baseline.mark([record, *others], base)
+    meta = {"started": PAYLOAD + '"; } </style>' + PAYLOAD, "by": PAYLOAD, "command": PAYLOAD, "isoverify": PAYLOAD,
+            "profile": PAYLOAD, "hosts": [{"host": PAYLOAD, "hostname": PAYLOAD}], "unmatched_waivers": [waiver],
+            "baseline": baseline.summary(marked, base)}
+    report = tmp_path / "isolation.html"
+    page.write(report, marked, meta, {PAYLOAD: tmp_path / f"{PAYLOAD}.json"})
     browser.get(report.as_uri())
+    open_every_fold(browser)
     assert browser.execute_script("return document.body.getAttribute('data-pwned')") is None
     assert browser.execute_script("return document.querySelectorAll('img').length") == 0
-    assert browser.execute_script("return document.querySelectorAll('style').length") == 1
+    assert browser.execute_script("return document.querySelectorAll('style').length") == 2  # the page's, its header's
+    assert browser.execute_script("return document.querySelectorAll('script').length") == 2  # its data, its own
     shown = browser.execute_script("return document.body.innerText")
-    assert shown.count(PAYLOAD) >= 20, shown
-    assert_markdown_inert(oscal.document([marked], {
+    assert shown.count(PAYLOAD) >= 40, shown
+    assert f"{PAYLOAD}</script>" in shown  # the data, whole, though it names the end of its script
+    assert_markdown_inert(oscal.document([record], {
         "started": "2026-01-01T00:00:00+00:00", "by": PAYLOAD, "command": PAYLOAD, "isoverify": "0.1.0",
         "profile": "baseline", "hosts": [{"host": PAYLOAD, "hostname": PAYLOAD}]}).oscal_dict())

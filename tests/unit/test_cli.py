@@ -1,7 +1,9 @@
 """`isoverify --help` is isoverify's own usage; pytest's whole help is behind --help-pytest."""
 
+import configparser
 import subprocess
 import sys
+from pathlib import Path
 
 from isoverify import cli
 
@@ -38,3 +40,15 @@ def test_help_pytest_is_pytests_help_with_the_plugins_group(tmp_path):
     assert shown.returncode == 0, shown.stderr
     assert "positional arguments:" in shown.stdout and "container isolation (isoverify):" in shown.stdout
     assert "--iso-container=URL" in shown.stdout
+
+
+def test_the_command_writes_the_reports_where_pytest_in_a_checkout_does():
+    """The auditor's page, the developers' log, JUnit and the JSON: the same paths either way."""
+    ini = configparser.ConfigParser()
+    ini.read(Path(__file__).resolve().parents[2] / "pytest.ini")
+    in_checkout = ini["pytest"]["addopts"].split()
+    written_by = ("--iso-report", "--html", "--junitxml", "--iso-json")
+    reports = [arg for arg in cli.DEFAULTS if arg.split("=")[0] in written_by]
+    assert reports == ["--iso-report=reports/isolation.html", "--html=reports/test-log.html",
+                       "--junitxml=reports/isolation.xml", "--iso-json=reports/isolation.json"]
+    assert all(arg in in_checkout for arg in reports)
