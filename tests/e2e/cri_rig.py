@@ -1,5 +1,6 @@
 """A private containerd with its CRI plugin, started for the session and removed after it
-(the fixture `cri_runtime`, which conftest.py makes every e2e test's).
+(the fixture `cri_runtime`, which conftest.py makes every e2e test's; `private_runtime` for
+bench/pods.py).
 
 It runs beside the machine's own engines and touches none of them: its own
 config, root, state, sockets, CNI config and bridge, all named after the
@@ -14,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,7 +65,7 @@ class Runtime:
         return running
 
 
-def _missing_tools() -> list[str]:
+def missing_tools() -> list[str]:
     needed = ["containerd", "ctr", "runc", "docker", "ip"]
     missing = [tool for tool in needed if shutil.which(tool) is None]
     missing += [f"{CNI_BIN}/{plugin}" for plugin in ("bridge", "host-local", "loopback")
@@ -218,14 +220,10 @@ def stop_runtime(runtime: Runtime, process: subprocess.Popen) -> None:
         top.rmdir()
 
 
-@pytest.fixture(scope="session")
-def cri_runtime():
-    """The session's private containerd; every pod it ran is removed at the end, then it stops."""
-    if os.geteuid() != 0:
-        pytest.skip("a private containerd needs root: run as root (sudo)")
-    missing = _missing_tools()
-    if missing:
-        pytest.fail(f"missing {', '.join(missing)}: run `sudo ci/setup.sh --selftest`", pytrace=False)
+@contextmanager
+def private_runtime():
+    """A private containerd, its images imported; every pod it ran is removed at the end, then it
+    stops, and whatever it left behind is an AssertionError. Needs root and `missing_tools()` none."""
     run_dir = Path(f"/run/isoverify-cri/{SESSION}")
     root_dir = Path(f"/var/lib/isoverify-cri/{SESSION}")
     (run_dir / "cni").mkdir(parents=True)
@@ -257,3 +255,15 @@ def cri_runtime():
             stop_runtime(runtime, process)
     left = _leftovers(runtime, netns)
     assert not left, f"the session's containerd left behind: {'; '.join(left)}"
+
+
+@pytest.fixture(scope="session")
+def cri_runtime():
+    """The session's private containerd (`private_runtime`)."""
+    if os.geteuid() != 0:
+        pytest.skip("a private containerd needs root: run as root (sudo)")
+    missing = missing_tools()
+    if missing:
+        pytest.fail(f"missing {', '.join(missing)}: run `sudo ci/setup.sh --selftest`", pytrace=False)
+    with private_runtime() as runtime:
+        yield runtime

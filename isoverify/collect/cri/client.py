@@ -240,22 +240,19 @@ class CriClient:
         if len(listed) > max_containers:
             raise CriError(f"{len(listed)} containers in ready pods at {self.socket_path}, more than the "
                            f"{max_containers} read in one run: select fewer with ?namespace=, ?pod= or ?label=")
-        sandbox_infos = {s.id: self._sandbox_info(s.id) for s in sandboxes
-                         if any(c.pod_sandbox_id == s.id for c in listed)}
-        statuses = [self.call("ContainerStatus", api.ContainerStatusRequest(container_id=c.id, verbose=True))
-                    for c in listed]
-        by_sandbox: dict[str, list[api.ContainerStatus]] = {}
-        for container, answer in zip(listed, statuses):
-            by_sandbox.setdefault(container.pod_sandbox_id, []).append(answer.status)
+        # Grouped once: a node's thousands of containers are never matched against each sandbox.
+        by_sandbox: dict[str, list] = {}
+        for container in listed:
+            by_sandbox.setdefault(container.pod_sandbox_id, []).append(container)
+        sandbox_infos = {s.id: self._sandbox_info(s.id) for s in sandboxes if s.id in by_sandbox}
+        answers = {c.id: self.call("ContainerStatus", api.ContainerStatusRequest(container_id=c.id, verbose=True))
+                   for c in listed}
         found = []
         for sandbox in sandboxes:
-            if sandbox.id not in by_sandbox:
-                continue
-            inits = _ran_first(by_sandbox[sandbox.id])
-            for container, answer in zip(listed, statuses):
-                if container.pod_sandbox_id == sandbox.id:
-                    found.append(_pod_container(version, sandbox, sandbox_infos[sandbox.id], answer,
-                                                answer.status.id in inits))
+            ones = [answers[container.id] for container in by_sandbox.get(sandbox.id, [])]
+            inits = _ran_first([answer.status for answer in ones])
+            found += [_pod_container(version, sandbox, sandbox_infos[sandbox.id], answer, answer.status.id in inits)
+                      for answer in ones]
         return found
 
     def _sandbox_info(self, sandbox_id: str) -> dict:
