@@ -4,6 +4,7 @@ Reports go to reports/ of the current directory; test files or directories given
 arguments join the same run and the same reports (checks of your own, see the README);
 every other argument is pytest's or the plugin's. The exit code is the run's.
 `--help` is isoverify's own usage; pytest's, with every option, is `--help-pytest`.
+`isoverify merge` makes one fleet's reports of many runs' results (isoverify/merge.py).
 """
 
 import sys
@@ -24,11 +25,12 @@ OPTION_GROUPS = {
     "What to verify": ("--iso-host", "--iso-container", "--iso-image", "--iso-label", "--iso-inside",
                        "--iso-timeout"),
     "How to judge": ("--iso-profile", "--iso-waivers", "--iso-baseline"),
-    "Reports": ("--iso-report", "--iso-json", "--iso-oscal"),
+    "Reports": ("--iso-report", "--iso-json", "--iso-oscal", "--iso-run"),
 }
 
 USAGE = """\
 usage: isoverify [OPTIONS] [PATH...]
+       isoverify merge [--nodes=NAME,...] [--max-age=AGE] [--run=ID] RESULTS...   (see isoverify merge --help)
 
 Proves, property by property, that each container is isolated from its host: its own
 root, PID, network, UTS, IPC, mount and user namespaces, no capability or device beyond
@@ -116,6 +118,9 @@ def usage() -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the catalogue, with the caller's arguments after the defaults (the last word wins)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["merge"]:
+        from isoverify import merge  # a merge runs no test: pytest is not started
+        return merge.main(args[1:])
     if "--help-pytest" in args:
         args = [("--help" if arg == "--help-pytest" else arg) for arg in args]
     elif {"-h", "--help"} & set(args):

@@ -130,6 +130,32 @@ def summary(records: list[dict], groups: list[Group]) -> str:
     return f'<div id="iso-summary" class="iso-stats">{boxes}</div><p id="iso-verdict">{escape(verdict)}</p>'
 
 
+def nodes(fleet: dict) -> str:
+    """A merge's nodes: each measured or not and why, what they run, and where they disagree."""
+    rows = "".join(
+        f"<tr{_attributes(PASS if n['measured'] else ERROR)}><th>{escape(n['node'])}</th>"
+        + (f"<td>measured</td><td>{escape(n['started'])}</td><td>{n['targets']}</td><td>{escape(n['kernel'])}</td>"
+           f"<td>{escape(n['runtime'])}</td>" if n["measured"] else
+           f'<td>{audit.verdict_word(ERROR)} not measured</td><td colspan="4">{escape(n["why"])}</td>')
+        + "</tr>" for n in fleet["nodes"])
+    measured = sum(n["measured"] for n in fleet["nodes"])
+    parts = [f"<p>{measured} of {len(fleet['nodes'])} nodes measured; a node not measured is an error of its own "
+             "in every report.</p>",
+             '<table id="iso-nodes" class="iso-table"><tr><th>node</th><th>measured</th><th>results of</th>'
+             f"<th>targets</th><th>kernel</th><th>runtime</th></tr>{rows}</table>"]
+    for field, by_value in fleet["versions"].items():
+        parts.append(f"<p>Nodes run different {field}s: " + "; ".join(
+            f"{escape(value)} on {escape(', '.join(names))}" for value, names in by_value.items()) + ".</p>")
+    if fleet["divergence"]:
+        items = "".join(f"<li>{escape(d['property'])} of {escape(d['template'])}: " + "; ".join(
+            f"{audit.verdict_word(verdict)} on {escape(', '.join(names))}" for verdict, names in d["verdicts"].items())
+            + "</li>" for d in fleet["divergence"])
+        parts.append(f'<h3>Judged differently on different nodes</h3><ul id="iso-divergence">{items}</ul>')
+    if fleet["superseded"]:
+        parts.append(f"<p>Replaced by newer results of the same node: {escape(', '.join(fleet['superseded']))}.</p>")
+    return "".join(parts)
+
+
 def score(groups: list[Group], records: list[dict]) -> str:
     """Enforced properties held, per group of targets alike, worst first, and overall."""
     def row(name: str, group_records: list[dict], attributes: str, times: int = 1) -> str:
@@ -294,6 +320,7 @@ def write(path: Path, records: list[dict], meta: dict, companions: dict[str, Pat
     groups, index = grouped(records)
     comparison = meta.get("baseline")
     parts = [("iso-summary-part", "Summary", summary(records, groups)),
+             *([("iso-nodes-part", "Nodes", nodes(meta["fleet"]))] if "fleet" in meta else []),
              ("iso-run-part", "The run: when, by whom, how, where", the_run(meta)),
              *([("iso-changes-part", "Since the last report", audit.since_baseline(records, comparison))]
                if comparison else []),
