@@ -20,7 +20,7 @@ import pytest
 from isoverify import __version__, hooks, user_checks
 from isoverify.collect.observe import DEFAULT_TIMEOUT, INSIDE_PATHS
 from isoverify.errors import SetupError, TargetError, UsageError, WaiverError
-from isoverify.judge.catalogue import BY_ID, CATALOGUE, DEFAULT_PROFILE, PROFILES, own_property
+from isoverify.judge.catalogue import BY_ID, CATALOGUE, DEFAULT_PROFILE, PROFILES, judged_in, own_property
 from isoverify.judge.waivers import Waivers, load, selection
 from isoverify.judge.words import ERROR, FAIL, PASS, VERDICTS
 from isoverify.report import baseline, page
@@ -159,7 +159,7 @@ def pytest_generate_tests(metafunc):
         groups = {host.url: pytest.mark.xdist_group(host.url) for host in run.plan.hosts}
         metafunc.parametrize("iso_case", [
             pytest.param((prop.id, slot), id=f"{prop.id}-{slot.id}", marks=[groups[slot.host.url], *controls[prop.id]])
-            for slot in _planned(run) for prop in CATALOGUE])
+            for slot in _planned(run) for prop in judged_in(run.judge.profile)])
     elif "iso_container" in names:
         metafunc.parametrize("iso_container", [
             pytest.param(slot, id=slot.id, marks=pytest.mark.xdist_group(slot.host.url))

@@ -140,12 +140,22 @@ PSS_BASELINE = ("net", "pid", "ipc", "privileged", "pss-caps", "pss-host-path", 
                 "pss-apparmor", "pss-selinux", "masked-paths", "readonly-paths", "pss-seccomp", "pss-sysctls")
 PSS_RESTRICTED = tuple(p for p in PSS_BASELINE if p not in ("pss-caps", "pss-seccomp")) + (
     "pss-caps-restricted", "pss-seccomp-restricted", "pss-volume-types", "nnp", "nonroot")
+# The standards' own letter: judged in a run under one of their profiles only. Under the other
+# profiles caps, seccomp, host-mounts and lsm already say what these would, in Docker's terms.
+PSS_LETTER = ("pss-caps", "pss-caps-restricted", "pss-host-path", "pss-volume-types", "pss-host-ports",
+              "pss-sysctls", "pss-seccomp", "pss-seccomp-restricted", "pss-apparmor", "pss-selinux")
 # Which properties each profile enforces; the others still run, as advisories.
 PROFILES = {"seed": SEED, "baseline": BASELINE, "hardened": HARDENED,
             "pss-baseline": PSS_BASELINE, "pss-restricted": PSS_RESTRICTED}
 # Each ladder's profiles, each enforcing what the one before does and more.
-LADDERS = (("seed", "baseline", "hardened"), ("pss-baseline", "pss-restricted"))
+PSS_LADDER = ("pss-baseline", "pss-restricted")
+LADDERS = (("seed", "baseline", "hardened"), PSS_LADDER)
 DEFAULT_PROFILE = "baseline"
+
+
+def judged_in(profile: str) -> tuple[Property, ...]:
+    """The catalogue's properties a run under `profile` judges."""
+    return tuple(p for p in CATALOGUE if p.id not in PSS_LETTER or profile in PSS_LADDER)
 PROPERTY_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # what a property ID may be: -k and waivers name it
 
 

@@ -70,33 +70,29 @@ def canary(*args: str, breaks=(), hardens=(), command=(), tty=True, image=IMAGE)
 def canaries(place: Place) -> dict[str, Canary | None]:
     """name: the canary (None: this host cannot have it)."""
     allow_all = f"--security-opt=seccomp={place.repo}/tests/data/seccomp-allow-all.json"
-    # A bind of the host's is a hostPath to the Pod Security Standards, of a type restricted refuses.
-    host_path = {"pss-host-path", "pss-volume-types"}
     hardened = ("--user=1000:1000", "--cap-drop=ALL", "--read-only", "--security-opt=no-new-privileges",
                 "--memory=64m", "--pids-limit=64", "--cpus=0.5", "--cgroupns=private")
     return {
         "default": canary(),
-        # Docker turns SELinux labelling off (label=disable) for a container in the host's PID or IPC namespace
-        "pid=host": canary("--pid=host", breaks={"pid", "pss-selinux"}),
+        "pid=host": canary("--pid=host", breaks={"pid"}),
         # Docker gives a --net=host container the host's hostname, but in a UTS namespace of
         # its own: it cannot rename the host, and `uts` holds. sysfs belongs to a network
         # namespace: its /sys is the host's sysfs itself.
         "net=host": canary("--network=host", breaks={"net", "host-mounts"}),
         "uts=host": canary("--uts=host", breaks={"uts"}),
-        "ipc=host": canary("--ipc=host", breaks={"ipc", "pss-selinux"}),
+        "ipc=host": canary("--ipc=host", breaks={"ipc"}),
         # on cgroup v2 the host's cgroup namespace shows its whole cgroup tree at /sys/fs/cgroup
         "cgroupns=host": canary("--cgroupns=host",
-                                breaks={"cgroupns"} | ({"host-mounts"} | host_path if place.cgroup2 else set())),
+                                breaks={"cgroupns"} | ({"host-mounts"} if place.cgroup2 else set())),
         "cgroupns=private": canary("--cgroupns=private", hardens={"cgroupns"}),
         # PID 1 chroots into the host's / (bind-mounted with its submounts): the kernel shows
         # the host's root as its /, and under it the host's /proc, /sys, /dev and runtime socket.
         "chroot into host /": canary("--volume=/:/host", command=("chroot", "/host", "sleep", "infinity"),
                                      tty=False, breaks={"root", "rootfs", "host-mounts", "runtime-socket",
-                                                        "masked-paths", "readonly-paths", "devices"} | host_path),
-        "cap-add SYS_PTRACE": canary("--cap-add=SYS_PTRACE", breaks={"caps", "pss-caps"}),
-        "all capabilities": canary(*ALL_CAPS, breaks={"caps", "pss-caps"}),
-        "seccomp=unconfined": canary("--security-opt=seccomp=unconfined",
-                                     breaks={"seccomp", "pss-seccomp", "pss-seccomp-restricted"}),
+                                                        "masked-paths", "readonly-paths", "devices"}),
+        "cap-add SYS_PTRACE": canary("--cap-add=SYS_PTRACE", breaks={"caps"}),
+        "all capabilities": canary(*ALL_CAPS, breaks={"caps"}),
+        "seccomp=unconfined": canary("--security-opt=seccomp=unconfined", breaks={"seccomp"}),
         "systempaths=unconfined": canary("--security-opt=systempaths=unconfined",
                                          breaks={"masked-paths", "readonly-paths"}),
         "no-new-privileges": canary("--security-opt=no-new-privileges", hardens={"nnp"}),
@@ -106,9 +102,9 @@ def canaries(place: Place) -> dict[str, Canary | None]:
         # read-only at /host, but not its submounts: the host's /proc shows at /host/proc, its
         # whole /dev (terminals included) at /host/dev
         "host / mounted": canary("--volume=/:/host:ro", breaks={"host-mounts", "runtime-socket", "masked-paths",
-                                                                "readonly-paths", "devices"} | host_path),
+                                                                "readonly-paths", "devices"}),
         "docker socket mounted": canary("--volume=/var/run/docker.sock:/var/run/docker.sock",
-                                        breaks={"runtime-socket"} | host_path),
+                                        breaks={"runtime-socket"}),
         "device": canary(f"--device={place.device}", breaks={"devices"}) if place.device else None,
         # the device cgroup alone: every device, or the host's disks, to create and open
         "device rule for every device": canary("--device-cgroup-rule=a *:* rwm", breaks={"devices", "privileged"}),
@@ -120,38 +116,33 @@ def canaries(place: Place) -> dict[str, Canary | None]:
         "user 1000": canary("--user=1000:1000", hardens={"nonroot"}),
         # everything hardened at once: no rule of the catalogue over-corrects against it
         "hardened": canary(*hardened, hardens={"nonroot", "readonly-rootfs", "nnp", "memory-limit", "pids-limit",
-                                               "cpu-limit", "cgroupns", "pss-caps-restricted"}),
+                                               "cpu-limit", "cgroupns"}),
         "privileged-equivalent": canary(*ALL_CAPS, "--security-opt=seccomp=unconfined",
                                         "--device-cgroup-rule=a *:* rwm", "--volume=/dev:/dev",
-                                        breaks={"privileged", "caps", "seccomp", "devices", "host-mounts", "pss-caps",
-                                                "pss-seccomp", "pss-seccomp-restricted"} | host_path),
+                                        breaks={"privileged", "caps", "seccomp", "devices", "host-mounts"}),
         # AppArmor's profile too is gone: `lsm` fails where the kernel runs one (it is
         # "not available", never a pass, where it runs none); its own cgroup is mounted writable
         "--privileged": canary("--privileged", breaks={"privileged", "caps", "seccomp", "devices", "masked-paths",
-                                                       "readonly-paths", "lsm", "host-mounts", "pss-caps",
-                                                       "pss-seccomp", "pss-seccomp-restricted", "pss-apparmor",
-                                                       "pss-selinux"} | host_path),
-        "apparmor=unconfined": canary("--security-opt=apparmor=unconfined", breaks={"lsm", "pss-apparmor"}),
+                                                       "readonly-paths", "lsm", "host-mounts"}),
+        "apparmor=unconfined": canary("--security-opt=apparmor=unconfined", breaks={"lsm"}),
         "shared propagation": canary(f"--mount=type=bind,source={place.shared},target=/shared,bind-propagation=shared",
-                                     breaks={"propagation"} | host_path),
+                                     breaks={"propagation"}),
         # Reach, not names: what each mounted host path really is.
-        "host /proc/sys mounted": canary("--volume=/proc/sys:/hostsys",
-                                         breaks={"host-mounts", "readonly-paths"} | host_path),
-        "host cgroup tree mounted": canary("--volume=/sys/fs/cgroup:/cg", breaks={"host-mounts"} | host_path),
-        "engine state mounted": canary("--volume=/var/lib/docker/containers:/c", breaks={"host-mounts"} | host_path),
+        "host /proc/sys mounted": canary("--volume=/proc/sys:/hostsys", breaks={"host-mounts", "readonly-paths"}),
+        "host cgroup tree mounted": canary("--volume=/sys/fs/cgroup:/cg", breaks={"host-mounts"}),
+        "engine state mounted": canary("--volume=/var/lib/docker/containers:/c", breaks={"host-mounts"}),
         # /lib is a link on the host: the mount is /usr/lib, as the kernel resolved it
-        "host /lib mounted": canary("--volume=/lib:/l", breaks={"host-mounts"} | host_path),
-        # host data: an advisory to host-mounts, a hostPath to the letter of the standard
-        "host data mounted": canary("--volume=/srv:/data", breaks=host_path),
+        "host /lib mounted": canary("--volume=/lib:/l", breaks={"host-mounts"}),
+        "host data mounted": canary("--volume=/srv:/data"),
         # the engine's socket under a name of its own, or the directory holding it
         "engine socket renamed": canary("--volume=/var/run/docker.sock:/tmp/not-docker.sock",
-                                        breaks={"runtime-socket"} | host_path),
-        "host /run mounted": canary("--volume=/run:/r:ro", breaks={"host-mounts", "runtime-socket"} | host_path),
+                                        breaks={"runtime-socket"}),
+        "host /run mounted": canary("--volume=/run:/r:ro", breaks={"host-mounts", "runtime-socket"}),
         "allow-all seccomp profile": canary(allow_all, breaks={"seccomp"}),
         "privileged without the flag": canary(*ALL_CAPS, allow_all, "--device-cgroup-rule=a *:* rwm",
                                               "--security-opt=systempaths=unconfined",
                                               breaks={"privileged", "caps", "seccomp", "devices", "masked-paths",
-                                                      "readonly-paths", "pss-caps"}),
+                                                      "readonly-paths"}),
         # Built to mislead: a main process that leaves the host's network namespace after
         # forking one that stays (the kernel shows it apart from what was declared); a chroot
         # into a read-only bind of its own /; a host / held after unmounting it; links out of
@@ -160,17 +151,16 @@ def canaries(place: Place) -> dict[str, Canary | None]:
         "a process left in the host's network": canary(
             "--network=host", "--cap-add=SYS_ADMIN", tty=False,
             command=("sh", "-c", "sleep infinity & exec unshare -n sleep infinity"),
-            breaks={"net", "host-mounts", "caps", "drift", "pss-caps"} | host_path),
+            breaks={"net", "host-mounts", "caps", "drift"}),
         "chroot into a bind of its own /": canary(
             "--cap-add=SYS_ADMIN", "--security-opt=apparmor=unconfined", "--volume=/:/host:ro", tty=False,
             command=("sh", "-c", "mkdir /x && mount --bind / /x && mount -o remount,ro,bind /x && "
                                  "exec chroot /x sleep infinity"),
-            breaks={"caps", "host-mounts", "runtime-socket", "masked-paths", "readonly-paths", "devices", "lsm",
-                    "pss-caps", "pss-apparmor"} | host_path),
+            breaks={"caps", "host-mounts", "runtime-socket", "masked-paths", "readonly-paths", "devices", "lsm"}),
         "host / held after unmounting it": canary(
             "--cap-add=SYS_ADMIN", "--security-opt=apparmor=unconfined", "--volume=/:/host:ro", tty=False,
             command=("sh", "-c", "exec 3</host && umount -l /host && exec sleep infinity"),
-            breaks={"caps", "host-mounts", "lsm", "pss-caps", "pss-apparmor", "pss-host-path"}),
+            breaks={"caps", "host-mounts", "lsm"}),
         "links out of its root": canary(command=(
             "sh", "-c", "ln -s /dev/vda /dev/hostdisk && ln -s / /dev/hostroot && ln -s /proc /dev/proc && "
                         "mkdir /dev/d && ln -s /dev /dev/d/dev && ln -sf /etc/shadow /etc/passwd2 && "
@@ -179,7 +169,7 @@ def canaries(place: Place) -> dict[str, Canary | None]:
         "host's hostname": canary(f"--hostname={place.hostname}"),
         # The hostname it declares is not the one it runs with: only the kernel shows it.
         "drift": canary("--cap-add=SYS_ADMIN", command=("sh", "-c", "hostname drifted && exec sh"),
-                        breaks={"caps", "drift", "pss-caps"}),
+                        breaks={"caps", "drift"}),
     }
 
 

@@ -7,7 +7,6 @@ import copy
 import json
 import re
 import subprocess
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from test_report import browser, open_every_fold, open_report  # noqa: F401 - th
 from trestle.oscal.assessment_results import AssessmentResults
 
 from conftest import run_suite, start_canary
-from isoverify.judge.catalogue import CATALOGUE
+from isoverify.judge.catalogue import CATALOGUE, judged_in
 from isoverify.judge.frameworks import FRAMEWORKS
 from isoverify.judge.guidance import GUIDANCE, RUNTIMES
 from isoverify.judge.words import SEVERITIES
@@ -273,8 +272,8 @@ def fleet(records: list[dict], size: int) -> list[dict]:
 
 
 def test_a_fleet_of_alike_targets_is_one_small_page_that_loads_fast_and_prints_whole(audited, browser, tmp_path):  # noqa: F811
-    """60 and 1,000 targets: the page grows with their names, not their verdicts; it loads in under
-    3 seconds, fits the window, and prints every failure whole."""
+    """60 and 1,000 targets: the page grows with their names, not their verdicts; it fits the window
+    and prints every failure whole (how fast it loads and prints: bench/report.py)."""
     run, _ = audited
     meta = {**{k: v for k, v in run.document().items() if k != "results"},
             "command": "isoverify --iso-container=docker://*"}
@@ -284,10 +283,7 @@ def test_a_fleet_of_alike_targets_is_one_small_page_that_loads_fast_and_prints_w
         report = tmp_path / f"fleet{size}.html"
         auditors_page.write(report, records, meta)
         assert report.stat().st_size < 3_000_000
-        started = time.monotonic()
         browser.get(report.as_uri())
-        loaded = browser.execute_script("return performance.getEntriesByType('navigation')[0].loadEventEnd")
-        assert loaded < 3000 and time.monotonic() - started < 3, size
         elements[size] = browser.execute_script("return document.getElementsByTagName('*').length")
         score = browser.find_element(By.ID, "iso-score").text
         assert f"docker://sc1 and {size - 4} more alike" in score  # sc7, sc23 and sc42 apart
@@ -372,7 +368,7 @@ def test_a_baseline_run_marks_exactly_the_changed_verdicts(compared):
     assert f"1 new, 1 fixed, {unchanged} unchanged" in after.output
     assert f"isoverify:   fixed: caps on {targets['mended']} is PASS (was FAIL)" in after.output
     assert f"isoverify:   new: pid on {targets['worse']} is FAIL (was PASS)" in after.output
-    assert f"removed: {', '.join(p.id for p in CATALOGUE)} on {targets['gone']}" in after.output
+    assert f"removed: {', '.join(p.id for p in judged_in('baseline'))} on {targets['gone']}" in after.output
 
 
 def test_the_report_shows_what_changed_since_the_last_report(browser, compared):  # noqa: F811

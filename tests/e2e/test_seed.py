@@ -3,7 +3,7 @@
 import xml.etree.ElementTree as ET
 
 from conftest import ours
-from isoverify.judge.catalogue import BASELINE, CATALOGUE, HARDENED
+from isoverify.judge.catalogue import BASELINE, DEFAULT_PROFILE, HARDENED, judged_in
 from isoverify.plugin import EXIT_UNOBSERVABLE
 
 LESSON = {"root": "pass", "rootfs": "pass", "pid": "pass", "net": "pass", "uts": "pass", "user": "advisory"}
@@ -13,7 +13,7 @@ def test_default_run_verifies_the_managed_busybox_and_writes_three_reports(suite
     run = suite()
     assert run.exit_code == 0, run.output
     verdicts = run.verdicts()
-    assert set(verdicts) == {prop.id for prop in CATALOGUE}
+    assert set(verdicts) == {prop.id for prop in judged_in(DEFAULT_PROFILE)}
     assert {p: verdicts[p] for p in LESSON} == LESSON
     assert all(verdicts[p] == "pass" for p in BASELINE), verdicts
     assert all(r["target"] == "busybox:latest (managed)" for r in run.results)
@@ -23,7 +23,7 @@ def test_default_run_verifies_the_managed_busybox_and_writes_three_reports(suite
     assert first[0] == "1" and first[-1] == "sh", inside_ps  # the lesson: sh is PID 1
     assert (run.reports / "isolation.html").stat().st_size > 0
     cases = list(ET.parse(run.reports / "isolation.xml").getroot().iter("testcase"))
-    assert len(cases) == len(CATALOGUE)
+    assert len(cases) == len(judged_in(DEFAULT_PROFILE))
     assert not [(c.name, c.labels) for c in ours(docker_client)], "the managed container outlived the run"
 
 
