@@ -9,6 +9,7 @@ and a sandbox ("pause") image made FROM it. Pods are started through the
 kubelet stand-in (kubelet.py), labelled with the session's label.
 """
 
+import errno
 import ipaddress
 import os
 import shutil
@@ -163,7 +164,11 @@ def _network_namespaces(client: CriClient, sandbox_ids: list[str]) -> list[str]:
     """The files of the sandboxes' network namespaces, from the runtime's verbose status."""
     paths = []
     for sandbox_id in sandbox_ids:
-        answer = client.call("PodSandboxStatus", api.PodSandboxStatusRequest(pod_sandbox_id=sandbox_id, verbose=True))
+        try:
+            answer = client.call("PodSandboxStatus",
+                                 api.PodSandboxStatusRequest(pod_sandbox_id=sandbox_id, verbose=True))
+        except CriError:
+            continue  # removed already, by the test that ran it: its pods are still removed below
         info, _ = parse_info(answer.info)
         namespaces = info.get("runtimeSpec", {}).get("linux", {}).get("namespaces", [])
         paths += [ns["path"] for ns in namespaces if ns.get("type") == "network" and ns.get("path")]
@@ -216,8 +221,21 @@ def stop_runtime(runtime: Runtime, process: subprocess.Popen) -> None:
     cgroups = Path("/sys/fs/cgroup")
     for top in [*cgroups.glob(f"*/{name}"), *cgroups.glob(name)]:
         for group in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+            _remove_cgroup(group)
+        _remove_cgroup(top)
+
+
+def _remove_cgroup(group: Path) -> None:
+    """A cgroup is busy until the last of its processes, killed with their pod, has exited."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
             group.rmdir()
-        top.rmdir()
+            return
+        except OSError as busy:
+            if busy.errno != errno.EBUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 @contextmanager
