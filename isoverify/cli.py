@@ -23,7 +23,7 @@ OPTION_GROUPS = {
     "What to verify": ("--iso-host", "--iso-container", "--iso-image", "--iso-label", "--iso-inside",
                        "--iso-timeout"),
     "How to judge": ("--iso-profile", "--iso-waivers", "--iso-baseline"),
-    "Reports": ("--iso-json", "--iso-oscal"),
+    "Reports": ("--iso-json", "--iso-oscal", "--iso-policy-report", "--iso-sarif"),
 }
 
 USAGE = """\
@@ -52,6 +52,8 @@ Reports (in ./reports, each overridable):
   isolation.json    every verdict for machines (--iso-json=PATH)
   isolation.xml     JUnit, for CI dashboards (--junitxml=PATH)
   OSCAL             assessment results, when asked for (--iso-oscal=PATH)
+  Policy Reports    Kubernetes wgpolicyk8s.io/v1alpha2 (YAML), when asked for (--iso-policy-report=PATH)
+  SARIF             2.1.0, for code scanning dashboards, when asked for (--iso-sarif=PATH)
 
 Exit codes:
   0  every enforced property holds on every container (advisories and waived failures do not count)
