@@ -18,11 +18,12 @@ Verdicts map to a result's kind and level as SARIF 2.1.0 §3.27.9-10 define them
 - error: kind "open" (evaluated, too little information to decide): the target could not be
   observed.
 
-Message text is plain text: braces are doubled and square brackets escaped, as §3.11.5-6
-ask, so that nothing a target said reads as a placeholder or an embedded link.
+Message text is plain text: braces are doubled and a bracket that would end a link's text
+escaped, as §3.11.5-6 ask, so that nothing a target said reads as a placeholder or an embedded link.
 """
 
 import json
+import re
 from pathlib import Path
 
 from isoverify.judge.guidance import RUNTIMES
@@ -36,9 +37,10 @@ KINDS = {PASS: "pass", FAIL: "fail", ADVISORY: "fail", WAIVED: "fail", ERROR: "o
 
 
 def text(words: str, limit: int = subjects.TEXT_CHARS) -> dict:
-    """A SARIF message of plain text: bounded, braces doubled, square brackets escaped."""
-    plain = subjects.bounded_line(words, limit)
-    plain = plain.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+    """A SARIF message of plain text: bounded, braces doubled, and a `](` that would close an
+    embedded link's text escaped (`\\]`, with any backslash before it doubled); other square
+    brackets are literal in plain text and stay as they are."""
+    plain = re.sub(r"(\\*)\](?=\()", lambda m: m[1] * 2 + "\\]", subjects.bounded_line(words, limit))
     return {"text": plain.replace("{", "{{").replace("}", "}}") or "-"}
 
 

@@ -80,11 +80,11 @@ def test_the_target_and_its_node_are_logical_locations(tmp_path):
 
 
 def test_what_a_target_said_stays_plain_text(tmp_path):
-    hostile = 'see [here](0) {0} \\ "quoted"\n<script>'
+    hostile = 'see [here](0) {0} \\ "quoted"\n<script> pid:[42]'
     [found] = written([record(hostile, "caps", "fail", summary=hostile + "z" * 5000)], tmp_path)["results"]
     message = found["message"]["text"]
-    assert message.startswith('see \\[here\\](0) {{0}} \\\\ "quoted" <script>')
-    assert "[" not in message.replace("\\[", "") and len(message) < 1100
+    assert message.startswith('see [here\\](0) {{0}} \\ "quoted" <script> pid:[42]')  # no link, no placeholder
+    assert len(message) < 1100
     assert found["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] == hostile
 
 
