@@ -9,8 +9,8 @@ import jsonschema
 import yaml
 
 DATA = Path(__file__).parents[1] / "data"
-POLICY_SCHEMAS = {kind: json.loads((DATA / f"wgpolicyk8s.io_v1alpha2_{name}.schema.json").read_text())
-                  for kind, name in (("PolicyReport", "policyreports"), ("ClusterPolicyReport", "clusterpolicyreports"))}
+POLICY_SCHEMAS = {kind: json.loads((DATA / f"wgpolicyk8s.io_v1alpha2_{kind.lower()}s.schema.json").read_text())
+                  for kind in ("PolicyReport", "ClusterPolicyReport")}
 SARIF_SCHEMA = json.loads((DATA / "sarif-schema-2.1.0.json").read_text())
 # each format's words for isoverify's verdicts, as its README section says
 POLICY_RESULTS = {"pass": "pass", "fail": "fail", "advisory": "warn", "waived": "skip", "error": "error"}
