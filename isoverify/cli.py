@@ -25,7 +25,7 @@ OPTION_GROUPS = {
     "What to verify": ("--iso-host", "--iso-container", "--iso-image", "--iso-label", "--iso-inside",
                        "--iso-timeout"),
     "How to judge": ("--iso-profile", "--iso-waivers", "--iso-baseline"),
-    "Reports": ("--iso-report", "--iso-json", "--iso-oscal", "--iso-run"),
+    "Reports": ("--iso-report", "--iso-json", "--iso-oscal", "--iso-policy-report", "--iso-sarif", "--iso-run"),
 }
 
 USAGE = """\
@@ -56,6 +56,8 @@ Reports (in ./reports, each overridable):
   isolation.xml     JUnit, for CI dashboards (--junitxml=PATH)
   test-log.html     pytest-html's log of the test run, for developers (--html=PATH)
   OSCAL             assessment results, when asked for (--iso-oscal=PATH)
+  Policy Reports    Kubernetes wgpolicyk8s.io/v1alpha2 (YAML), when asked for (--iso-policy-report=PATH)
+  SARIF             2.1.0, for code scanning dashboards, when asked for (--iso-sarif=PATH)
 
 Exit codes:
   0  every enforced property holds on every container (advisories and waived failures do not count)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from isoverify import __version__
 from isoverify.errors import UsageError
-from isoverify.report import fleet, junit, page
+from isoverify.report import fleet, junit, page, policy_report, sarif
 from isoverify.report.html import write_json
 
 EXIT_FAILED, EXIT_USAGE, EXIT_UNOBSERVABLE = 1, 4, 6  # as a run's (cli.py lists them)
@@ -43,6 +43,8 @@ def parser() -> argparse.ArgumentParser:
     merging.add_argument("--junitxml", default="reports/isolation.xml", metavar="PATH")
     merging.add_argument("--iso-json", default="reports/isolation.json", metavar="PATH")
     merging.add_argument("--iso-oscal", default=None, metavar="PATH")
+    merging.add_argument("--iso-policy-report", default=None, metavar="PATH")
+    merging.add_argument("--iso-sarif", default=None, metavar="PATH")
     return merging
 
 
@@ -134,6 +136,9 @@ def main(argv: list[str]) -> int:
     if args.iso_oscal:
         from isoverify.report import oscal  # its models take a moment to load: only when asked for
         oscal.write(Path(args.iso_oscal), records, meta)
+    for path, report in ((args.iso_policy_report, policy_report), (args.iso_sarif, sarif)):
+        if path:
+            report.write(Path(path), records, meta)
     measured = sum(node["measured"] for node in meta["fleet"]["nodes"])
     sys.stdout.write(f"isoverify merge: {measured} of {len(meta['fleet']['nodes'])} nodes measured, "
                      f"{len(records)} verdicts; reports: {args.iso_report}, {args.iso_json}, {args.junitxml}\n")

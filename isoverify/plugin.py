@@ -23,7 +23,7 @@ from isoverify.errors import SetupError, TargetError, UsageError, WaiverError
 from isoverify.judge.catalogue import BY_ID, CATALOGUE, DEFAULT_PROFILE, PROFILES, judged_in, own_property
 from isoverify.judge.waivers import Waivers, load, selection
 from isoverify.judge.words import ERROR, FAIL, PASS, VERDICTS
-from isoverify.report import baseline, page
+from isoverify.report import baseline, page, policy_report, sarif
 from isoverify.report.html import guidance_properties, write_json
 from isoverify.run import DEFAULT_IMAGE, PlannedContainer, Run
 
@@ -75,6 +75,11 @@ def pytest_addoption(parser):
                     help="an earlier run's JSON results: mark each verdict new, fixed or unchanged against it")
     group.addoption("--iso-oscal", default=None, metavar="PATH",
                     help="write the run there as an OSCAL assessment results document (JSON)")
+    group.addoption("--iso-policy-report", default=None, metavar="PATH",
+                    help="write the run there as Kubernetes Policy Reports (wgpolicyk8s.io/v1alpha2, YAML): "
+                         "one per pod namespace, one cluster-wide for the rest")
+    group.addoption("--iso-sarif", default=None, metavar="PATH",
+                    help="write the run there as SARIF 2.1.0 (JSON), each property a rule")
     group.addoption("--iso-run", default=None, metavar="ID",
                     help="name the run in its results (letters, digits, . _ -): `isoverify merge --run=ID` "
                          "takes only the results of one sweep")
@@ -222,9 +227,9 @@ def iso_run(request):
     run.close()
 
 
-def _keep_record(item, result):
+def _keep_record(item, result, slot: PlannedContainer):
     """Keep the verdict for the reports, JUnit's properties included."""
-    record = item.stash[RECORD] = result.as_record()
+    record = item.stash[RECORD] = {**result.as_record(), **slot.subject()}
     item.user_properties.extend([
         ("isoverify.property", result.property.id),
         ("isoverify.target", result.target),
@@ -239,7 +244,7 @@ def _keep_record(item, result):
 @pytest.fixture
 def verdict(request, iso_run, iso_case):
     """The verdict on this test's property and container; an error verdict errors the test."""
-    result = _keep_record(request.node, _or_end_run(iso_run.verdict, *iso_case))
+    result = _keep_record(request.node, _or_end_run(iso_run.verdict, *iso_case), iso_case[1])
     if result.status == ERROR:
         pytest.fail(f"{result.property.id} on {result.target}: {result.summary}", pytrace=False)
     return result
@@ -338,7 +343,8 @@ def pytest_runtest_protocol(item, nextitem):
         return None
     started, hooks = time.time(), item.ihook
     hooks.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-    found = _keep_record(item, _or_end_run(item.config.stash[RUN].verdict, *callspec.params["iso_case"]))
+    case = callspec.params["iso_case"]
+    found = _keep_record(item, _or_end_run(item.config.stash[RUN].verdict, *case), case[1])
     why = f"{found.property.id} on {found.target}: {found.summary}"
     phases = ([("setup", "failed", why), ("teardown", "passed", None)] if found.status == ERROR else
               [("setup", "passed", None), ("call", "failed" if found.status == FAIL else "passed",
@@ -425,6 +431,9 @@ def pytest_sessionfinish(session):
     if oscal_path:
         from isoverify.report import oscal  # its models take a moment to load: only when asked for
         oscal.write(Path(oscal_path), records, meta)
+    for option, report in (("iso_policy_report", policy_report), ("iso_sarif", sarif)):
+        if config.getoption(option):
+            report.write(Path(config.getoption(option)), records, meta)
 
 
 def companions(config) -> dict[str, Path]:

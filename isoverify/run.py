@@ -58,6 +58,14 @@ class PlannedContainer:
     def is_pod(self) -> bool:
         return self.spec is not None and self.spec.engine == POD
 
+    def subject(self) -> dict:
+        """What the target is, for the reports that name it by kind: its engine (pid: a bare
+        process) and, for a pod's container, what its node's CRI runtime said of its pod."""
+        pod = self.target.pod if self.target is not None else None
+        return {"engine": self.spec.engine if self.spec else DEFAULT_ENGINE,
+                **({"pod": {"namespace": pod.pod_namespace, "name": pod.pod_name, "uid": pod.pod_uid,
+                            "container": pod.container_name, "init": pod.init}} if pod is not None else {})}
+
 
 def _safe_id(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.:/@-]", "_", text)

@@ -65,7 +65,7 @@ def parse_age(text: str) -> timedelta:
 
 def not_measured(node: str, why: str) -> dict:
     """A node whose results are not in the merge: an error of its own, in every report."""
-    return {"target": f"{node}: (not measured)", "node": node, "property": NOT_MEASURED,
+    return {"target": f"{node}: (not measured)", "node": node, "engine": "node", "property": NOT_MEASURED,
             "title": "The node's results are in the merge", "verdict": "error", "enforced": True,
             "summary": f"not measured: {why}", "controls": [], "findings": [], "waiver": None,
             "evidence": {"host": [], "container": []}}

@@ -8,11 +8,14 @@ import sys
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
+import jsonschema
 import pytest
+import yaml
 from trestle.oscal.assessment_results import AssessmentResults
 
 from conftest import REPO, run_suite, start_canary
 
+DATA = REPO / "tests" / "data"
 NAME = "isoverify-selftest-merged"  # one container name, started on each "node" in turn
 
 
@@ -48,7 +51,8 @@ def merged(docker_client, tmp_path_factory):
     done = subprocess.run([sys.executable, "-m", "isoverify.cli", "merge", "--nodes=node1,node2,node3,node4",
                            "--max-age=1d", f"--iso-report={reports / 'fleet.html'}",
                            f"--iso-json={reports / 'fleet.json'}", f"--junitxml={reports / 'fleet.xml'}",
-                           f"--iso-oscal={reports / 'oscal.json'}", str(inputs)],
+                           f"--iso-oscal={reports / 'oscal.json'}", f"--iso-policy-report={reports / 'policy.yaml'}",
+                           f"--iso-sarif={reports / 'fleet.sarif'}", str(inputs)],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     return done, json.loads((reports / "fleet.json").read_text()), reports
 
@@ -73,7 +77,7 @@ def test_the_same_container_judged_differently_is_named(merged):
                     "verdicts": {"fail": ["node1"], "pass": ["node2"]}}]
 
 
-def test_junit_and_oscal_say_what_the_json_says(merged):
+def test_junit_oscal_policy_reports_and_sarif_say_what_the_json_says(merged):
     _, document, reports = merged
     records = document["results"]
     cases = list(ET.parse(reports / "fleet.xml").getroot().iter("testcase"))
@@ -88,6 +92,21 @@ def test_junit_and_oscal_say_what_the_json_says(merged):
     subjects = {item.description for item in result.local_definitions.inventory_items}
     assert {"Host node1", "Host node2"} <= subjects
     assert any(s.startswith(f"Container node1: docker://{NAME}") for s in subjects)
+    expected = {(r["target"], r["property"]): r["verdict"] for r in records}
+    words = {"pass": "pass", "fail": "fail", "warn": "advisory", "skip": "waived", "error": "error"}
+    policy_reports = list(yaml.safe_load_all((reports / "policy.yaml").read_text()))
+    for report in policy_reports:
+        schema = DATA / f"wgpolicyk8s.io_v1alpha2_{report['kind'].lower()}s.schema.json"
+        jsonschema.validate(report, json.loads(schema.read_text()))
+    results = [result for report in policy_reports for result in report["results"]]
+    assert {(r["properties"]["target"], r["rule"]): words[r["result"]] for r in results} == expected
+    nodes = [r["resources"][0] for r in results if r["rule"] == "measured"]
+    assert {(n["kind"], n["name"]) for n in nodes} == {("Node", "node3"), ("Node", "node4"),
+                                                      ("Node", "ssh://root@127.0.0.1:9")}
+    log = json.loads((reports / "fleet.sarif").read_text())
+    jsonschema.validate(log, json.loads((DATA / "sarif-schema-2.1.0.json").read_text()))
+    [sarif_run] = log["runs"]
+    assert len(sarif_run["results"]) == len(records)
 
 
 def test_the_page_shows_the_nodes_first(merged, tmp_path):
