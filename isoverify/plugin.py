@@ -227,9 +227,10 @@ def iso_run(request):
     run.close()
 
 
-def _keep_record(item, result, slot: PlannedContainer):
-    """Keep the verdict for the reports, JUnit's properties included."""
-    record = item.stash[RECORD] = {**result.as_record(), **slot.subject()}
+def _keep_record(item, result, slot: PlannedContainer | None = None):
+    """Keep the verdict for the reports, JUnit's properties included; a catalogue verdict's
+    record says what its target is (`slot`), a check of your own's does not."""
+    record = item.stash[RECORD] = {**result.as_record(), **(slot.subject() if slot is not None else {})}
     item.user_properties.extend([
         ("isoverify.property", result.property.id),
         ("isoverify.target", result.target),
