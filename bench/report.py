@@ -4,7 +4,8 @@ Run as root with the selftests set up (`ci/setup.sh --selftest`: Chromium and it
     .venv/bin/python bench/report.py
 It starts three real containers (a default one, one on the host's PID namespace, one with
 SYS_ADMIN added) and verifies them once; their records, copied under new names as the selftests'
-fleets are (most like the default, the two broken ones and one never observed among them),
+fleets are (tests/e2e/fleets.py: most like the default, the two broken ones and one never observed
+among them),
 stand for N containers. For each N it prints, measured in this one run: the time to write the
 reports of one run (the auditor's page, JSON, JUnit; OSCAL apart), the page's size and DOM elements,
 and a headless Chromium's time to load it and to print it (pages, A4); then the same for the
@@ -14,7 +15,6 @@ under 30 pages. Nothing it starts outlives it.
 """
 
 import base64
-import copy
 import json
 import subprocess
 import sys
@@ -29,6 +29,9 @@ from isoverify.report import junit, oscal, page
 from isoverify.report.html import write_json
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "e2e"))
+from fleets import fleet  # noqa: E402 - the selftests' one definition of a fleet
+
 SIZES = (3, 100, 1000)
 NODE_SIZE = 10  # containers per node in the merged runs
 LABEL = "io.isoverify.suite=selftest"
@@ -51,20 +54,6 @@ def real_records(directory: Path) -> tuple[list[dict], dict]:
         subprocess.run(["docker", "rm", "-f", *names], capture_output=True)
     document = json.loads((directory / "r.json").read_text())
     return document.pop("results"), document
-
-
-def fleet(records: list[dict], size: int) -> list[dict]:
-    """`size` containers: the default one's records for most, the two broken ones and one that
-    could not be observed among them."""
-    by_target: dict[str, list[dict]] = {}
-    for record in records:
-        by_target.setdefault(record["target"], []).append(record)
-    holding, *broken = sorted(by_target, key=lambda t: sum(r["verdict"] == "fail" for r in by_target[t]))
-    unobserved = [{**r, "verdict": "error", "summary": "the container stopped before it was read",
-                   "evidence": {"host": [], "container": []}} for r in by_target[holding]]
-    kinds = {2: by_target[broken[0]], 3: by_target[broken[1]], size // 2 + 1: unobserved}
-    return [{**copy.deepcopy(r), "target": f"docker://sc{n}"} for n in range(1, size + 1)
-            for r in kinds.get(n, by_target[holding])]
 
 
 def browser() -> webdriver.Chrome:
