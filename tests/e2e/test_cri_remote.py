@@ -1,0 +1,106 @@
+"""cri://* through an ssh host: the node's CRI socket forwarded over ssh, the pods judged from the
+node's kernel as a run on the node judges them, and the forward gone after the run, however it ended."""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import run_suite
+from isoverify.plugin import EXIT_UNOBSERVABLE
+
+NAMESPACE = "remote"  # only this module's pods are selected from the shared runtime
+
+PODS = {
+    "plain": "spec: {containers: [{name: app, image: busybox:latest, command: [sleep, '3600']}]}",
+    "host-pid": "spec: {hostPID: true, containers: [{name: app, image: busybox:latest, command: [sleep, '3600']}]}",
+}
+
+
+@pytest.fixture(scope="module")
+def pods(cri_runtime):
+    started = {}
+    for name, text in PODS.items():
+        pod = yaml.safe_load(text)
+        pod["metadata"] = {"name": name, "namespace": NAMESPACE}
+        started[name] = cri_runtime.run_pod(pod)
+    return started
+
+
+def remote_url(remote_host) -> str:
+    return f"--iso-host=ssh://{remote_host.alias}?ssh_config={remote_host.ssh_config}"
+
+
+@pytest.fixture
+def temporary():
+    """The suite's own temporary directory, where the forward's lives: short, as ssh's socket paths must be."""
+    directory = Path(tempfile.mkdtemp(prefix="iso-"))
+    yield directory
+    shutil.rmtree(directory)
+
+
+def run_through(remote_host, directory: Path, temporary: Path, socket: str):
+    """The suite through the ssh host, the node's runtime at `socket`."""
+    return run_suite(directory, remote_url(remote_host), f"--iso-container=cri://*?socket={socket}"
+                     f"&namespace={NAMESPACE}", env={"TMPDIR": str(temporary)}, timeout=600)
+
+
+def forwards_of(temporary: Path) -> list[str]:
+    """Processes whose command line names the run's temporary directory: its ssh forward, while it lives."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                command = Path(entry.path, "cmdline").read_bytes()
+            except OSError:
+                continue
+            if str(temporary).encode() in command:
+                found.append(command.replace(b"\0", b" ").decode("utf-8", "replace"))
+    return found
+
+
+def label(pods, pod: str) -> str:
+    running = pods[pod]
+    return f"cri://{NAMESPACE}/{pod}/app (pod {running.uid}, {running.container_ids['app'][:12]})"
+
+
+def test_pods_through_ssh_are_judged_as_on_the_node(remote_host, cri_runtime, pods, tmp_path, temporary):
+    (tmp_path / "local").mkdir()
+    local = run_suite(tmp_path / "local", f"--iso-container=cri://*?socket={cri_runtime.socket}"
+                      f"&namespace={NAMESPACE}", timeout=600)
+    remote = run_through(remote_host, tmp_path, temporary, cri_runtime.socket)
+    assert remote.exit_code == local.exit_code == 1, remote.output[-3000:]
+    for pod in PODS:
+        assert remote.verdicts(label(pods, pod)), (pod, remote.output[-3000:])
+        assert remote.verdicts(label(pods, pod)) == local.verdicts(label(pods, pod)), pod
+    assert remote.broken(label(pods, "host-pid")) - remote.broken(label(pods, "plain")) == {"pid"}
+    [host] = remote.document()["hosts"]
+    assert host["host"] == f"ssh://{remote_host.alias}"
+    assert not forwards_of(temporary) and not list(temporary.glob("isoverify-*"))
+
+
+def test_a_socket_missing_on_the_node_ends_the_run_in_one_line(remote_host, tmp_path, temporary):
+    run = run_through(remote_host, tmp_path, temporary, "/run/isoverify-selftest-none.sock")
+    assert run.exit_code == EXIT_UNOBSERVABLE and not run.results, run.output
+    said = [line for line in run.output.splitlines() if "no CRI runtime socket" in line]
+    assert len(said) == 1 and f"on ssh://{remote_host.alias}" in said[0] and "Traceback" not in run.output, \
+        run.output
+    assert not forwards_of(temporary) and not list(temporary.glob("isoverify-*"))
+
+
+def test_a_forwarded_socket_that_is_no_cri_runtime_leaves_nothing_behind(remote_host, tmp_path, temporary):
+    # Docker's engine socket: a real unix socket on the node, forwarded, that speaks no gRPC
+    run = run_through(remote_host, tmp_path, temporary, "/var/run/docker.sock")
+    assert run.exit_code == EXIT_UNOBSERVABLE and not run.results, run.output
+    said = [line for line in run.output.splitlines() if f"/var/run/docker.sock on ssh://{remote_host.alias}" in line]
+    assert len(said) == 1 and "Traceback" not in run.output, run.output
+    assert not forwards_of(temporary) and not list(temporary.glob("isoverify-*"))
+
+
+def test_a_host_that_cannot_forward_is_a_usage_error(remote_host, tmp_path):
+    run = run_suite(tmp_path, f"--iso-host=paramiko://root@{remote_host.address}", "--iso-container=cri://*")
+    assert run.exit_code == 4, run.output
+    assert "cri:// through" in run.output and "name the node with ssh://" in run.output
