@@ -414,7 +414,8 @@ def select_pod_containers(host: HostTarget, spec: ContainerSpec) -> list[PodCont
 def node_socket(host: HostTarget, spec: ContainerSpec) -> str:
     """The runtime's socket on a remote node: ?socket=, else the first default that is a socket there
     (tested on the node, not here)."""
-    candidates = (spec.option("socket"),) if spec.option("socket") else DEFAULT_SOCKETS
+    named = spec.option("socket")
+    candidates = (named,) if named else DEFAULT_SOCKETS
     for path in candidates:
         if host.run(f"test -S {shlex.quote(path)}")[0] == 0:
             return path
