@@ -427,9 +427,10 @@ def ssh_forward_command(backend: SshBackend, local: str, remote: str) -> list[st
     """The ssh command forwarding the node's unix socket `remote` to `local`, with the host's own
     extra arguments, ssh-config, user, port and identity. It makes its own connection (no
     ControlMaster): its PID is the forward's whole life, and a refusal by the node ends it."""
-    # ssh keeps the first value it is given for an option: these hold over the host's own
+    # ssh keeps the first value it is given for an option: these hold over the host's own (INFO: a
+    # channel the node refuses is said there)
     options = ["-o", "ControlMaster=no", "-o", "ControlPath=none", "-o", "BatchMode=yes",
-               "-o", "ExitOnForwardFailure=yes", "-o", "LogLevel=ERROR", "-o", f"ConnectTimeout={backend.timeout}"]
+               "-o", "ExitOnForwardFailure=yes", "-o", "LogLevel=INFO", "-o", f"ConnectTimeout={backend.timeout}"]
     if backend.ssh_extra_args:
         options += shlex.split(backend.ssh_extra_args)
     if backend.ssh_config:
@@ -471,9 +472,10 @@ def forwarded_socket(host: HostTarget, remote: str):
             yield local
         except CriError as exc:
             said = _ssh_said(log)
-            if "prohibited" in said:
-                raise CriError(f"the sshd of {host.label} refuses to forward its CRI socket {remote} ({said}): "
-                               "set `AllowStreamLocalForwarding yes` in its sshd_config") from None
+            if "open failed" in said:  # what sshd says both when forwarding is off and when the socket refuses
+                raise CriError(f"the sshd of {host.label} would not open its CRI socket {remote} ({said}): set "
+                               "`AllowStreamLocalForwarding yes` in its sshd_config, log in as a user that may "
+                               "open the socket (root), and check that the runtime runs") from None
             if said:
                 raise CriError(f"{exc} (ssh: {said})") from None
             raise
@@ -489,8 +491,10 @@ def forwarded_socket(host: HostTarget, remote: str):
 
 
 def _ssh_said(log: str) -> str:
+    """What the forwarding ssh said, but its notes on host keys."""
     with open(log, "rb") as said:
-        return one_line(said.read(4096).decode("utf-8", "replace"), 200)
+        lines = said.read(4096).decode("utf-8", "replace").splitlines()
+    return one_line(" ".join(line for line in lines if not line.startswith("Warning: Permanently added")), 200)
 
 
 def choose_pod_containers(spec: ContainerSpec, found: list[PodContainer]) -> list[PodContainer]:

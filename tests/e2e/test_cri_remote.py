@@ -2,8 +2,11 @@
 node's kernel as a run on the node judges them, and the forward gone after the run, however it ended."""
 
 import os
+import re
 import shutil
+import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -104,3 +107,40 @@ def test_a_host_that_cannot_forward_is_a_usage_error(remote_host, tmp_path):
     run = run_suite(tmp_path, f"--iso-host=paramiko://root@{remote_host.address}", "--iso-container=cri://*")
     assert run.exit_code == 4, run.output
     assert "cri:// through" in run.output and "name the node with ssh://" in run.output
+
+
+@pytest.fixture
+def refusing_node(remote_host, tmp_path):
+    """The same node behind a second sshd, on loopback, whose config forbids forwarding unix sockets:
+    an ssh alias for it, and the ssh-config naming it."""
+    port = 20000 + os.getpid() % 20000
+    text = (remote_host.ssh_config.parent / "sshd_config").read_text()
+    config = tmp_path / "sshd_config"
+    config.write_text(re.sub(r"(?m)^ListenAddress .*$", f"ListenAddress 127.0.0.1:{port}", text)
+                      + "AllowStreamLocalForwarding no\n")
+    ssh_config = tmp_path / "ssh-config"
+    ssh_config.write_text(re.sub(r"(?m)^  Port .*$", f"  Port {port}", remote_host.ssh_config.read_text())
+                          .replace(f"HostName {remote_host.address}", "HostName 127.0.0.1"))
+    sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while subprocess.run(["ssh", "-F", str(ssh_config), remote_host.alias, "true"],
+                             capture_output=True).returncode != 0:
+            assert sshd.poll() is None and time.monotonic() < deadline, "the refusing sshd did not start"
+            time.sleep(0.2)
+        yield ssh_config
+    finally:
+        sshd.terminate()
+        sshd.wait(timeout=10)
+
+
+def test_a_node_that_refuses_the_forward_is_told_what_to_allow(remote_host, cri_runtime, refusing_node,
+                                                                   tmp_path, temporary):
+    run = run_suite(tmp_path, f"--iso-host=ssh://{remote_host.alias}?ssh_config={refusing_node}",
+                    f"--iso-container=cri://*?socket={cri_runtime.socket}&namespace={NAMESPACE}",
+                    env={"TMPDIR": str(temporary)}, timeout=600)
+    assert run.exit_code == EXIT_UNOBSERVABLE and not run.results, run.output
+    said = [line for line in run.output.splitlines() if "AllowStreamLocalForwarding yes" in line]
+    assert len(said) == 1 and "Traceback" not in run.output, run.output
+    assert not forwards_of(temporary) and not list(temporary.glob("isoverify-*"))
