@@ -134,8 +134,8 @@ class Plan:
         """A slot for each pod container `spec` selects, numbered in the runtime's answer: a test id
         is never made of what a pod author named."""
         try:
-            selected = select_pod_containers(spec)
-        except CriError as exc:
+            selected = select_pod_containers(host, spec)
+        except (CriError, TargetError) as exc:
             raise SetupError(str(exc)) from exc
         return [PlannedContainer(f"{prefix}{_safe_id(spec.url)}#{number}", shown + pod_label(container), host, spec,
                                  ContainerTarget(host, CRI, container.container_id, pod_label(container), container))

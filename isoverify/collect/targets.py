@@ -19,15 +19,17 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import testinfra
 import testinfra.backend
+from testinfra.backend.ssh import SshBackend
 
 from isoverify.collect.cri import CriClient, CriError, PodContainer, find_socket
-from isoverify.collect.cri.client import RUNNING
+from isoverify.collect.cri.client import DEFAULT_SOCKETS, RUNNING
 from isoverify.errors import TargetError, UsageError
 from isoverify.untrusted import one_line
 
@@ -257,6 +259,16 @@ class HostTarget:
                               "host is up and that its URL's user, port and key reach it") from exc
         return result.rc, result.stdout_bytes, result.stderr_bytes
 
+    def ssh_backend(self) -> SshBackend | None:
+        """The testinfra ssh backend this host's commands went through (ssh, Vagrant, an Ansible
+        host reached over ssh), or None for any other; call after a command has run."""
+        backend = self._testinfra.backend if self._testinfra is not None else None
+        if backend is not None and backend.NAME == "ansible" and not backend.force_ansible:
+            through = backend.ansible_runner.get_host(backend.host, ssh_config=backend.ssh_config,
+                                                      ssh_identity_file=backend.ssh_identity_file)
+            backend = through.backend if through is not None else None
+        return backend if isinstance(backend, SshBackend) else None
+
     def close(self) -> None:
         """End the kept-open ssh connections this host started, and forget them."""
         if self._private_dir is None:
@@ -374,27 +386,126 @@ def parse_container_url(url: str) -> ContainerSpec:
     return ContainerSpec(url, scheme, ref, options.pop("label", None), tuple(sorted(options.items())))
 
 
+# Hosts whose CRI socket the suite opens itself, and hosts whose connection is OpenSSH's, which
+# can forward the node's (an Ansible host's connection is known only once its inventory is read).
+CRI_LOCAL = ("local", NODE)
+CRI_FORWARDING = ("ssh", "safe-ssh", "vagrant", "ansible")
+FORWARD_GRACE_SECONDS = 5  # beyond the ssh connect timeout, for the forward's socket to appear
+
+
 def check_cri_host(spec: ContainerSpec, host: HostTarget) -> None:
-    """cri:// asks the runtime's socket from the machine running the suite: only its own host,
-    or the node under the suite's pod, whose socket the pod mounts at the node's path."""
-    if host.scheme not in ("local", NODE):
-        raise UsageError(f"--iso-container {spec.url!r}: cri:// reaches the CRI runtime of the machine the "
-                         f"suite runs on only, not {host.label}: run the suite on the node with --iso-host=local://")
+    """cri:// asks the runtime's socket on the node: this machine's (or, from the suite's pod, the
+    node's, which the pod mounts at the node's path), or a remote one's forwarded over OpenSSH."""
+    if host.scheme not in (*CRI_LOCAL, *CRI_FORWARDING):
+        raise UsageError(f"--iso-container {spec.url!r}: cri:// through {host.label} needs the node's CRI socket "
+                         f"forwarded, which {host.scheme}:// cannot do: name the node with ssh://, or run the suite "
+                         "on it with --iso-host=local://")
 
 
-def select_pod_containers(spec: ContainerSpec) -> list[PodContainer]:
-    """The pod containers `spec` selects, from one query of the local CRI runtime (CriError if none
+def select_pod_containers(host: HostTarget, spec: ContainerSpec) -> list[PodContainer]:
+    """The pod containers `spec` selects, from one query of `host`'s CRI runtime (CriError if none
     answers). Selection is by the runtime's records, matched against what the URL names; names and
     labels only narrow what is shown, and each container stays identified by the runtime's ID."""
-    socket = spec.option("socket") or find_socket()
-    with CriClient(socket) as client:
-        found = client.pod_containers()
+    if host.scheme in CRI_LOCAL:
+        socket = spec.option("socket") or find_socket()
+        with CriClient(socket) as client:
+            found = client.pod_containers()
+    else:
+        socket = node_socket(host, spec)
+        with forwarded_socket(host, socket) as local, CriClient(local, shown=f"{socket} on {host.label}") as client:
+            found = client.pod_containers()
     for container in found:
         for what, runtime_id in (("container", container.container_id), ("sandbox", container.sandbox_id)):
             if not RUNTIME_ID.fullmatch(runtime_id):
                 raise CriError(f"the CRI runtime at {socket} gave a {what} ID {one_line(runtime_id, 80)!r} that is "
                                "not hex: it is not containerd or CRI-O, or it lies; name the runtime's socket")
     return choose_pod_containers(spec, found)
+
+
+def node_socket(host: HostTarget, spec: ContainerSpec) -> str:
+    """The runtime's socket on a remote node: ?socket=, else the first default that is a socket there
+    (tested on the node, not here)."""
+    named = spec.option("socket")
+    candidates = (named,) if named else DEFAULT_SOCKETS
+    for path in candidates:
+        if host.run(f"test -S {shlex.quote(path)}")[0] == 0:
+            return path
+    raise CriError(f"no CRI runtime socket at {' or '.join(candidates)} on {host.label}: start containerd or "
+                   "CRI-O there, or name its socket with ?socket=PATH")
+
+
+def ssh_forward_command(backend: SshBackend, local: str, remote: str) -> list[str]:
+    """The ssh command forwarding the node's unix socket `remote` to `local`, with the host's own
+    extra arguments, ssh-config, user, port and identity. It makes its own connection (no
+    ControlMaster): its PID is the forward's whole life, and a refusal by the node ends it."""
+    # ssh keeps the first value it is given for an option: these hold over the host's own (INFO: a
+    # channel the node refuses is said there)
+    options = ["-o", "ControlMaster=no", "-o", "ControlPath=none", "-o", "BatchMode=yes",
+               "-o", "ExitOnForwardFailure=yes", "-o", "LogLevel=INFO", "-o", f"ConnectTimeout={backend.timeout}"]
+    if backend.ssh_extra_args:
+        options += shlex.split(backend.ssh_extra_args)
+    if backend.ssh_config:
+        options += ["-F", backend.ssh_config]
+    if backend.host.user:
+        options += ["-o", f"User={backend.host.user}"]
+    if backend.host.port:
+        options += ["-o", f"Port={backend.host.port}"]
+    if backend.ssh_identity_file:
+        options += ["-i", backend.ssh_identity_file]
+    return ["ssh", *options, "-N", "-L", f"{local}:{remote}", backend.host.name]
+
+
+@contextlib.contextmanager
+def forwarded_socket(host: HostTarget, remote: str):
+    """`remote`, a unix socket on `host`, forwarded over ssh to a socket in a private directory (0700)
+    of this machine: yields its path. When the block ends, however it ends, the ssh process is
+    stopped by its PID and the directory removed. A CRI error while the node refused the forward
+    names the refusal instead."""
+    backend = host.ssh_backend()
+    if backend is None:
+        raise CriError(f"{host.label} is not reached over OpenSSH, so its CRI socket {remote} cannot be forwarded: "
+                       "name the node with ssh://, or give it an ssh connection in the inventory")
+    directory = tempfile.mkdtemp(prefix="isoverify-cri-")
+    local, log = os.path.join(directory, "cri.sock"), os.path.join(directory, "ssh.log")
+    forward = None
+    try:
+        with open(log, "wb") as errors:
+            forward = subprocess.Popen(ssh_forward_command(backend, local, remote), stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True)
+        deadline = time.monotonic() + backend.timeout + FORWARD_GRACE_SECONDS
+        while not os.path.exists(local):
+            if forward.poll() is not None or time.monotonic() > deadline:
+                said = _ssh_said(log) or f"no forward within {backend.timeout + FORWARD_GRACE_SECONDS} s"
+                raise CriError(f"ssh to {host.label} could not forward its CRI socket {remote} ({said}): check "
+                               "that the host is up and that its URL's user, port and key reach it")
+            time.sleep(0.05)
+        try:
+            yield local
+        except CriError as exc:
+            said = _ssh_said(log)
+            if "open failed" in said:  # what sshd says both when forwarding is off and when the socket refuses
+                raise CriError(f"the sshd of {host.label} would not open its CRI socket {remote} ({said}): set "
+                               "`AllowStreamLocalForwarding yes` in its sshd_config, log in as a user that may "
+                               "open the socket (root), and check that the runtime runs") from None
+            if said:
+                raise CriError(f"{exc} (ssh: {said})") from None
+            raise
+    finally:
+        if forward is not None:
+            forward.terminate()
+            try:
+                forward.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                forward.kill()
+                forward.wait()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _ssh_said(log: str) -> str:
+    """What the forwarding ssh said, but its notes on host keys."""
+    with open(log, "rb") as said:
+        lines = said.read(4096).decode("utf-8", "replace").splitlines()
+    return one_line(" ".join(line for line in lines if not line.startswith("Warning: Permanently added")), 200)
 
 
 def choose_pod_containers(spec: ContainerSpec, found: list[PodContainer]) -> list[PodContainer]:

@@ -157,7 +157,7 @@ def test_no_runtime_at_the_socket_ends_the_run_in_one_line(tmp_path):
     assert len(said) == 1 and "?socket=PATH" in said[0] and "Traceback" not in run.output, run.output
 
 
-def test_cri_through_a_remote_host_is_a_usage_error(tmp_path):
-    run = run_suite(tmp_path, "--iso-host=ssh://node1", "--iso-container=cri://*")
+def test_cri_through_a_host_that_cannot_forward_is_a_usage_error(tmp_path):
+    run = run_suite(tmp_path, "--iso-host=paramiko://node1", "--iso-container=cri://*")
     assert run.exit_code == USAGE_ERROR, run.output
-    assert "cri:// reaches the CRI runtime of the machine the suite runs on only" in run.output
+    assert "cri:// through paramiko://node1 needs the node's CRI socket forwarded" in run.output

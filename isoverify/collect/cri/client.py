@@ -172,14 +172,15 @@ class CriClient:
     """A CRI runtime behind a unix socket; use as a context manager."""
 
     def __init__(self, socket_path: str, call_seconds: float = CALL_SECONDS,
-                 max_answer_bytes: int = MAX_ANSWER_BYTES):
+                 max_answer_bytes: int = MAX_ANSWER_BYTES, shown: str = ""):
+        """`shown` names the socket in errors where `socket_path` is a forward of it (a node's, over ssh)."""
         if not os.path.exists(socket_path):
             raise CriError(f"no CRI runtime socket at {socket_path}: start the runtime, "
                            "or name its socket with ?socket=PATH")
         if not _is_socket(socket_path):
             raise CriError(f"{socket_path} is not a unix socket: name the CRI runtime's socket "
                            "with ?socket=PATH (e.g. /run/containerd/containerd.sock)")
-        self.socket_path = socket_path
+        self.socket_path, self.shown = socket_path, shown or socket_path
         self.call_seconds = call_seconds
         self.max_answer_bytes = max_answer_bytes
         self._channel = grpc.insecure_channel(f"unix://{socket_path}", options=[
@@ -206,12 +207,12 @@ class CriClient:
 
     def _explain(self, name: str, error: grpc.RpcError) -> str:
         code, details = error.code(), one_line(error.details() or "")
-        where = f"the CRI runtime at {self.socket_path}"
+        where = f"the CRI runtime at {self.shown}"
         if code == grpc.StatusCode.DEADLINE_EXCEEDED:
             return (f"{where} did not answer {name} within {self.call_seconds:g} s: it hangs, is stopped "
                     "or overloaded, or the socket is not a gRPC server; restart it or name another socket")
         if code == grpc.StatusCode.UNIMPLEMENTED:
-            return (f"{self.socket_path} answers gRPC but not the CRI runtime.v1 {name} ({details}): "
+            return (f"{self.shown} answers gRPC but not the CRI runtime.v1 {name} ({details}): "
                     "enable the runtime's CRI (containerd's cri plugin), or name its CRI socket with ?socket=PATH")
         if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
             return (f"{where} answered {name} with more than {self.max_answer_bytes // (1024 * 1024)} MiB "
@@ -238,7 +239,7 @@ class CriClient:
         listed = [c for c in self.call("ListContainers", api.ListContainersRequest()).containers
                   if c.pod_sandbox_id in ready_ids]
         if len(listed) > max_containers:
-            raise CriError(f"{len(listed)} containers in ready pods at {self.socket_path}, more than the "
+            raise CriError(f"{len(listed)} containers in ready pods at {self.shown}, more than the "
                            f"{max_containers} read in one run: select fewer with ?namespace=, ?pod= or ?label=")
         # Grouped once: a node's thousands of containers are never matched against each sandbox.
         by_sandbox: dict[str, list] = {}

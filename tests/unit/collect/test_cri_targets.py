@@ -4,6 +4,7 @@ answers: the real runtime's are in tests/e2e/test_cri_targets.py)."""
 from dataclasses import replace
 
 import pytest
+from testinfra.backend.ssh import SshBackend
 
 from isoverify.collect.cri import PodContainer
 from isoverify.collect.targets import (
@@ -12,6 +13,7 @@ from isoverify.collect.targets import (
     HostTarget,
     choose_pod_containers,
     parse_container_url,
+    ssh_forward_command,
 )
 from isoverify.errors import UsageError
 from isoverify.judge.catalogue import BY_ID
@@ -90,12 +92,17 @@ def test_malformed_cri_urls_are_one_line(url, words):
     assert words in str(refused.value) and "\n" not in str(refused.value)
 
 
-@pytest.mark.parametrize("host", ["ssh://node1", "vagrant://default"])
-def test_cri_on_a_host_that_is_not_local_is_refused(host):
+@pytest.mark.parametrize("host", ["paramiko://node1", "paramiko://root@node1:22"])
+def test_cri_on_a_host_that_cannot_forward_is_refused(host):
     with pytest.raises(UsageError) as refused:
         Plan(hosts=(host,), containers=("cri://*",))
     message = str(refused.value)
-    assert "cri://" in message and "--iso-host=local://" in message and "\n" not in message
+    assert "cri://" in message and "name the node with ssh://" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("host", ["local://", "ssh://node1", "safe-ssh://root@node1:2222", "vagrant://default"])
+def test_cri_on_a_host_that_forwards_is_planned(host):
+    assert [one.url for one in Plan(hosts=(host,), containers=("cri://*",)).hosts] == [host]
 
 
 def test_a_cri_url_is_not_a_host():
@@ -125,3 +132,27 @@ def test_an_init_container_that_ran_is_an_advisory_saying_so():
     assert found.status == ADVISORY and not found.enforced
     assert "init container that ran to completion" in found.summary
     assert found.container[0].label == "declared (the CRI runtime spec)"
+
+
+def test_the_forward_reuses_the_hosts_ssh_options_behind_its_own():
+    backend = SshBackend("root@node1:2222", ssh_config="/etc/isoverify/ssh-config", ssh_identity_file="/keys/node",
+                         timeout=7, controlpath="/tmp/isoverify-ssh-x/control",
+                         ssh_extra_args="-o ControlMaster=auto -o ProxyJump=bastion")
+    command = ssh_forward_command(backend, "/tmp/isoverify-cri-x/cri.sock", "/run/containerd/containerd.sock")
+    assert command[0] == "ssh" and command[-4:] == ["-N", "-L", "/tmp/isoverify-cri-x/cri.sock:"
+                                                    "/run/containerd/containerd.sock", "node1"]
+    options = command[1:-4]
+    # ssh keeps an option's first value: its own connection, refusals ending it, before the host's extra arguments
+    first = [options[i + 1] for i in range(len(options) - 1) if options[i] == "-o"]
+    assert first.index("ControlMaster=no") < first.index("ControlMaster=auto")
+    assert {"ControlPath=none", "ExitOnForwardFailure=yes", "BatchMode=yes", "ConnectTimeout=7",
+            "ProxyJump=bastion", "User=root", "Port=2222"} <= set(first)
+    assert options[options.index("-F") + 1] == "/etc/isoverify/ssh-config"
+    assert options[options.index("-i") + 1] == "/keys/node"
+
+
+def test_a_bare_ssh_host_gets_no_options_it_did_not_give():
+    command = ssh_forward_command(SshBackend("node1"), "/tmp/a/cri.sock", "/var/run/crio/crio.sock")
+    assert "-F" not in command and "-i" not in command
+    assert not any(part.startswith(("User=", "Port=")) for part in command)
+
