@@ -40,11 +40,12 @@ def parser() -> argparse.ArgumentParser:
     merging.add_argument("--run", default=None, metavar="ID", help="only results of the run named so (--iso-run)")
     merging.add_argument("--iso-report", default="reports/isolation.html", metavar="PATH",
                          help="the auditor's page")
-    merging.add_argument("--junitxml", default="reports/isolation.xml", metavar="PATH")
-    merging.add_argument("--iso-json", default="reports/isolation.json", metavar="PATH")
-    merging.add_argument("--iso-oscal", default=None, metavar="PATH")
-    merging.add_argument("--iso-policy-report", default=None, metavar="PATH")
-    merging.add_argument("--iso-sarif", default=None, metavar="PATH")
+    merging.add_argument("--junitxml", default="reports/isolation.xml", metavar="PATH", help="JUnit, for CI")
+    merging.add_argument("--iso-json", default="reports/isolation.json", metavar="PATH",
+                         help="every verdict for machines")
+    merging.add_argument("--iso-oscal", default=None, metavar="PATH", help="OSCAL assessment results")
+    merging.add_argument("--iso-policy-report", default=None, metavar="PATH", help="Kubernetes Policy Reports")
+    merging.add_argument("--iso-sarif", default=None, metavar="PATH", help="SARIF 2.1.0")
     return merging
 
 

@@ -47,11 +47,13 @@ BASELINE = pytest.StashKey[dict | None]()  # the earlier run's verdicts (--iso-b
 def pytest_addoption(parser):
     group = parser.getgroup("isoverify", "container isolation (isoverify)")
     group.addoption("--iso-host", action="append", default=[], metavar="URL",
-                    help="a host, as a testinfra URL (local://, ssh://, paramiko://, ansible://) or "
-                         "vagrant://NAME[?root=DIR]; repeatable; default: local://")
+                    help="a host, as a testinfra URL (local://, ssh://, paramiko://, ansible://), "
+                         "vagrant://NAME[?root=DIR], or node:// (the node under the suite's own pod); "
+                         "repeatable; default: local://")
     group.addoption("--iso-container", action="append", default=[], metavar="URL",
                     help="a container to verify on each host: docker://NAME-or-ID, podman://NAME-or-ID, "
-                         "docker://* (every running one), docker://*?label=KEY=VALUE, or pid://PID "
+                         "docker://* (every running one), docker://*?label=KEY=VALUE, pid://PID, or "
+                         "cri://* (every pod container of the node's CRI runtime; ?namespace=, ?pod=, ...) "
                          "(repeatable); default: a busybox container the suite starts and removes")
     group.addoption("--iso-image", default=DEFAULT_IMAGE, metavar="IMAGE",
                     help=f"image of the container the suite starts (default: {DEFAULT_IMAGE})")
