@@ -3,9 +3,11 @@ that judged the same container differently, one whose results are stale, one unr
 run judged nothing), one that never reported. Every report of the merge says the same."""
 
 import json
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import jsonschema
@@ -106,7 +108,9 @@ def test_junit_oscal_policy_reports_and_sarif_say_what_the_json_says(merged):
     log = json.loads((reports / "fleet.sarif").read_text())
     jsonschema.validate(log, json.loads((DATA / "sarif-schema-2.1.0.json").read_text()))
     [sarif_run] = log["runs"]
-    assert len(sarif_run["results"]) == len(records)
+    assert {(r["properties"]["target"], r["ruleId"]): r["properties"]["verdict"] for r in sarif_run["results"]} \
+        == expected
+    assert len(result.observations) == len(records)
 
 
 def test_the_page_shows_the_nodes_first(merged, tmp_path):
@@ -114,4 +118,8 @@ def test_the_page_shows_the_nodes_first(merged, tmp_path):
     page = (reports / "fleet.html").read_text()
     assert page.index('id="iso-nodes"') < page.index('id="iso-score"')
     assert "2 of 5 nodes measured" in page
+    counts = Counter(r["verdict"] for r in document["results"])
+    for word, label in (("fail", "fail verdicts"), ("error", "error verdicts"), ("advisory", "advisory verdicts"),
+                        ("pass", "passes")):
+        assert re.search(rf"<b>{counts[word]}</b>{label}<", page), (word, counts[word])
     assert "Judged differently on different nodes" in page
