@@ -4,7 +4,7 @@ of what holds are data opened on demand, and pytest's words are nowhere."""
 
 import json
 import re
-from html import unescape
+from html import escape, unescape
 from pathlib import Path
 
 from isoverify.report import page
@@ -121,3 +121,19 @@ def test_the_page_speaks_the_suites_words_only(tmp_path):
     for word in ("pytest", "Duration", "passed", "::", "Traceback", "outcome"):
         assert word not in text, word
     assert 'href="test-log.html"' in markup  # the developers' log, beside the page
+
+
+def test_a_merges_nodes_come_first_and_what_they_said_stays_text(tmp_path):
+    fleet = {"nodes": [{"node": "node1", "measured": True, "started": "2026-12-04T09:00:00+00:00", "source": "n1.json",
+                        "kernel": PAYLOAD, "runtime": "containerd 1.7", "targets": 1},
+                       {"node": PAYLOAD, "measured": False, "why": f"its results ({PAYLOAD}) judged nothing"}],
+             "superseded": [PAYLOAD], "versions": {"kernel": {PAYLOAD: ["node1"], "6.8": ["node2"]}},
+             "divergence": [{"template": PAYLOAD, "property": "pid",
+                             "verdicts": {"fail": ["node1"], "pass": ["node2"]}}]}
+    html = written(tmp_path, run({"node1: docker://a": {"pid": "fail"}}), {**META, "fleet": fleet})
+    markup, _ = markup_and_data(html)
+    assert "<img" not in markup and "alert(2)</script>" not in markup
+    assert markup.index('id="iso-nodes"') < markup.index('id="iso-score"')
+    assert "1 of 2 nodes measured" in markup
+    assert markup.count(escape(PAYLOAD)) >= 4  # node, kernel, why, template: shown, as text
+    assert "Judged differently on different nodes" in markup
