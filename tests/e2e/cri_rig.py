@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 from kubelet import RunningPod, remove_pods, run_pod
 
 from conftest import SESSION_LABEL
@@ -57,6 +58,15 @@ class Runtime:
 
     def client(self, call_seconds: float = 10.0) -> CriClient:
         return CriClient(self.socket, call_seconds=call_seconds)
+
+    def run_pods(self, pods: dict[str, str], namespace: str) -> dict[str, RunningPod]:
+        """Each pod spec given as YAML, named by its key, in `namespace`."""
+        started = {}
+        for name, text in pods.items():
+            pod = yaml.safe_load(text)
+            pod["metadata"] = {"name": name, "namespace": namespace}
+            started[name] = self.run_pod(pod)
+        return started
 
     def run_pod(self, pod) -> RunningPod:
         with self.client() as client:

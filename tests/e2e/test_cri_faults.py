@@ -8,8 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 from conftest import LABEL_ARG, REPO
 from isoverify.collect.cri import api_pb2 as api
 
@@ -18,11 +16,7 @@ POD = "spec: {containers: [{name: app, image: busybox:latest, command: [sleep, '
 
 
 def test_a_pod_removed_mid_run_is_an_error_and_its_neighbour_is_judged(cri_runtime, tmp_path):
-    pods = {}
-    for name in ("going", "staying"):
-        pod = yaml.safe_load(POD)
-        pod["metadata"] = {"name": name, "namespace": NAMESPACE}
-        pods[name] = cri_runtime.run_pod(pod)
+    pods = cri_runtime.run_pods({"going": POD, "staying": POD}, NAMESPACE)
     hold = tmp_path / "held"
     env = {**os.environ, "ISOVERIFY_HOLD_FILE": str(hold), "ISOVERIFY_HOLD_AT": "collected",
            "PYTHONPATH": os.pathsep.join([str(REPO / "tests" / "e2e" / "helpers"), os.environ.get("PYTHONPATH", "")])}

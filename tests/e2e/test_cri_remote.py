@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from conftest import run_suite
 from isoverify.plugin import EXIT_UNOBSERVABLE
@@ -26,12 +25,7 @@ PODS = {
 
 @pytest.fixture(scope="module")
 def pods(cri_runtime):
-    started = {}
-    for name, text in PODS.items():
-        pod = yaml.safe_load(text)
-        pod["metadata"] = {"name": name, "namespace": NAMESPACE}
-        started[name] = cri_runtime.run_pod(pod)
-    return started
+    return cri_runtime.run_pods(PODS, NAMESPACE)
 
 
 def remote_url(remote_host) -> str:

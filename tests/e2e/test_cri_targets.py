@@ -5,7 +5,6 @@ a pod's (its sandbox is the pod's, namespaces its pod shares are not the node's)
 import time
 
 import pytest
-import yaml
 
 from conftest import run_suite
 from isoverify.plugin import EXIT_UNOBSERVABLE
@@ -52,11 +51,7 @@ PODS = {
 
 @pytest.fixture(scope="module")
 def pods(cri_runtime):
-    started = {}
-    for name, text in PODS.items():
-        pod = yaml.safe_load(text)
-        pod["metadata"] = {"name": name, "namespace": NAMESPACE}
-        started[name] = cri_runtime.run_pod(pod)
+    started = cri_runtime.run_pods(PODS, NAMESPACE)
     time.sleep(1)  # the container of `done` has ended
     return started
 

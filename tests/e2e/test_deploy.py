@@ -90,10 +90,7 @@ def the_job(name: str = "") -> dict:
 
 @pytest.fixture(scope="module")
 def started_siblings(cri_runtime):
-    for name, text in PODS.items():
-        pod = yaml.safe_load(text)
-        pod["metadata"] = {"name": name, "namespace": SIBLINGS}
-        cri_runtime.run_pod(pod)
+    cri_runtime.run_pods(PODS, SIBLINGS)
 
 
 @pytest.fixture(scope="module")
