@@ -1,8 +1,9 @@
 """The Pod Security Standards' controls that no other property judges to the standard's letter.
 
 Capabilities and host paths are judged from the kernel (capability sets, the host path each
-mount really shows). Host ports, sysctls, and whether a seccomp or AppArmor profile was
-named Unconfined or left unset exist only in what was declared — a pod's CRI configs as
+mount really shows), and so is AppArmor where the host runs it (each task's label). Host
+ports, sysctls, and whether a seccomp or AppArmor profile was named Unconfined or left unset
+exist only in what was declared — a pod's CRI configs as
 its runtime holds them, a container's inspect document — and say so in their summaries;
 beside each stands what the kernel shows. A bare process declares nothing: those are errors.
 """
@@ -11,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from isoverify.judge.checks import filesystem
-from isoverify.judge.checks.base import Evidence, Finding, Unobservable, kernel, shown, status, value
+from isoverify.judge.checks.base import Evidence, Finding, Unobservable, kernel, shown, status, task, value
 from isoverify.judge.checks.privileges import SECCOMP_MODES, _caps_evidence, capability_sets
 from isoverify.kernel import linux
 from isoverify.model import ContainerFacts, HostFacts
@@ -243,7 +244,7 @@ def check_sysctls(host: HostFacts, ctr: ContainerFacts) -> Finding:
 def _kernel_seccomp(ctr: ContainerFacts) -> tuple[str, Evidence]:
     fields = status(ctr)
     mode = fields.get("Seccomp", "?")
-    return mode, kernel(ctr, f"Seccomp in /proc/{ctr.pid}/status",
+    return mode, kernel(ctr, f"Seccomp in /proc/{ctr.pid}/status ({task(ctr)})",
                         f"{mode} ({SECCOMP_MODES.get(mode, 'unknown')}), filters: {fields.get('Seccomp_filters', '?')}")
 
 
@@ -264,7 +265,8 @@ def check_seccomp_baseline(host: HostFacts, ctr: ContainerFacts) -> Finding:
 
 def check_seccomp_restricted(host: HostFacts, ctr: ContainerFacts) -> Finding:
     """Restricted: RuntimeDefault or Localhost must be named, and the kernel must show a filter
-    in force (a named profile the runtime did not apply confines nothing)."""
+    in force on each task (a named profile the runtime did not apply confines nothing; one
+    task started unfiltered, the sandbox of a pod sharing its processes too, is not confined)."""
     found = declared(ctr)
     mode, kernel_ev = _kernel_seccomp(ctr)
     named = found.seccomp in ("RuntimeDefault", "Localhost")
@@ -272,19 +274,31 @@ def check_seccomp_restricted(host: HostFacts, ctr: ContainerFacts) -> Finding:
     summary = (f"seccomp profile {found.seccomp} ({found.said}), a filter in force" if holds else
                f"seccomp profile {found.seccomp or 'not set'} ({found.said}): restricted needs RuntimeDefault "
                "or Localhost" if not named else
-               f"seccomp profile {found.seccomp} ({found.said}), but the kernel shows no filter in force")
+               f"seccomp profile {found.seccomp} ({found.said}), but the kernel shows no filter in force on "
+               f"{task(ctr)}")
     return Finding(holds, summary, (), (_declared_evidence(found), kernel_ev),
                    () if holds else (found.seccomp or "not set",))
 
 
 def check_apparmor(host: HostFacts, ctr: ContainerFacts) -> Finding:
-    """AppArmor must not be set Unconfined: the declaration's; the label the kernel shows stands beside it."""
+    """AppArmor must not be disabled: the declaration must not say Unconfined, and where the
+    host's kernel runs AppArmor, the label it shows on each task must not be `unconfined`
+    (a profile asked for and not applied confines nothing). Elsewhere only the declaration
+    speaks, and the summary says so."""
     found = declared(ctr)
-    wrong = found.apparmor == "Unconfined"
-    summary = (f"AppArmor profile Unconfined ({found.said})" if wrong
-               else f"AppArmor profile {found.apparmor or 'not set'} ({found.said})")
-    return Finding(not wrong, summary, (shown(host["lsm"]),), (_declared_evidence(found), shown(ctr.outside["label"])),
-                   ("Unconfined",) if wrong else ())
+    host_ev, ctr_ev = (shown(host["lsm"]),), (_declared_evidence(found), shown(ctr.outside["label"]))
+    if "apparmor" not in (value(host["lsm"], "the host's security modules") or ()):
+        wrong = found.apparmor == "Unconfined"
+        summary = (f"AppArmor profile Unconfined ({found.said})" if wrong
+                   else f"AppArmor profile {found.apparmor or 'not set'} ({found.said})")
+        return Finding(not wrong, summary, host_ev, ctr_ev, ("Unconfined",) if wrong else ())
+    label = (value(ctr.outside["label"], "its AppArmor label") or "").strip()
+    unconfined = label in ("", "unconfined") or label.endswith("(unconfined)")
+    asked = f"AppArmor profile {found.apparmor or 'not set'} (declared)"
+    if found.apparmor == "Unconfined" or unconfined:
+        return Finding(False, f"{asked}; the kernel shows {task(ctr)} {'unconfined' if unconfined else label}",
+                       host_ev, ctr_ev, ("Unconfined",))
+    return Finding(True, f"{asked}; the kernel confines {task(ctr)}: {label}", host_ev, ctr_ev)
 
 
 def check_selinux(host: HostFacts, ctr: ContainerFacts) -> Finding:

@@ -13,8 +13,10 @@ from isoverify.judge.catalogue import BY_ID, PROFILES, PSS_BASELINE, PSS_RESTRIC
 from isoverify.judge.checks import filesystem, pss
 from isoverify.judge.checks.base import Unobservable
 from isoverify.judge.frameworks import POD_SECURITY
+from isoverify.judge.verdict import judge
+from isoverify.judge.words import FAIL, PASS
 from isoverify.kernel import linux
-from isoverify.model import ContainerFacts, HostFacts, Reading
+from isoverify.model import ContainerFacts, HostFacts, Member, Reading
 
 HOST = HostFacts(HostTarget("local://"), {"lsm": Reading("lsm", "", 0, [])})
 POD_UID = "0f6c2d9e-7a41-4b0e-9c55-3c1f1a2b4d5e"
@@ -156,6 +158,44 @@ def test_apparmor_and_selinux_options(context, apparmor, selinux):
     ctr = pod_facts(cfg=config({"linux": {"security_context": context}}))
     assert pss.check_apparmor(HOST, ctr).items == apparmor
     assert pss.check_selinux(HOST, ctr).items == selinux
+
+
+APPARMOR_HOST = HostFacts(HostTarget("local://"), {"lsm": Reading("lsm", "apparmor", 0, frozenset({"apparmor"}))})
+CONFINED = "cri-containerd.apparmor.d (enforce)"
+
+
+def labelled(ctr: ContainerFacts, label: str) -> ContainerFacts:
+    return replace(ctr, outside={**ctr.outside, "label": Reading("cat /proc/4200/attr/current", label, 0, label)})
+
+
+@pytest.mark.parametrize("context, label, holds", [
+    ({}, CONFINED, True),
+    ({"apparmor": {"profile_type": 0}}, CONFINED, True),
+    ({}, "unconfined", False),  # asked for the default, not given it
+    ({"apparmor": {"profile_type": 1}}, "unconfined", False),
+    ({"apparmor": {"profile_type": 1}}, CONFINED, False),  # the letter: Unconfined is never allowed
+])
+def test_apparmor_is_judged_from_each_tasks_label_where_the_host_runs_it(context, label, holds):
+    ctr = labelled(pod_facts(cfg=config({"linux": {"security_context": context}})), label)
+    found = pss.check_apparmor(APPARMOR_HOST, ctr)
+    assert found.holds is holds, found.summary
+    assert ("the kernel confines process 4200" if holds else "the kernel shows process 4200") in found.summary
+    assert pss.DECLARED not in found.summary
+
+
+def test_a_second_task_unconfined_or_unfiltered_breaks_apparmor_and_seccomp():
+    """Each task is judged: a process started outside the profile or the filter is not confined."""
+    filtered = {"seccomp": {"profile_type": 0}}
+    ctr = labelled(pod_facts(seccomp_mode="2", cfg=config({"linux": {"security_context": filtered}})), CONFINED)
+    loose = Member("4300", {"Tgid": "4300", "Name": "sh", "Seccomp": "0"}, {}, "", [], "unconfined")
+    ctr = replace(ctr, outside={**ctr.outside, "members": Reading("members", "", 0, [loose])})
+    for prop in ("pss-apparmor", "pss-seccomp-restricted"):
+        verdict = judge(BY_ID[prop], "cri://shop/app/server", True, APPARMOR_HOST, ctr)
+        assert verdict.status == FAIL and verdict.summary.startswith("its process 4300 (sh), not its main one"), \
+            (prop, verdict.summary)
+    alone = replace(ctr, outside={**ctr.outside, "members": Reading("members", "", 0, [])})
+    assert {judge(BY_ID[p], "t", True, APPARMOR_HOST, alone).status
+            for p in ("pss-apparmor", "pss-seccomp-restricted")} == {PASS}
 
 
 def test_a_docker_container_is_judged_from_its_inspect_document():
