@@ -28,7 +28,8 @@ MIRROR=${ISOVERIFY_MIRROR:-http://deb.debian.org/debian}
 # change here (or in build_rootfs) builds a new box and an unchanged one is reused.
 SUITE=bookworm
 PACKAGES="systemd-sysv udev dbus openssh-server iproute2 procps kmod e2fsprogs
-  linux-image-amd64 docker.io apparmor busybox-static python3 python3-venv rsync sudo"
+  linux-image-amd64 docker.io apparmor busybox-static python3 python3-venv rsync sudo
+  containerd containernetworking-plugins"
 DISK_GB=6
 CMDLINE="root=/dev/vda rw console=ttyS0 net.ifnames=0 apparmor=1 security=apparmor quiet"
 

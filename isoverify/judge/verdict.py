@@ -126,8 +126,8 @@ def _every_process(each_process: Callable[[HostFacts, ContainerFacts], Finding],
                            found.host, found.container, found.items)
     threads = sum(1 for other in others if _status(other).get("Tgid", str(other.pid)) != str(other.pid))
     if others:
-        return replace(main, summary=f"{main.summary}; so do its {len(others) - threads} other process(es) and "
-                                     f"{threads} other thread(s)")
+        return replace(main, summary=f"{main.summary}; it holds for its {len(others) - threads} other process(es) "
+                                     f"and {threads} other thread(s) as well")
     return main
 
 
@@ -170,8 +170,9 @@ def judge(prop: Property, target: str, enforced: bool, host: HostFacts, ctr: Con
         finding = prop.check(host, ctr)
         if finding.holds and prop.each_process is not None:
             finding = _every_process(prop.each_process, host, ctr, finding)
-    except (Unobservable, ValueError) as exc:
-        return Verdict(prop, target, ERROR, enforced, str(exc), (), declared(prop, ctr))
+    except (Unobservable, ValueError) as exc:  # where its processes changed meanwhile, that is why
+        why = f"{exc}; {partial[0]}" if partial else str(exc)
+        return Verdict(prop, target, ERROR, enforced, one_line(why, SUMMARY_CHARS), (), declared(prop, ctr))
     finally:
         PARTIAL.reset(used)
     summary = finding.summary

@@ -1,7 +1,8 @@
 """The lab VM for real: the repo's Vagrantfile brought up on a Debian box built here
 (`ci/lab.sh`), offline, under QEMU software emulation, its containers checked from
 outside through `vagrant ssh-config`, the main job run inside; destroyed at the end.
-The canary matrix and the adversaries (adversaries.py) are the same as on this machine.
+The canary matrix and the adversaries (adversaries.py) are the same as on this machine,
+and so are the pods' modules, run inside on a private containerd with AppArmor on.
 
 Slow (minutes): the box is built once and cached under /var/cache/isoverify, so a
 run costs a boot, the VM's set-up (`ci/setup.sh` from a wheelhouse) and the checks.
@@ -50,6 +51,10 @@ LAB = REPO / "ci" / "lab.sh"
 BOX_TIMEOUT, LIBVIRT_TIMEOUT, UP_TIMEOUT, SSH_TIMEOUT, DESTROY_TIMEOUT = 1200, 300, 900, 600, 180
 START_TIMEOUT = 1800  # every canary, one after another: 12 to 20 s each under software emulation
 JUDGE_TIMEOUT = 900
+PODS_TIMEOUT = 1800  # the pods' modules in the VM: a containerd, images, some thirty pods and their runs
+# The pods' modules, run in the VM as on this machine: the truth set of the Pod Security
+# Standards, and pods as targets (several containers, a shared PID namespace, an init container).
+POD_MODULES = ("e2e/test_pss.py", "e2e/test_cri_targets.py")
 
 
 def lab(step: str, env=None, timeout=LIBVIRT_TIMEOUT) -> subprocess.CompletedProcess:
@@ -165,6 +170,21 @@ def start_in(vm: Lab, place: Place, names: dict[str, str], items: dict, before="
     done = vm.ssh(f"{before}echo {script} | base64 -d | sh", timeout=START_TIMEOUT, stdin=stdin)
     running, refused = parse_started(done.stdout, items)
     assert done.returncode == 0 and not refused and running == set(items), done.stdout + done.stderr
+
+
+def test_the_pods_truth_set_holds_in_the_vm(lab_vm):
+    """Before the matrix (whose adversaries would crowd it): the pods' modules run in the VM,
+    on a private containerd there started as on this machine, each pod judged from the VM's
+    kernel. There nothing is skipped: the kernel runs AppArmor, so its control is judged from
+    each task's label, and runc grants a privileged pod every capability."""
+    started = time.monotonic()
+    done = lab_vm.ssh(f"cd /vagrant/tests && ../.venv/bin/python -m pytest -q -rs {' '.join(POD_MODULES)}",
+                      timeout=PODS_TIMEOUT)
+    output = done.stdout.replace("\r\n", "\n")
+    assert done.returncode == 0, tail(output + done.stderr, 60)
+    summary = output.strip().splitlines()[-1]
+    assert " passed" in summary and "skipped" not in summary, tail(output, 20)
+    print(f"lab VM: the pods' modules ran in {time.monotonic() - started:.0f} s: {summary}")
 
 
 @pytest.fixture(scope="module")

@@ -881,17 +881,20 @@ def bounded(fd, limit, deadline):
 
 def settled(container):
     """Whether its other processes are those read: none started or replaced meanwhile (one
-    that was not read could be anything). Taken before the engine's exec starts one."""
+    that was not read could be anything), nor exited (one gone before all was read of it
+    left readings missing). Taken before the engine's exec starts one."""
     if container.unread:
         return "same"
     processes = list(dict.fromkeys(members_of(container) + members_of(container)))  # twice: one listing can miss a fork
     listed = dict.fromkeys(processes + list(threads_of([container.pid] + processes)))
     now = started_now(listed)  # one listed but gone before it is asked is new too: it was not read
-    new = sorted(pid for pid in listed if pid not in now or container.started_members.get(pid) != now[pid])
-    if new:
-        raise Unsettled("%d of its processes or threads started or were replaced (%s), each of the %d times it "
-                        "was read"
-                        % (len(new), " ".join(new[:10]), ATTEMPTS))
+    new = [pid for pid in listed if pid not in now or container.started_members.get(pid) != now[pid]]
+    exited = [pid for pid in container.started_members if pid not in now]
+    changed = sorted(set(new + exited), key=int)
+    if changed:
+        raise Unsettled("%d of its processes or threads started or were replaced, or exited (%s), each of the %d "
+                        "times it was read"
+                        % (len(changed), " ".join(changed[:10]), ATTEMPTS))
     return "same"
 
 

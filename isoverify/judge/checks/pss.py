@@ -282,9 +282,9 @@ def check_seccomp_restricted(host: HostFacts, ctr: ContainerFacts) -> Finding:
 
 def check_apparmor(host: HostFacts, ctr: ContainerFacts) -> Finding:
     """AppArmor must not be disabled: the declaration must not say Unconfined, and where the
-    host's kernel runs AppArmor, the label it shows on each task must not be `unconfined`
-    (a profile asked for and not applied confines nothing). Elsewhere only the declaration
-    speaks, and the summary says so."""
+    host's kernel runs AppArmor, the label it shows on each of the container's tasks must not
+    be `unconfined` (a profile asked for and not applied confines nothing); the pod's sandbox's
+    is shown beside it. Elsewhere only the declaration speaks, and the summary says so."""
     found = declared(ctr)
     host_ev, ctr_ev = (shown(host["lsm"]),), (_declared_evidence(found), shown(ctr.outside["label"]))
     if "apparmor" not in (value(host["lsm"], "the host's security modules") or ()):
@@ -293,12 +293,33 @@ def check_apparmor(host: HostFacts, ctr: ContainerFacts) -> Finding:
                    else f"AppArmor profile {found.apparmor or 'not set'} ({found.said})")
         return Finding(not wrong, summary, host_ev, ctr_ev, ("Unconfined",) if wrong else ())
     label = (value(ctr.outside["label"], "its AppArmor label") or "").strip()
-    unconfined = label in ("", "unconfined") or label.endswith("(unconfined)")
     asked = f"AppArmor profile {found.apparmor or 'not set'} (declared)"
-    if found.apparmor == "Unconfined" or unconfined:
-        return Finding(False, f"{asked}; the kernel shows {task(ctr)} {'unconfined' if unconfined else label}",
+    if found.apparmor != "Unconfined" and _is_sandbox(ctr):
+        return Finding(True, f"{asked}; {_sandbox_label(ctr)}", host_ev, ctr_ev)
+    if found.apparmor == "Unconfined" or _unconfined(label):
+        return Finding(False, f"{asked}; the kernel shows {task(ctr)} {'unconfined' if _unconfined(label) else label}",
                        host_ev, ctr_ev, ("Unconfined",))
-    return Finding(True, f"{asked}; the kernel confines {task(ctr)}: {label}", host_ev, ctr_ev)
+    sandbox = next((_sandbox_label(other) for other in ctr.others() or () if _is_sandbox(other)), "")
+    return Finding(True, f"{asked}; the kernel confines {task(ctr)}: {label}" + (f"; {sandbox}" if sandbox else ""),
+                   host_ev, ctr_ev)
+
+
+def _unconfined(label: str) -> bool:
+    return label in ("", "unconfined") or label.endswith("(unconfined)")
+
+
+def _is_sandbox(one: ContainerFacts) -> bool:
+    """The pod's sandbox process, or one of its threads."""
+    pod = one.target.pod
+    return pod is not None and status(one).get("Tgid", str(one.pid)) == str(pod.sandbox_pid)
+
+
+def _sandbox_label(sandbox: ContainerFacts) -> str:
+    """The pod's sandbox is the runtime's process: no container's appArmorProfile describes it
+    (containerd starts it with none), so its label is shown, not judged."""
+    label = (sandbox.outside["label"].value or "").strip() if sandbox.outside["label"].readable else "unread"
+    return (f"the pod's sandbox ({task(sandbox)}), the runtime's own process, which no container's "
+            f"profile describes, shows {'unconfined' if _unconfined(label) else label}")
 
 
 def check_selinux(host: HostFacts, ctr: ContainerFacts) -> Finding:

@@ -198,6 +198,24 @@ def test_a_second_task_unconfined_or_unfiltered_breaks_apparmor_and_seccomp():
             for p in ("pss-apparmor", "pss-seccomp-restricted")} == {PASS}
 
 
+def test_the_pods_sandbox_unconfined_is_shown_not_judged_for_apparmor():
+    """containerd starts a pod's sandbox with no AppArmor profile whatever the pod asks: it is
+    the runtime's process, which no container's profile describes; a thread of it likewise."""
+    sandbox = Member("4100", {"Tgid": "4100", "Name": "pause"}, {}, "", [], "unconfined")
+    its_thread = Member("4101", {"Tgid": "4100", "Name": "pause"}, {}, "", [], "unconfined")
+    ctr = labelled(pod_facts(), CONFINED)
+    ctr = replace(ctr, outside={**ctr.outside, "members": Reading("members", "", 0, [sandbox, its_thread])})
+    verdict = judge(BY_ID["pss-apparmor"], "cri://shop/app/server", True, APPARMOR_HOST, ctr)
+    assert verdict.status == PASS, verdict.summary
+    assert "the kernel confines process 4200" in verdict.summary
+    assert "the pod's sandbox (process 4100), the runtime's own process" in verdict.summary
+    asked_unconfined = labelled(pod_facts(cfg=config({"linux": {"security_context": {
+        "apparmor": {"profile_type": 1}}}})), CONFINED)
+    assert judge(BY_ID["pss-apparmor"], "t", True, APPARMOR_HOST,
+                 replace(asked_unconfined, outside={**asked_unconfined.outside, **{
+                     "members": Reading("members", "", 0, [sandbox])}})).status == FAIL
+
+
 def test_a_docker_container_is_judged_from_its_inspect_document():
     ctr = docker_facts({"PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]},
                         "Sysctls": {"kernel.msgmax": "1"}, "CapAdd": ["CAP_NET_ADMIN"],
