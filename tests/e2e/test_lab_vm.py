@@ -9,9 +9,11 @@ run costs a boot, the VM's set-up (`ci/setup.sh` from a wheelhouse) and the chec
 """
 
 import base64
+import json
 import os
 import platform
 import secrets
+import select
 import shlex
 import shutil
 import socket
@@ -185,6 +187,52 @@ def test_the_pods_truth_set_holds_in_the_vm(lab_vm):
     summary = output.strip().splitlines()[-1]
     assert " passed" in summary and "skipped" not in summary, tail(output, 20)
     print(f"lab VM: the pods' modules ran in {time.monotonic() - started:.0f} s: {summary}")
+
+
+# Pods held in the VM and judged from outside, as test_cri_remote.py judges an ssh node's.
+REMOTE_NAMESPACE = "remote"
+REMOTE_PODS = {
+    "plain": "spec: {containers: [{name: app, image: busybox:latest, command: [sleep, '3600']}]}",
+    "host-pid": "spec: {hostPID: true, containers: [{name: app, image: busybox:latest, command: [sleep, '3600']}]}",
+}
+
+
+def first_line(process: subprocess.Popen, timeout: float) -> str:
+    """The first line `process` prints, within `timeout` seconds."""
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    assert ready, f"nothing printed within {timeout} s"
+    return process.stdout.readline()
+
+
+def test_pods_in_the_vm_are_judged_from_outside_through_vagrant(lab_vm, tmp_path):
+    """cri://* through vagrant://: the VM's runtime socket forwarded over the VM's ssh, each pod
+    judged from the VM's kernel. A process in the VM holds the pods (tests/e2e/cri_hold.py) and
+    removes them when its stdin ends."""
+    hold = (f"cd /vagrant/tests/e2e && ../../.venv/bin/python cri_hold.py {REMOTE_NAMESPACE} "
+            + shlex.quote(json.dumps(REMOTE_PODS)))
+    holder = subprocess.Popen(["vagrant", "ssh", "-c", hold], cwd=REPO, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, **lab_vm.env})
+    said, held, run = "", None, None
+    try:
+        said = first_line(holder, PODS_TIMEOUT)
+        held = json.loads(said) if said.startswith("{") else None
+        if held is not None:
+            run = run_suite(tmp_path, f"--iso-host=vagrant://default?root={REPO}",
+                            f"--iso-container=cri://*?socket={held['socket']}&namespace={REMOTE_NAMESPACE}",
+                            env=lab_vm.env, timeout=JUDGE_TIMEOUT)
+    finally:
+        rest, errors = holder.communicate(timeout=SSH_TIMEOUT)  # its stdin ends: the pods go
+    assert held is not None and run is not None, tail(said + rest + errors)
+    assert holder.returncode == 0 and rest.strip().endswith("removed"), tail(rest + errors)
+    labels = {name: f"cri://{REMOTE_NAMESPACE}/{name}/app (pod {pod['uid']}, {pod['containers']['app'][:12]})"
+              for name, pod in held["pods"].items()}
+    assert run.exit_code == 1, tail(run.output, 60)
+    for name, label in labels.items():
+        assert run.verdicts(label) and "error" not in run.verdicts(label).values(), (name, run.verdicts(label))
+    assert run.broken(labels["host-pid"]) - run.broken(labels["plain"]) == {"pid"}, run.verdicts(labels["host-pid"])
+    [host] = run.document()["hosts"]
+    assert host["hostname"] == "isoverify-lab", host
 
 
 @pytest.fixture(scope="module")
