@@ -69,8 +69,10 @@ X32_NUMBERS = {"kexec_load": 528}
 
 # What a runtime's own default profile lets through of those (containers/common's, which
 # Podman uses, opens namespaces and mounts to nested containers): not held against it.
+# Keyed as linux.DEFAULT_CAPABILITIES is.
 DEFAULT_LETS_THROUGH = {
     "docker": frozenset(),
+    "containerd": frozenset(),  # its CRI's RuntimeDefault is Docker's profile
     "podman": frozenset({"mount", "umount2", "unshare", "setns", "pivot_root", "clone(CLONE_NEWUSER)", "clone3",
                          "fsopen", "fsmount", "move_mount", "open_tree", "keyctl", "reboot", "syslog"}),
 }

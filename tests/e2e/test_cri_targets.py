@@ -127,6 +127,7 @@ def test_an_added_capability_fails_caps(pods, suite):
     admin = label(pods, "admin")
     assert suite.verdicts(admin)["caps"] == "fail", _summary(suite, admin, "caps")
     assert "SYS_ADMIN" in _summary(suite, admin, "caps")
+    assert "beyond containerd's default" in _summary(suite, admin, "caps")  # its runtime's, by the runtime's name
     assert suite.verdicts(admin)["drift"] == "pass", "the kernel shows the capability the spec asked for"
 
 

@@ -14,6 +14,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from isoverify.judge.guidance import Guidance
+from isoverify.kernel import linux
 from isoverify.model import ContainerFacts, HostFacts, Mount, Reading, root_mount
 from isoverify.untrusted import bounded, one_line
 
@@ -148,6 +149,16 @@ def namespaces(kind: str, host: HostFacts, ctr: ContainerFacts) -> tuple[str, st
 
 def status(ctr: ContainerFacts) -> dict[str, str]:
     return value(ctr.outside["status"], "the container's process status")
+
+
+def yardstick(ctr: ContainerFacts) -> str:
+    """Whose defaults its capabilities and filter are measured against: its engine's, or its
+    pod's CRI runtime's by the name the runtime gives (not the pod author's); else — a bare
+    process, a runtime the project has not tried — Docker's, and the summary names it."""
+    pod = ctr.target.pod
+    if pod is not None and pod.runtime_name in linux.DEFAULT_CAPABILITIES:
+        return pod.runtime_name
+    return ctr.target.engine if ctr.target.has_engine else "docker"
 
 
 def task(ctr: ContainerFacts) -> str:

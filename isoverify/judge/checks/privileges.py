@@ -6,7 +6,7 @@ the host's /proc/sys/kernel/cap_last_cap.
 """
 
 from isoverify.judge.checks import filesystem
-from isoverify.judge.checks.base import Evidence, Finding, Unobservable, kernel, shown, status, task, value
+from isoverify.judge.checks.base import Evidence, Finding, Unobservable, kernel, shown, status, task, value, yardstick
 from isoverify.kernel import linux, seccomp
 from isoverify.model import ContainerFacts, HostFacts
 
@@ -35,8 +35,7 @@ def check_caps(host: HostFacts, ctr: ContainerFacts) -> Finding:
     last, host_ev = _cap_last_cap(host)
     sets = capability_sets(ctr)
     granted = frozenset().union(*sets.values())
-    # A bare process has no runtime of its own: Docker's default is the yardstick.
-    engine = ctr.target.engine if ctr.target.has_engine else "docker"
+    engine = yardstick(ctr)
     default = linux.DEFAULT_CAPABILITIES[engine]
     beyond = sorted(granted - default)
     dangerous = sorted(granted & linux.DANGEROUS_CAPABILITIES)
@@ -75,7 +74,7 @@ def let_through(ctr: ContainerFacts, own_capabilities: bool = True) -> list[str]
     if not own_capabilities:
         return seccomp.let_through(filters)
     sets = capability_sets(ctr)
-    engine = ctr.target.engine if ctr.target.has_engine else "docker"  # a bare process: Docker's yardstick
+    engine = yardstick(ctr)
     return seccomp.let_through(filters, sets["CapEff"] | sets["CapBnd"], seccomp.DEFAULT_LETS_THROUGH[engine])
 
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from isoverify.judge.checks import filesystem
-from isoverify.judge.checks.base import Evidence, Finding, Unobservable, kernel, shown, status, task, value
+from isoverify.judge.checks.base import Evidence, Finding, Unobservable, kernel, shown, status, task, value, yardstick
 from isoverify.judge.checks.privileges import SECCOMP_MODES, _caps_evidence, capability_sets
 from isoverify.kernel import linux
 from isoverify.model import ContainerFacts, HostFacts
@@ -116,7 +116,7 @@ def _declared_evidence(found: Declared) -> Evidence:
 # -- capabilities, from the kernel ---------------------------------------------------------
 
 def _runtime_default(ctr: ContainerFacts) -> frozenset[str]:
-    return linux.DEFAULT_CAPABILITIES[ctr.target.engine if ctr.target.has_engine else "docker"]
+    return linux.DEFAULT_CAPABILITIES[yardstick(ctr)]
 
 
 def check_caps_baseline(host: HostFacts, ctr: ContainerFacts) -> Finding:

@@ -10,7 +10,7 @@ from isoverify.collect.cri import PodContainer
 from isoverify.collect.cri.client import declared_config
 from isoverify.collect.targets import CRI, ContainerTarget, HostTarget
 from isoverify.judge.catalogue import BY_ID, PROFILES, PSS_BASELINE, PSS_RESTRICTED, own_property
-from isoverify.judge.checks import filesystem, pss
+from isoverify.judge.checks import filesystem, privileges, pss
 from isoverify.judge.checks.base import Unobservable
 from isoverify.judge.frameworks import POD_SECURITY
 from isoverify.judge.verdict import judge
@@ -214,6 +214,17 @@ def test_the_pods_sandbox_unconfined_is_shown_not_judged_for_apparmor():
     assert judge(BY_ID["pss-apparmor"], "t", True, APPARMOR_HOST,
                  replace(asked_unconfined, outside={**asked_unconfined.outside, **{
                      "members": Reading("members", "", 0, [sandbox])}})).status == FAIL
+
+
+def test_a_pods_capabilities_are_measured_against_its_runtimes_default():
+    """By the name the runtime gives itself: containerd's CRI grants Docker's fourteen; a
+    runtime the project has not tried is measured against Docker's, and the summary says whose."""
+    host = HostFacts(HostTarget("local://"), {"cap_last_cap": Reading("cap_last_cap", "40", 0, 40)})
+    ctr = pod_facts()
+    assert privileges.check_caps(host, ctr).summary.endswith("all within containerd's default set of 14")
+    pod = replace(ctr.target.pod, runtime_name="cri-o")
+    other = replace(ctr, target=replace(ctr.target, pod=pod))
+    assert privileges.check_caps(host, other).summary.endswith("all within docker's default set of 14")
 
 
 def test_a_docker_container_is_judged_from_its_inspect_document():
