@@ -1,4 +1,4 @@
-"""What the kernel's numbers mean: capability names, device numbers, runtime defaults.
+"""What the kernel's numbers mean: capability names, device numbers, LSM labels, runtime defaults.
 
 Names come from include/uapi/linux/capability.h and Documentation/admin-guide/
 devices.txt; the defaults are those the runtimes document (Docker's
@@ -55,6 +55,26 @@ def decode_capabilities(mask: str) -> frozenset[str]:
     """A /proc/<pid>/status Cap* hex mask as capability names."""
     value = int(mask, 16)
     return frozenset(capability_name(bit) for bit in range(value.bit_length()) if value >> bit & 1)
+
+
+# AppArmor modes in which a profile refuses nothing: complain only logs what it would refuse.
+APPARMOR_UNENFORCED = ("unconfined", "complain")
+
+
+def label_confines(label: str) -> bool:
+    """Whether a task's LSM label (/proc/PID/attr/current) confines it. AppArmor's reads
+    "PROFILE (MODE)", or "unconfined" alone: it confines in a mode that enforces, whatever
+    the profile is called. SELinux's reads user:role:type[:level]: spc_t and the unconfined
+    types confine nothing."""
+    label = label.strip()
+    if label in ("", "unconfined"):
+        return False
+    if apparmor := re.fullmatch(r".+ \((\w+)\)", label):
+        return apparmor[1] not in APPARMOR_UNENFORCED
+    fields = label.split(":")
+    if len(fields) >= 3:
+        return fields[2] != "spc_t" and "unconfined" not in fields[2]
+    return "unconfined" not in label
 
 
 # The device nodes a default container gets (type, major, minor); /dev/pts/* and

@@ -8,17 +8,19 @@ there as advisories, so each level's verdicts are read from the same records.
 
 The same set runs on this machine and in the lab VM (cgroup v2, AppArmor: test_lab_vm.py),
 and follows what the node's kernel can show: where it runs AppArmor, the AppArmor control is
-judged from each task's label; where this process's bounding set holds every capability, a
+judged from each task's label (a Localhost profile in complain mode, which refuses nothing,
+is caught there); where this process's bounding set holds every capability, a
 privileged pod is run (runc cannot grant a capability its caller lacks). Not exercised:
 HostProcess (Windows' alone); SELinux in the kernel (neither node runs it: its verdicts are
 the declaration's).
 """
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import run_suite
+from conftest import SESSION_LABEL, run_suite
 from isoverify.judge.catalogue import BY_ID, PSS_BASELINE, PSS_RESTRICTED
 
 NAMESPACE = "pss"
@@ -116,7 +118,19 @@ COMPLIANT = {
 
 
 @pytest.fixture(scope="module")
-def pods(cri_runtime, tmp_path_factory):
+def lenient():
+    """An AppArmor profile of the node's, in complain mode: it logs what it would refuse and
+    refuses nothing. Unloaded after the module."""
+    name = f"isoverify-selftest-{SESSION_LABEL.split('=')[1]}"
+    text = f"profile {name} flags=(complain) {{\n}}\n"
+    loaded = subprocess.run(["apparmor_parser", "--replace"], input=text, capture_output=True, text=True)
+    assert loaded.returncode == 0, loaded.stderr
+    yield name
+    subprocess.run(["apparmor_parser", "--remove"], input=text, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def pods(cri_runtime, tmp_path_factory, request):
     data = tmp_path_factory.mktemp("host-data")  # a directory of the node's that is no system tree
     started = {}
 
@@ -137,6 +151,9 @@ def pods(cri_runtime, tmp_path_factory):
     # its main process execs into a new binary as nobody, leaving a root process forked before
     run("leaves-root", "leaves-root", {"spec": {"containers": [{**APP, "command": [
         "sh", "-c", "sleep 3600 & exec su -s /bin/sh nobody -c 'exec sleep 3600'"]}]}})
+    if APPARMOR:  # a Localhost profile, which the letter allows, loaded in a mode that refuses nothing
+        run("complain", "complain", {"spec": {"containers": [{**APP, "securityContext": {
+            "appArmorProfile": {"type": "Localhost", "localhostProfile": request.getfixturevalue("lenient")}}}]}})
     scratch = cri_runtime.pods_dir / started["compliant"].uid / "volumes" / "kubernetes.io~empty-dir" / "scratch"
     run("borrowed", "borrowed", restricted(
         volumes=[{"name": "scratch", "hostPath": {"path": str(scratch)}}],
@@ -263,3 +280,12 @@ def test_where_the_node_runs_apparmor_each_tasks_label_is_judged(suite, pods):
     confined = records(suite, pods, "compliant")["pss-apparmor"]
     assert confined["verdict"] == "pass" and "the kernel confines process" in confined["summary"], confined["summary"]
     assert "the pod's sandbox (process " in confined["summary"], confined["summary"]  # shown, not judged
+
+
+@pytest.mark.skipif(not APPARMOR, reason="this node's kernel runs no AppArmor: only the declaration speaks")
+def test_a_localhost_profile_that_refuses_nothing_is_caught_by_the_kernels_label(suite, pods):
+    found = records(suite, pods, "complain")
+    summary = found["pss-apparmor"]["summary"]
+    assert summary.startswith("AppArmor profile Localhost (declared); the kernel shows process") \
+        and summary.endswith(" (complain), a mode that refuses nothing"), summary
+    assert broken_controls(found, PSS_BASELINE) == {"AppArmor"}, not_holding(found, PSS_BASELINE)

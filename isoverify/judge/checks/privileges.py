@@ -183,7 +183,7 @@ def check_lsm(host: HostFacts, ctr: ContainerFacts) -> Finding:
     if not available:
         return Finding(False, "not available: the host's kernel runs neither AppArmor nor SELinux, "
                               "so no security module confines the container", host_ev, ctr_ev)
-    unconfined = not label or "unconfined" in label or label.split(":")[2:3] == ["spc_t"]
+    unconfined = not linux.label_confines(label)
     summary = (f"confined by {' and '.join(sorted(available))}: {label}" if not unconfined
                else f"unconfined although the host runs {' and '.join(sorted(available))} "
                     f"(label: {label or 'none'})")

@@ -297,7 +297,7 @@ def check_apparmor(host: HostFacts, ctr: ContainerFacts) -> Finding:
     if found.apparmor != "Unconfined" and _is_sandbox(ctr):
         return Finding(True, f"{asked}; {_sandbox_label(ctr)}", host_ev, ctr_ev)
     if found.apparmor == "Unconfined" or _unconfined(label):
-        return Finding(False, f"{asked}; the kernel shows {task(ctr)} {'unconfined' if _unconfined(label) else label}",
+        return Finding(False, f"{asked}; the kernel shows {task(ctr)} {_label_words(label)}",
                        host_ev, ctr_ev, ("Unconfined",))
     sandbox = next((_sandbox_label(other) for other in ctr.others() or () if _is_sandbox(other)), "")
     return Finding(True, f"{asked}; the kernel confines {task(ctr)}: {label}" + (f"; {sandbox}" if sandbox else ""),
@@ -305,7 +305,13 @@ def check_apparmor(host: HostFacts, ctr: ContainerFacts) -> Finding:
 
 
 def _unconfined(label: str) -> bool:
-    return label in ("", "unconfined") or label.endswith("(unconfined)")
+    return not linux.label_confines(label)
+
+
+def _label_words(label: str) -> str:
+    if label in ("", "unconfined"):
+        return "unconfined"
+    return f"{label}, a mode that refuses nothing" if _unconfined(label) else label
 
 
 def _is_sandbox(one: ContainerFacts) -> bool:
@@ -319,7 +325,7 @@ def _sandbox_label(sandbox: ContainerFacts) -> str:
     (containerd starts it with none), so its label is shown, not judged."""
     label = (sandbox.outside["label"].value or "").strip() if sandbox.outside["label"].readable else "unread"
     return (f"the pod's sandbox ({task(sandbox)}), the runtime's own process, which no container's "
-            f"profile describes, shows {'unconfined' if _unconfined(label) else label}")
+            f"profile describes, shows {_label_words(label)}")
 
 
 def check_selinux(host: HostFacts, ctr: ContainerFacts) -> Finding:

@@ -174,6 +174,8 @@ def labelled(ctr: ContainerFacts, label: str) -> ContainerFacts:
     ({}, "unconfined", False),  # asked for the default, not given it
     ({"apparmor": {"profile_type": 1}}, "unconfined", False),
     ({"apparmor": {"profile_type": 1}}, CONFINED, False),  # the letter: Unconfined is never allowed
+    # complain mode logs what it would refuse, and refuses nothing
+    ({"apparmor": {"profile_type": 2, "localhost_ref": "lenient"}}, "lenient (complain)", False),
 ])
 def test_apparmor_is_judged_from_each_tasks_label_where_the_host_runs_it(context, label, holds):
     ctr = labelled(pod_facts(cfg=config({"linux": {"security_context": context}})), label)
