@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from isoverify.errors import UsageError
 from isoverify.judge.catalogue import DEFAULT_PROFILE, PROFILES
+from isoverify.judge.checks import pss
 from isoverify.judge.checks.base import PARTIAL, Evidence, Finding, Property, Unobservable, shown, value
 from isoverify.judge.guidance import GUIDANCE
 from isoverify.judge.waivers import Identity, Waiver, Waivers
@@ -211,14 +212,22 @@ class Judge:
         identity = Identity.of(verdict.target, ctr.declared if ctr else None)
         return verdict.under(self.waivers.matching(verdict.property.id, identity), self.waivers.today)
 
-    @staticmethod
-    def ran_before(prop: Property, target: str, pod: "PodContainer") -> Verdict:
+    def ran_before(self, prop: Property, target: str, pod: "PodContainer") -> Verdict:
         """An init container that ran to completion: part of a healthy pod, with no process left for the
-        kernel to show. Not a pass (nothing was observed) and not an error for that alone: an advisory,
-        never enforced, saying so, with the runtime spec it still holds."""
+        kernel to show. What its runtime still holds judges the controls it answers (pss.FROM_DECLARATION:
+        its capabilities, profiles, user, host ports and paths), as for any container. The rest are not
+        a pass (nothing was observed) and not an error for that alone: an advisory, never enforced,
+        saying so, with the runtime spec it still holds."""
+        ran = f"an init container that ran to completion (exit code {pod.exit_code})"
+        if (held := pss.from_declaration(prop.id, pod)) is not None:
+            enforced = self.enforced(prop)
+            status = PASS if held.holds else FAIL if enforced else ADVISORY
+            return Verdict(prop, target, status, enforced, one_line(f"{ran}, judged by what it was given: "
+                                                                    f"{held.summary}", SUMMARY_CHARS),
+                           held.host, held.container, held.items)
         declared = pod.spec.describe() if pod.spec is not None else f"(not read: {pod.info_error})"
         return Verdict(prop, target, ADVISORY, False,
-                       f"an init container that ran to completion (exit code {pod.exit_code}): no process of it is "
+                       f"{ran}: no process of it is "
                        "left for the kernel to show, so this is not judged of it; what its CRI runtime still holds "
                        "of it is shown",
                        (), (Evidence("declared (the CRI runtime spec)",

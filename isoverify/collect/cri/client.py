@@ -226,20 +226,24 @@ class CriClient:
         return self.call("Version", api.VersionRequest(version="v1"))
 
     def pod_containers(self, max_containers: int = MAX_CONTAINERS) -> list[PodContainer]:
-        """Every container of every ready pod sandbox: running ones and those that exited.
+        """Every container of every ready pod sandbox: running ones and those that exited; and
+        those of a sandbox no longer ready whose containers still run (one of them may have
+        killed it), judged without it. What a node keeps of pods that stopped is left out.
 
         Exited containers are kept so that init containers that ran are seen;
         whether one is an init container is decided from the runtime's own
         timestamps, not from its name.
         """
         version = self.version()
-        ready = api.PodSandboxFilter(state=api.PodSandboxStateValue(state=api.SANDBOX_READY))
-        sandboxes = self.call("ListPodSandbox", api.ListPodSandboxRequest(filter=ready)).items
-        ready_ids = {sandbox.id for sandbox in sandboxes}
-        listed = [c for c in self.call("ListContainers", api.ListContainersRequest()).containers
-                  if c.pod_sandbox_id in ready_ids]
+        listed_sandboxes = self.call("ListPodSandbox", api.ListPodSandboxRequest()).items
+        every = self.call("ListContainers", api.ListContainersRequest()).containers
+        running_in = {c.pod_sandbox_id for c in every if c.state == api.CONTAINER_RUNNING}
+        sandboxes = [sandbox for sandbox in listed_sandboxes
+                     if sandbox.state == api.SANDBOX_READY or sandbox.id in running_in]
+        chosen_ids = {sandbox.id for sandbox in sandboxes}
+        listed = [c for c in every if c.pod_sandbox_id in chosen_ids]
         if len(listed) > max_containers:
-            raise CriError(f"{len(listed)} containers in ready pods at {self.shown}, more than the "
+            raise CriError(f"{len(listed)} containers in running pods at {self.shown}, more than the "
                            f"{max_containers} read in one run: select fewer with ?namespace=, ?pod= or ?label=")
         # Grouped once: a node's thousands of containers are never matched against each sandbox.
         by_sandbox: dict[str, list] = {}
@@ -318,7 +322,7 @@ def _pod_container(version, sandbox, sandbox_info: dict, answer, init: bool) -> 
         info_error = "the runtime's verbose info holds no runtimeSpec"
     return PodContainer(
         runtime_name=version.runtime_name, runtime_version=version.runtime_version,
-        sandbox_id=sandbox.id, sandbox_pid=_pid(sandbox_info),
+        sandbox_id=sandbox.id, sandbox_pid=_pid(sandbox_info) if sandbox.state == api.SANDBOX_READY else 0,
         pod_uid=sandbox.metadata.uid, pod_namespace=sandbox.metadata.namespace, pod_name=sandbox.metadata.name,
         pod_labels=dict(sandbox.labels),
         container_id=status.id, container_name=status.metadata.name,

@@ -10,12 +10,16 @@ beside each stands what the kernel shows. A bare process declares nothing: those
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from isoverify.judge.checks import filesystem
 from isoverify.judge.checks.base import Evidence, Finding, Unobservable, kernel, shown, status, task, value, yardstick
 from isoverify.judge.checks.privileges import SECCOMP_MODES, _caps_evidence, capability_sets
 from isoverify.kernel import linux
 from isoverify.model import ContainerFacts, HostFacts
+
+if TYPE_CHECKING:  # what a pod's CRI runtime said of it: only named here
+    from isoverify.collect.cri import PodContainer
 
 # Baseline: adding capabilities beyond these is disallowed.
 BASELINE_CAPABILITIES = frozenset({"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
@@ -168,22 +172,29 @@ def check_caps_restricted(host: HostFacts, ctr: ContainerFacts) -> Finding:
 
 def _host_paths(host: HostFacts, ctr: ContainerFacts) -> list[tuple["filesystem.Exposure", str | None]]:
     """Each host mount with what it is: the pod's own volume ("empty-dir", …; "" another of the
-    kubelet's files for the pod), or None, a hostPath. Left out: its engine's own files, a
-    container's named volumes (an engine's, as a claim is a pod's), and what the runtime mounts
-    for a host namespace the pod shares — the node's /dev/shm with hostIPC, the read-only sysfs of
-    the node's network namespace at /sys with hostNetwork — which `ipc` and `net` judge."""
+    kubelet's files for the pod), or None, a hostPath. Left out: its engine's own files, a Docker
+    or Podman container's named volumes (a pod has none: one of an engine's, mounted into a pod,
+    is another workload's data), and what the runtime mounts, where it mounts it, for a host
+    namespace the pod shares — the node's /dev/shm at /dev/shm with hostIPC, the whole read-only
+    sysfs of the node's network namespace at /sys with hostNetwork — which `ipc` and `net` judge.
+    The same pieces mounted elsewhere, or another directory of them there, are hostPaths."""
     host_ns = value(host["ns"], "the host's namespaces")
     ctr_ns = value(ctr.outside["ns"], "the container's namespaces")
 
     def shares(kind: str) -> bool:
         return kind in host_ns and host_ns.get(kind) == ctr_ns.get(kind)
+
+    def runtimes_own(exposure: "filesystem.Exposure") -> bool:
+        mount = exposure.mount
+        if exposure.kind == "ipc":  # the node's /dev/shm or /dev/mqueue, where the runtime mounts it
+            return mount.mount_point == exposure.path and shares("ipc")
+        return (mount.fstype == "sysfs" and mount.mount_point == "/sys" and mount.root == "/"
+                and "ro" in mount.options.split(",") and shares("net"))
     found = []
     for exposure in filesystem.exposures(host, ctr):
         plugin = filesystem.pod_volume(ctr, exposure.path)
-        if plugin is None and (exposure.kind == "own" or exposure.why == filesystem.VOLUME_WHY
-                               or (exposure.kind == "ipc" and shares("ipc"))
-                               or (exposure.mount.fstype == "sysfs" and exposure.mount.mount_point == "/sys"
-                                   and "ro" in exposure.mount.options.split(",") and shares("net"))):
+        if plugin is None and (exposure.kind == "own" or runtimes_own(exposure)
+                               or (exposure.why == filesystem.VOLUME_WHY and ctr.target.pod is None)):
             continue
         found.append((exposure, plugin))
     return found
@@ -331,9 +342,90 @@ def _sandbox_label(sandbox: ContainerFacts) -> str:
 def check_selinux(host: HostFacts, ctr: ContainerFacts) -> Finding:
     """SELinux may set only the level and one of the container types: no user, no role."""
     found = declared(ctr)
-    wrong = [f"type {found.selinux['type']}"] if found.selinux.get("type", "") not in ("", *SELINUX_TYPES) else []
-    wrong += [f"{key} {found.selinux[key]}" for key in ("user", "role") if found.selinux.get(key)]
+    wrong = _selinux_beyond(found.selinux)
     summary = (f"SELinux options beyond the standard: {', '.join(wrong)} ({found.said})" if wrong
                else f"SELinux options within the standard ({found.said})")
     return Finding(not wrong, summary, (shown(host["lsm"]),), (_declared_evidence(found), shown(ctr.outside["label"])),
                    tuple(wrong))
+
+
+# -- a container that ran and exited: what its runtime still holds -----------------------------
+
+# The properties a container's CRI config and runtime spec answer alone; the rest need a
+# process for the kernel to show, and a container that exited has none.
+FROM_DECLARATION = frozenset({"pss-caps", "pss-caps-restricted", "pss-seccomp", "pss-seccomp-restricted",
+                              "pss-apparmor", "pss-selinux", "pss-host-ports", "pss-sysctls", "pss-host-path",
+                              "nonroot", "nnp"})
+HELD = "as its CRI runtime still holds it"
+# Sources a runtime binds in for a pod's own use (its hosts, hostname, resolv.conf, /dev/shm):
+# below a directory named after the pod's sandbox or the container's ID, drawn when each was made.
+_NOT_BOUND = ("proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup", "cgroup2")
+
+
+def from_declaration(prop_id: str, pod: "PodContainer") -> Finding | None:
+    """A control judged from what a container that ran and exited was given — its CRI config
+    and the runtime spec the runtime still holds — for the properties in FROM_DECLARATION;
+    None for any other, or when the runtime holds nothing to judge it by."""
+    config, spec = pod.config, pod.spec
+    if prop_id not in FROM_DECLARATION or config is None or spec is None:
+        return None
+    evidence = (Evidence("declared (the CRI runtime spec)", spec.describe()),)
+    granted = frozenset().union(*spec.capabilities.values())
+    if prop_id == "pss-caps":
+        beyond = sorted({_cap(c) for c in config.added_capabilities} - BASELINE_CAPABILITIES)
+        return _held(not beyond, f"capabilities added beyond the baseline's list: {', '.join(beyond)}" if beyond
+                     else "no capability added beyond the baseline's list", evidence, beyond)
+    if prop_id == "pss-caps-restricted":
+        beyond = sorted({_cap(c) for c in granted} - RESTRICTED_CAPABILITIES)
+        return _held(not beyond, f"capabilities not dropped: {', '.join(beyond)}" if beyond
+                     else "every capability dropped but NET_BIND_SERVICE", evidence, beyond)
+    if prop_id == "pss-seccomp":
+        return _held(config.seccomp != "Unconfined", f"seccomp profile {config.seccomp or 'not set'}", evidence,
+                     [config.seccomp])
+    if prop_id == "pss-seccomp-restricted":
+        holds = config.seccomp in ("RuntimeDefault", "Localhost") and spec.seccomp is not None
+        return _held(holds, f"seccomp profile {config.seccomp or 'not set'}, "
+                            f"{'a filter' if spec.seccomp else 'no filter'} in its runtime spec", evidence,
+                     [config.seccomp or "not set"])
+    if prop_id == "pss-apparmor":
+        return _held(config.apparmor != "Unconfined", f"AppArmor profile {config.apparmor or 'not set'}", evidence,
+                     ["Unconfined"])
+    if prop_id == "pss-selinux":
+        wrong = _selinux_beyond(config.selinux)
+        return _held(not wrong, f"SELinux options beyond the standard: {', '.join(wrong)}" if wrong
+                     else "SELinux options within the standard", evidence, wrong)
+    if prop_id == "pss-host-ports":
+        return _held(not config.host_ports, f"host ports {', '.join(config.host_ports)}" if config.host_ports
+                     else "no host port", evidence, list(config.host_ports))
+    if prop_id == "pss-sysctls":
+        unsafe = sorted(name for name in config.sysctls if name not in SAFE_SYSCTLS)
+        return _held(not unsafe, f"sysctls beyond the safe set: {', '.join(unsafe)}" if unsafe
+                     else "only safe sysctls, if any", evidence, unsafe)
+    if prop_id == "pss-host-path":
+        node_ipc = "ipc" not in spec.namespaces  # hostIPC: the runtime binds the node's /dev/shm, `ipc` judges it
+        paths = [m["source"] for m in spec.mounts if m["type"] not in _NOT_BOUND and m["source"].startswith("/")
+                 and not _pods_own(pod, m["source"]) and not (m["source"] == "/dev/shm" and node_ipc)]
+        return _held(not paths, f"host paths bound in: {', '.join(paths)}" if paths
+                     else "no host path bound in but its pod's own", evidence, paths)
+    if prop_id == "nonroot":
+        if spec.uid is None:
+            return None
+        return _held(spec.uid != 0, f"its runtime spec runs it as uid {spec.uid}", evidence, [str(spec.uid)])
+    return _held(spec.no_new_privileges, "no_new_privs " + ("set" if spec.no_new_privileges else "not set"),
+                 evidence, ["allowPrivilegeEscalation"])
+
+
+def _held(holds: bool, summary: str, evidence: tuple[Evidence, ...], items) -> Finding:
+    return Finding(holds, f"{summary} ({HELD})", (), evidence, () if holds else tuple(items))
+
+
+def _selinux_beyond(options: dict[str, str]) -> list[str]:
+    wrong = [f"type {options['type']}"] if options.get("type", "") not in ("", *SELINUX_TYPES) else []
+    return wrong + [f"{key} {options[key]}" for key in ("user", "role") if options.get(key)]
+
+
+def _pods_own(pod: "PodContainer", source: str) -> bool:
+    """A kubelet's file or volume of this pod (under its UID), or a file its runtime made for
+    this sandbox or container (under a directory named after either's ID)."""
+    return (bool(pod.pod_uid) and f"/pods/{pod.pod_uid}/" in source) or \
+        any(f"/{own}/" in source for own in (pod.sandbox_id, pod.container_id) if own)

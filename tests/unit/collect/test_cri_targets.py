@@ -128,7 +128,7 @@ def test_label_shows_namespace_pod_container_pod_uid_and_short_id():
 
 def test_an_init_container_that_ran_is_an_advisory_saying_so():
     init = container("migrate", state="exited", pid=0, init=True, finished_at=2)
-    found = Judge.ran_before(BY_ID["seccomp"], pod_label(init), init)
+    found = Judge().ran_before(BY_ID["seccomp"], pod_label(init), init)
     assert found.status == ADVISORY and not found.enforced
     assert "init container that ran to completion" in found.summary
     assert found.container[0].label == "declared (the CRI runtime spec)"

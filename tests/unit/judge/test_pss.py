@@ -7,14 +7,14 @@ from dataclasses import replace
 import pytest
 
 from isoverify.collect.cri import PodContainer
-from isoverify.collect.cri.client import declared_config
+from isoverify.collect.cri.client import declared_config, declared_spec
 from isoverify.collect.targets import CRI, ContainerTarget, HostTarget
 from isoverify.judge.catalogue import BY_ID, PROFILES, PSS_BASELINE, PSS_RESTRICTED, own_property
 from isoverify.judge.checks import filesystem, privileges, pss
 from isoverify.judge.checks.base import Unobservable
 from isoverify.judge.frameworks import POD_SECURITY
-from isoverify.judge.verdict import judge
-from isoverify.judge.words import FAIL, PASS
+from isoverify.judge.verdict import Judge, judge
+from isoverify.judge.words import ADVISORY, FAIL, PASS
 from isoverify.kernel import linux
 from isoverify.model import ContainerFacts, HostFacts, Member, Reading
 
@@ -227,6 +227,39 @@ def test_a_pods_capabilities_are_measured_against_its_runtimes_default():
     pod = replace(ctr.target.pod, runtime_name="cri-o")
     other = replace(ctr, target=replace(ctr.target, pod=pod))
     assert privileges.check_caps(host, other).summary.endswith("all within docker's default set of 14")
+
+
+def ran(context: dict, mounts=(), uid=0, seccomp=None) -> PodContainer:
+    """An init container that ran and exited, with what its runtime still holds."""
+    spec = declared_spec({"process": {"user": {"uid": uid, "gid": uid}, "noNewPrivileges": uid != 0,
+                                      "capabilities": {"bounding": ["CAP_CHOWN"] if uid == 0 else []}},
+                          "linux": {"seccomp": seccomp, "namespaces": [{"type": "ipc", "path": "/proc/1/ns/ipc"}]},
+                          "mounts": list(mounts)})
+    made = pod_facts(cfg=config({"linux": {"security_context": context}})).target.pod
+    return replace(made, state="exited", pid=0, init=True, finished_at=2, spec=spec)
+
+
+def test_an_init_container_is_judged_by_what_its_runtime_still_holds():
+    """No process is left to read: the controls its config and runtime spec answer are judged
+    from them and enforced; the rest are advisories that say nothing was observed."""
+    hostile = ran({"seccomp": {"profile_type": 1}, "capabilities": {"add_capabilities": ["SYS_ADMIN"]}},
+                  mounts=[{"destination": "/host", "source": "/", "type": "bind"},
+                          {"destination": "/etc/hosts", "type": "bind",
+                           "source": f"/var/lib/kubelet/pods/{POD_UID}/etc-hosts"},
+                          {"destination": "/proc", "source": "proc", "type": "proc"}])
+    baseline, judge = Judge(profile="pss-baseline"), Judge(profile="pss-restricted")
+    for level, prop, item in ((baseline, "pss-caps", "SYS_ADMIN"), (baseline, "pss-seccomp", "Unconfined"),
+                              (baseline, "pss-host-path", "/"), (judge, "pss-caps-restricted", "CHOWN"),
+                              (judge, "nonroot", "0"), (judge, "nnp", "allowPrivilegeEscalation")):
+        verdict = level.ran_before(BY_ID[prop], "cri://shop/app/init", hostile)
+        assert verdict.status == FAIL and verdict.enforced and item in verdict.items, (prop, verdict)
+        assert verdict.summary.startswith("an init container that ran to completion (exit code 0), judged by")
+    quiet = ran({"seccomp": {"profile_type": 0}, "capabilities": {"drop_capabilities": ["ALL"]}}, uid=1000,
+                seccomp={"defaultAction": "SCMP_ACT_ERRNO", "syscalls": []})
+    assert {p: judge.ran_before(BY_ID[p], "t", quiet).status for p in pss.FROM_DECLARATION} == \
+        dict.fromkeys(pss.FROM_DECLARATION, PASS)
+    unseen = judge.ran_before(BY_ID["pid"], "t", hostile)
+    assert unseen.status == ADVISORY and not unseen.enforced and "not judged of it" in unseen.summary
 
 
 def test_a_docker_container_is_judged_from_its_inspect_document():
