@@ -409,11 +409,11 @@ def select_pod_containers(host: HostTarget, spec: ContainerSpec) -> list[PodCont
     if host.scheme in CRI_LOCAL:
         socket = spec.option("socket") or find_socket()
         with CriClient(socket) as client:
-            found = client.pod_containers()
+            found = client.pod_containers(pod_selector(spec))
     else:
         socket = node_socket(host, spec)
         with forwarded_socket(host, socket) as local, CriClient(local, shown=f"{socket} on {host.label}") as client:
-            found = client.pod_containers()
+            found = client.pod_containers(pod_selector(spec))
     for container in found:
         for what, runtime_id in (("container", container.container_id), ("sandbox", container.sandbox_id)):
             if not RUNTIME_ID.fullmatch(runtime_id):
@@ -508,21 +508,27 @@ def _ssh_said(log: str) -> str:
     return one_line(" ".join(line for line in lines if not line.startswith("Warning: Permanently added")), 200)
 
 
-def choose_pod_containers(spec: ContainerSpec, found: list[PodContainer]) -> list[PodContainer]:
-    """Of `found`, those `spec`'s ?namespace=, ?pod=, ?container= and ?label= (a pod label, KEY or
-    KEY=VALUE) select, ordered by namespace, pod and container. A container that stopped and was
-    started again by its pod leaves its earlier attempt behind: one that is not running is left out
-    where its pod has a later one of the same name."""
-    namespace, pod, container = spec.option("namespace"), spec.option("pod"), spec.option("container")
+def pod_selector(spec: ContainerSpec) -> Callable[[str, str, dict[str, str]], bool]:
+    """Whether `spec`'s ?namespace=, ?pod= and ?label= (a pod label, KEY or KEY=VALUE) select a
+    pod, by (namespace, name, labels): asked of the runtime's listing before any container is
+    read, so the limit of one run counts the containers of the pods chosen."""
+    namespace, pod = spec.option("namespace"), spec.option("pod")
     key, has_value, wanted = (spec.label_filter or "").partition("=")
 
-    def selected(one: PodContainer) -> bool:
-        labels = one.pod_labels
-        return ((namespace is None or one.pod_namespace == namespace) and (pod is None or one.pod_name == pod)
-                and (container is None or one.container_name == container)
+    def selected(pod_namespace: str, pod_name: str, labels: dict[str, str]) -> bool:
+        return ((namespace is None or pod_namespace == namespace) and (pod is None or pod_name == pod)
                 and (not key or key in labels and (not has_value or labels[key] == wanted)))
+    return selected
 
-    chosen = [one for one in found if selected(one)]
+
+def choose_pod_containers(spec: ContainerSpec, found: list[PodContainer]) -> list[PodContainer]:
+    """Of `found`, those of the pods `spec` selects (pod_selector) and, with ?container=, of that
+    name, ordered by namespace, pod and container. A container that stopped and was started again
+    by its pod leaves its earlier attempt behind: one that is not running is left out where its pod
+    has a later one of the same name."""
+    selected, container = pod_selector(spec), spec.option("container")
+    chosen = [one for one in found if selected(one.pod_namespace, one.pod_name, one.pod_labels)
+              and (container is None or one.container_name == container)]
     replaced = {(one.sandbox_id, one.container_name, one.container_id) for one in chosen for later in chosen
                 if one.state != RUNNING and later.sandbox_id == one.sandbox_id
                 and later.container_name == one.container_name and later.created_at > one.created_at}

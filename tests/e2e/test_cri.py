@@ -164,3 +164,10 @@ def test_more_containers_than_the_bound_is_one_line(cri_runtime, pods):
     with cri_runtime.client() as client, pytest.raises(CriError) as error:
         client.pod_containers(max_containers=2)
     assert "more than the 2 read in one run" in str(error.value) and "?namespace=" in str(error.value)
+
+
+def test_the_bound_counts_only_the_pods_selected(cri_runtime, pods):
+    """Other pods on the node, however many, never make a selection that is within it fail."""
+    with cri_runtime.client() as client:
+        found = client.pod_containers(lambda namespace, name, labels: namespace == "monitoring", max_containers=1)
+    assert [(c.pod_namespace, c.pod_name) for c in found] == [("monitoring", "node-agent")]

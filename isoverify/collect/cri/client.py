@@ -19,6 +19,7 @@ end in one `CriError` line that names the fix.
 import json
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import grpc
@@ -225,25 +226,28 @@ class CriClient:
     def version(self) -> api.VersionResponse:
         return self.call("Version", api.VersionRequest(version="v1"))
 
-    def pod_containers(self, max_containers: int = MAX_CONTAINERS) -> list[PodContainer]:
+    def pod_containers(self, selected: Callable[[str, str, dict[str, str]], bool] = lambda *_: True,
+                       max_containers: int = MAX_CONTAINERS) -> list[PodContainer]:
         """Every container of every ready pod sandbox: running ones and those that exited; and
         those of a sandbox no longer ready whose containers still run (one of them may have
         killed it), judged without it. What a node keeps of pods that stopped is left out.
 
         Exited containers are kept so that init containers that ran are seen;
         whether one is an init container is decided from the runtime's own
-        timestamps, not from its name.
+        timestamps, not from its name. Only the pods `selected` by (namespace, name, labels) are
+        read, and their containers counted against `max_containers`.
         """
         version = self.version()
         listed_sandboxes = self.call("ListPodSandbox", api.ListPodSandboxRequest()).items
         every = self.call("ListContainers", api.ListContainersRequest()).containers
         running_in = {c.pod_sandbox_id for c in every if c.state == api.CONTAINER_RUNNING}
         sandboxes = [sandbox for sandbox in listed_sandboxes
-                     if sandbox.state == api.SANDBOX_READY or sandbox.id in running_in]
+                     if (sandbox.state == api.SANDBOX_READY or sandbox.id in running_in)
+                     and selected(sandbox.metadata.namespace, sandbox.metadata.name, dict(sandbox.labels))]
         chosen_ids = {sandbox.id for sandbox in sandboxes}
         listed = [c for c in every if c.pod_sandbox_id in chosen_ids]
         if len(listed) > max_containers:
-            raise CriError(f"{len(listed)} containers in running pods at {self.shown}, more than the "
+            raise CriError(f"{len(listed)} containers selected in running pods at {self.shown}, more than the "
                            f"{max_containers} read in one run: select fewer with ?namespace=, ?pod= or ?label=")
         # Grouped once: a node's thousands of containers are never matched against each sandbox.
         by_sandbox: dict[str, list] = {}
