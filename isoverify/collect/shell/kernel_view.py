@@ -626,9 +626,17 @@ def members(container):
             found = os.stat(proc + "/root/")
             shown.append("root %d:%d %s/root/\n" % (found.st_dev, found.st_ino, proc))
             shown += ["%s/uid_map:%s\n" % (proc, line) for line in dump(proc + "/uid_map").splitlines()]
-            shown += ["%s/attr/current:%s\n" % (proc, line) for line in dump(proc + "/attr/current").splitlines()]
         except OSError:
             continue  # gone meanwhile: what was read of it is incomplete, and the parser drops it
+        try:  # AppArmor's own file first, as for the main process (`label`): with LSMs stacked,
+            # attr/current is another module's; with none, it cannot be read at all
+            found_label = dump(proc + "/attr/apparmor/current")
+        except OSError:
+            try:
+                found_label = dump(proc + "/attr/current")
+            except OSError:
+                continue
+        shown += ["%s/attr/current:%s\n" % (proc, line) for line in found_label.splitlines()]
     return "".join(shown)
 
 
