@@ -357,8 +357,7 @@ FROM_DECLARATION = frozenset({"pss-caps", "pss-caps-restricted", "pss-seccomp", 
                               "pss-apparmor", "pss-selinux", "pss-host-ports", "pss-sysctls", "pss-host-path",
                               "nonroot", "nnp"})
 HELD = "as its CRI runtime still holds it"
-# Sources a runtime binds in for a pod's own use (its hosts, hostname, resolv.conf, /dev/shm):
-# below a directory named after the pod's sandbox or the container's ID, drawn when each was made.
+# Mount types of a runtime spec that bind no host path: filesystems the runtime makes.
 _NOT_BOUND = ("proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup", "cgroup2")
 
 
@@ -426,6 +425,7 @@ def _selinux_beyond(options: dict[str, str]) -> list[str]:
 
 def _pods_own(pod: "PodContainer", source: str) -> bool:
     """A kubelet's file or volume of this pod (under its UID), or a file its runtime made for
-    this sandbox or container (under a directory named after either's ID)."""
+    this sandbox or container (its hosts, hostname, resolv.conf, /dev/shm: under a directory
+    named after either's ID). Both are drawn when the pod is made: no hostPath names them before."""
     return (bool(pod.pod_uid) and f"/pods/{pod.pod_uid}/" in source) or \
         any(f"/{own}/" in source for own in (pod.sandbox_id, pod.container_id) if own)
