@@ -2,7 +2,8 @@
 
 Names come from include/uapi/linux/capability.h and Documentation/admin-guide/
 devices.txt; the defaults are those the runtimes document (Docker's
-`oci/caps/defaults.go` and masked paths, Podman's containers.conf). Which
+`oci/caps/defaults.go` and masked paths, which containerd's CRI shares, Podman's
+containers.conf). Which
 capabilities exist is never taken from here: the host's cap_last_cap says.
 """
 
