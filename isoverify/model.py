@@ -214,6 +214,8 @@ class ContainerFacts:
                 "uid_map": Reading(f"cat {proc}/uid_map", "", 0, member.uid_map or None),
                 "label": Reading(f"cat {proc}/attr/current", member.label, 0, member.label),
             }
+            if "ns" in self.outside:  # its main process's: which this task shares, and so is within its reach
+                readings["main_ns"] = self.outside["ns"]
             views.append(replace(self, outside={**self.outside, **readings}, inside=None,
                                  inside_error="another process of the container: its own view is not read"))
         return views

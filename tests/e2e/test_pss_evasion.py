@@ -32,6 +32,9 @@ done
 exec sleep 3600"""
 
 
+CONTAINER_PROFILE = {**APP, "securityContext": {**RESTRICTED_CONTAINER, "seccompProfile": {"type": "RuntimeDefault"}}}
+
+
 def restricted(container: dict | None = None, *, pod_security: dict | None = None, **spec) -> dict:
     """A pod that meets restricted by its spec, with `spec` merged in."""
     return {"spec": {"securityContext": pod_security or RESTRICTED_POD,
@@ -76,6 +79,11 @@ def pods(cri_runtime, docker_volume, tmp_path_factory):
         # Localhost is allowed by the letter; a profile whose default is to allow confines nothing
         "allow-all": restricted(pod_security={**RESTRICTED_POD, "seccompProfile": {
             "type": "Localhost", "localhostProfile": str(allow_all)}}),
+        # the profile named on the container only, as the letter allows: its sandbox runs unfiltered,
+        # out of its reach — or within it, where the pod shares its processes (it can trace the sandbox)
+        "container-profile": restricted(CONTAINER_PROFILE, pod_security={"runAsNonRoot": True, "runAsUser": 1000}),
+        "shared-sandbox": restricted(CONTAINER_PROFILE, pod_security={"runAsNonRoot": True, "runAsUser": 1000},
+                                     shareProcessNamespace=True),
         # another workload's Docker named volume, mounted by a hostPath into an otherwise restricted pod
         "docker-volume": restricted({**APP, "securityContext": RESTRICTED_CONTAINER,
                                      **{"volumeMounts": _mounting(docker_volume, "/data")["volumeMounts"]}},
@@ -253,3 +261,13 @@ def test_a_regular_container_that_exits_first_is_not_let_off_as_an_init_containe
     for prop in ("pss-host-path", "pss-caps-restricted", "nonroot"):
         verdict, summary = says(early, prop)
         assert verdict == "fail", (prop, summary)
+
+
+def test_an_unfiltered_sandbox_counts_where_its_containers_share_its_processes(suite, pods):
+    """A profile on the container alone meets the letter, and the sandbox the kubelet leaves
+    unfiltered is out of the container's reach; sharing the pod's processes, the container can
+    trace the sandbox and run unfiltered as it."""
+    verdict, summary = says(records(suite, pods, "container-profile"), "pss-seccomp-restricted")
+    assert verdict == "pass", summary
+    verdict, summary = says(records(suite, pods, "shared-sandbox"), "pss-seccomp-restricted")
+    assert verdict == "fail" and summary.startswith("the pod's sandbox (process "), summary

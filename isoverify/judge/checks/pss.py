@@ -277,9 +277,14 @@ def check_seccomp_baseline(host: HostFacts, ctr: ContainerFacts) -> Finding:
 def check_seccomp_restricted(host: HostFacts, ctr: ContainerFacts) -> Finding:
     """Restricted: RuntimeDefault or Localhost must be named, and the kernel must show a filter
     in force on each task (a named profile the runtime did not apply confines nothing; one
-    task started unfiltered, the sandbox of a pod sharing its processes too, is not confined)."""
-    found = declared(ctr)
+    task started unfiltered is not confined). The pod's sandbox counts where its containers
+    share its PID namespace: there they can trace it and run as it; elsewhere it is out of
+    their reach, and it is only shown (a kubelet filters it by the pod's profile alone)."""
     mode, kernel_ev = _kernel_seccomp(ctr)
+    if _is_sandbox(ctr) and not _shares_pid_namespace(ctr):
+        return Finding(True, f"the pod's sandbox ({task(ctr)}) {'unfiltered' if mode == '0' else 'filtered'}, in a "
+                             "PID namespace its containers do not share: out of their reach", (), (kernel_ev,))
+    found = declared(ctr)
     named = found.seccomp in ("RuntimeDefault", "Localhost")
     holds = named and mode in ("1", "2")
     summary = (f"seccomp profile {found.seccomp} ({found.said}), a filter in force" if holds else
@@ -329,6 +334,16 @@ def _is_sandbox(one: ContainerFacts) -> bool:
     """The pod's sandbox process, or one of its threads."""
     pod = one.target.pod
     return pod is not None and status(one).get("Tgid", str(one.pid)) == str(pod.sandbox_pid)
+
+
+def _shares_pid_namespace(task_view: ContainerFacts) -> bool:
+    """Whether another task of the container (ContainerFacts.others) is in its main process's
+    PID namespace, where the main process can see, signal and trace it."""
+    main = task_view.outside.get("main_ns")
+    if main is None:
+        return True
+    return value(main, "its main process's namespaces").get("pid") == \
+        value(task_view.outside["ns"], "the task's namespaces").get("pid")
 
 
 def _sandbox_label(sandbox: ContainerFacts) -> str:

@@ -200,6 +200,24 @@ def test_a_second_task_unconfined_or_unfiltered_breaks_apparmor_and_seccomp():
             for p in ("pss-apparmor", "pss-seccomp-restricted")} == {PASS}
 
 
+def test_an_unfiltered_sandbox_counts_only_within_its_containers_reach():
+    """A kubelet filters the sandbox by the pod's profile alone: left unfiltered, it breaks
+    restricted only where the container shares its PID namespace (and can trace it)."""
+    filtered = {"seccomp": {"profile_type": 0}}
+    main = pod_facts(seccomp_mode="2", cfg=config({"linux": {"security_context": filtered}}))
+    main = replace(main, outside={**main.outside, "ns": Reading("ns", "", 0, {"pid": "pid:[1]"})})
+
+    def with_sandbox_in(pid_namespace: str) -> ContainerFacts:
+        sandbox = Member("4100", {"Tgid": "4100", "Name": "pause", "Seccomp": "0"}, {"pid": pid_namespace}, "", [],
+                         "")
+        return replace(main, outside={**main.outside, "members": Reading("members", "", 0, [sandbox])})
+    apart = judge(BY_ID["pss-seccomp-restricted"], "t", True, HOST, with_sandbox_in("pid:[2]"))
+    assert apart.status == PASS, apart.summary
+    shared = judge(BY_ID["pss-seccomp-restricted"], "t", True, HOST, with_sandbox_in("pid:[1]"))
+    assert shared.status == FAIL and shared.summary.startswith("the pod's sandbox (process 4100, pause)"), \
+        shared.summary
+
+
 def test_the_pods_sandbox_unconfined_is_shown_not_judged_for_apparmor():
     """containerd starts a pod's sandbox with no AppArmor profile whatever the pod asks: it is
     the runtime's process, which no container's profile describes; a thread of it likewise."""
