@@ -416,10 +416,16 @@ def gid_map(container):
 
 
 def label(container):
+    return label_of(container.pid)
+
+
+def label_of(pid):
+    """Its LSM label: AppArmor's own file first (with LSMs stacked, attr/current is another
+    module's), else attr/current (OSError where the kernel runs none)."""
     try:
-        return dump("/proc/%s/attr/apparmor/current" % container.pid)
+        return dump("/proc/%s/attr/apparmor/current" % pid)
     except OSError:
-        return dump("/proc/%s/attr/current" % container.pid)
+        return dump("/proc/%s/attr/current" % pid)
 
 
 def cgroup(container):
@@ -628,14 +634,10 @@ def members(container):
             shown += ["%s/uid_map:%s\n" % (proc, line) for line in dump(proc + "/uid_map").splitlines()]
         except OSError:
             continue  # gone meanwhile: what was read of it is incomplete, and the parser drops it
-        try:  # AppArmor's own file first, as for the main process (`label`): with LSMs stacked,
-            # attr/current is another module's; with none, it cannot be read at all
-            found_label = dump(proc + "/attr/apparmor/current")
+        try:
+            found_label = label_of(member)
         except OSError:
-            try:
-                found_label = dump(proc + "/attr/current")
-            except OSError:
-                continue
+            continue  # no LSM, or gone: what else was read of it stands
         shown += ["%s/attr/current:%s\n" % (proc, line) for line in found_label.splitlines()]
     return "".join(shown)
 

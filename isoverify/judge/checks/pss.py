@@ -154,7 +154,7 @@ def check_caps_restricted(host: HostFacts, ctr: ContainerFacts) -> Finding:
     no_new_privs (then no exec can raise it)."""
     sets = capability_sets(ctr)
     held = frozenset().union(*sets.values())
-    sandbox = ctr.target.pod is not None and ctr.pid == ctr.target.pod.sandbox_pid
+    sandbox = _is_sandbox(ctr)
     fields = status(ctr)
     bounded = fields.get("NoNewPrivs") == "1" and "0" not in fields.get("Uid", "0").split()
     if sandbox and bounded:
